@@ -1,4 +1,14 @@
-// @qdeploy/core public API (grows with the pipeline: onnx → ir → patterns → quantize → calibrate).
+// @qdeploy/core public API, in pipeline order: onnx → ir → patterns → quantize → calibrate.
+export * from './onnx/errors.js';
+export { loadModel, modelFromProto, type LoadOptions } from './onnx/load.js';
+export { saveModel, modelToBytes, modelToProto, type SaveOptions, type Exportable } from './onnx/save.js';
+export { toNumber } from './onnx/proto.js';
+export * from './ir/dtype.js';
+export * from './ir/tensor.js';
+export * from './ir/value.js';
+export * from './ir/node.js';
+export * from './ir/graph.js';
+export * from './ir/model.js';
 export * from './calibrate/calibrator.js';
 export * from './calibrate/types.js';
 export * from './plugins/container.js';

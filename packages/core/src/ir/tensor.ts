@@ -1,0 +1,148 @@
+import { DataType, arrayTypeFor, bytesPerElement, dataTypeName, dataTypeOfArray, fp16ToNumber, type DataTypeCode, type TypedArray } from './dtype.js';
+import type { TensorProto } from '../onnx/proto.js';
+import { toNumber } from '../onnx/proto.js';
+import type { ExternalDataRef } from '../onnx/external-data.js';
+import { readExternalData } from '../onnx/external-data.js';
+
+/** Where a tensor's bytes live until someone asks for them. */
+type Source =
+  | { kind: 'proto'; proto: TensorProto }
+  | { kind: 'array'; array: TypedArray }
+  | { kind: 'external'; ref: ExternalDataRef; proto: TensorProto };
+
+/**
+ * Constant tensor data (an initializer, or a Constant node's value). Immutable: a rewrite
+ * makes a new Tensor, so cloned graphs can share data. Bytes are decoded lazily, and
+ * little-endian raw data is viewed in place rather than copied where alignment allows.
+ */
+export class Tensor {
+  readonly dims: readonly number[];
+  readonly dataType: DataTypeCode;
+  private source: Source;
+  private cached: TypedArray | null = null;
+
+  private constructor(dataType: DataTypeCode, dims: readonly number[], source: Source) {
+    this.dataType = dataType;
+    this.dims = dims;
+    this.source = source;
+  }
+
+  static fromArray(array: TypedArray, dims: readonly number[], dataType?: DataTypeCode): Tensor {
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (n !== array.length) throw new Error(`Tensor.fromArray: ${array.length} elements do not fill dims [${dims.join(',')}]`);
+    const t = new Tensor(dataType ?? dataTypeOfArray(array), [...dims], { kind: 'array', array });
+    t.cached = array;
+    return t;
+  }
+
+  static fromProto(proto: TensorProto, external?: ExternalDataRef): Tensor {
+    const dims = (proto.dims ?? []).map(toNumber);
+    const dt = proto.dataType ?? DataType.UNDEFINED;
+    return new Tensor(dt, dims, external ? { kind: 'external', ref: external, proto } : { kind: 'proto', proto });
+  }
+
+  get size(): number {
+    return this.dims.reduce((a, b) => a * b, 1);
+  }
+
+  get byteLength(): number {
+    return this.size * bytesPerElement(this.dataType);
+  }
+
+  get isExternal(): boolean {
+    return this.source.kind === 'external';
+  }
+
+  /** Where the bytes live when they are in an external data file. */
+  get externalRef(): ExternalDataRef | null {
+    return this.source.kind === 'external' ? this.source.ref : null;
+  }
+
+  /** The original TensorProto when the data came from a file and was never replaced. */
+  get originalProto(): TensorProto | null {
+    return this.source.kind === 'array' ? null : this.source.proto;
+  }
+
+  /** The elements, decoded on first use (fp16/bf16 as raw Uint16 bits, int64 as BigInt64Array). */
+  data(): TypedArray {
+    if (this.cached) return this.cached;
+    const Ctor = arrayTypeFor(this.dataType);
+    const src = this.source;
+    let out: TypedArray;
+    if (src.kind === 'array') {
+      out = src.array;
+    } else if (src.kind === 'external') {
+      out = viewBytes(readExternalData(src.ref), Ctor, this.size);
+    } else {
+      out = decodeProto(src.proto, this.dataType, Ctor, this.size);
+    }
+    this.cached = out;
+    return out;
+  }
+
+  /** The elements as float32 (numeric types only); a view, not a copy, when already float32. */
+  toFloat32(): Float32Array {
+    const d = this.data();
+    if (d instanceof Float32Array) return d;
+    const out = new Float32Array(d.length);
+    if (this.dataType === DataType.FLOAT16) {
+      for (let i = 0; i < d.length; i++) out[i] = fp16ToNumber(Number(d[i]));
+    } else if (this.dataType === DataType.BFLOAT16) {
+      const u = new Uint32Array(1);
+      const f = new Float32Array(u.buffer);
+      for (let i = 0; i < d.length; i++) { u[0] = Number(d[i]) << 16; out[i] = f[0]!; }
+    } else {
+      for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
+    }
+    return out;
+  }
+
+  /** Small integer tensors (shapes, axes) as plain numbers. */
+  toNumbers(): number[] {
+    const d = this.data();
+    return Array.from(d as ArrayLike<number | bigint>, (x) => Number(x));
+  }
+
+  /** Little-endian bytes of the data (a view when possible). */
+  rawBytes(): Uint8Array {
+    const d = this.data();
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  }
+
+  describe(): string {
+    return `${dataTypeName(this.dataType)}[${this.dims.join(',')}]`;
+  }
+}
+
+function viewBytes(bytes: Uint8Array, Ctor: ReturnType<typeof arrayTypeFor>, n: number): TypedArray {
+  const need = n * Ctor.BYTES_PER_ELEMENT;
+  if (bytes.byteLength < need) throw new Error(`tensor data has ${bytes.byteLength} bytes, expected ${need}`);
+  if (bytes.byteOffset % Ctor.BYTES_PER_ELEMENT === 0) return new Ctor(bytes.buffer, bytes.byteOffset, n);
+  const copy = new Uint8Array(need);
+  copy.set(bytes.subarray(0, need));
+  return new Ctor(copy.buffer, 0, n);
+}
+
+function decodeProto(p: TensorProto, dt: DataTypeCode, Ctor: ReturnType<typeof arrayTypeFor>, n: number): TypedArray {
+  if (p.rawData && p.rawData.length > 0) return viewBytes(p.rawData, Ctor, n);
+  const out = new Ctor(n);
+  let src: ArrayLike<unknown> | null | undefined;
+  switch (dt) {
+    case DataType.FLOAT: case DataType.COMPLEX64: src = p.floatData; break;
+    case DataType.DOUBLE: case DataType.COMPLEX128: src = p.doubleData; break;
+    case DataType.INT64: src = p.int64Data; break;
+    case DataType.UINT64: case DataType.UINT32: src = p.uint64Data; break;
+    default: src = p.int32Data; // int8/uint8/int16/uint16/int32/bool/fp16/bf16 all live in int32_data
+  }
+  const len = src?.length ?? 0;
+  if (len !== n) {
+    if (n === 0) return out;
+    throw new Error(`tensor "${p.name ?? ''}" has ${len} values in its typed field, expected ${n}`);
+  }
+  if (out instanceof BigInt64Array || out instanceof BigUint64Array) {
+    for (let i = 0; i < n; i++) out[i] = BigInt(toNumber(src![i]));
+  } else {
+    for (let i = 0; i < n; i++) (out as Float32Array)[i] = toNumber(src![i]);
+  }
+  return out;
+}
