@@ -13,3 +13,7 @@ export * from './calibrate/calibrator.js';
 export * from './calibrate/types.js';
 export * from './plugins/container.js';
 export * from './plugins/plugin.js';
+export * from './patterns/dsl.js';
+export * from './patterns/pattern.js';
+export * from './patterns/matcher.js';
+export * from './patterns/transform.js';

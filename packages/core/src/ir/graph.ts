@@ -142,12 +142,10 @@ export class Graph {
    * Returns false (and leaves the graph alone) when that is impossible.
    */
   bypass(node: Node, inputIndex = 0): boolean {
-    const input = node.input(inputIndex);
-    const output = node.outputs[0];
-    if (!input || !output) return false;
+    if (!this.canBypass(node, inputIndex)) return false;
+    const input = node.input(inputIndex)!;
+    const output = node.outputs[0]!;
     if (this.outputs.includes(output)) {
-      const inputIsInterface = this.inputs.includes(input) || input.isInitializer || this.outputs.includes(input);
-      if (inputIsInterface || output.uses.some((u) => u.index < 0)) return false;
       this.removeNode(node);
       const keep = output.name;
       this.values.delete(output.name);
@@ -157,9 +155,20 @@ export class Graph {
       this.replaceAllUses(output, input);
       return true;
     }
-    if (output.uses.some((u) => u.index < 0)) return false; // read by name inside a subgraph
     this.removeNode(node);
     this.replaceAllUses(output, input);
+    return true;
+  }
+
+  /** Whether `bypass(node)` can remove the node without changing the graph's interface. */
+  canBypass(node: Node, inputIndex = 0): boolean {
+    const input = node.input(inputIndex);
+    const output = node.outputs[0];
+    if (!input || !output) return false;
+    if (output.uses.some((u) => u.index < 0)) return false; // read by name inside a subgraph
+    if (this.outputs.includes(output)) {
+      return !(this.inputs.includes(input) || input.isInitializer || this.outputs.includes(input));
+    }
     return true;
   }
 

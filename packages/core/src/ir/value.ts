@@ -48,7 +48,10 @@ export class Value {
   constant(): Tensor | null {
     if (this.initializer) return this.initializer;
     const p = this.producer;
-    if (p && p.opType === 'Constant' && p.domain === '') return p.constantValue();
+    if (!p || p.domain !== '') return null;
+    if (p.opType === 'Constant') return p.constantValue();
+    // PyTorch's exporter routes shared parameters through Identity nodes.
+    if (p.opType === 'Identity') return p.input(0)?.constant() ?? null;
     return null;
   }
 
