@@ -17,3 +17,4 @@ export * from './patterns/dsl.js';
 export * from './patterns/pattern.js';
 export * from './patterns/matcher.js';
 export * from './patterns/transform.js';
+export * from './quantize/index.js';

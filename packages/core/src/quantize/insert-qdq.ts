@@ -1,0 +1,68 @@
+import type { Model } from '../ir/model.js';
+import type { Value } from '../ir/value.js';
+import { DataType } from '../ir/dtype.js';
+import { weightAxis, type PatternMatch } from '../patterns/pattern.js';
+import { quantConfig, type QuantConfig, type QuantConfigInput } from './config.js';
+import { QuantStub } from './quant-stub.js';
+import { WeightFakeQuantize } from './weight-fake-quantize.js';
+import { QuantizedModel } from './quantized-model.js';
+import type { Quantizer } from './quantizer.js';
+
+export interface InsertQdqOptions {
+  /** Quantization settings; defaults are TensorRT's (int8 symmetric, per-channel weights). */
+  config?: QuantConfig | QuantConfigInput;
+}
+
+/**
+ * Step 2 of the pipeline: a QuantStub on each tensor a match's qdqPoints name (one per
+ * tensor, however many matches ask), a WeightFakeQuantize on each weight the matched
+ * patterns declare. Nothing goes between members of a group; patterns without qdqPoints
+ * get nothing.
+ */
+export function insertQdq(model: Model, matches: readonly PatternMatch[], options: InsertQdqOptions = {}): QuantizedModel {
+  const config = quantConfig(options.config as QuantConfigInput);
+  const inGraph = new Set(model.graph.nodes);
+  const stubs = new Map<Value, QuantStub>();
+  const weights = new Map<Value, WeightFakeQuantize>();
+  const quantizers: Quantizer[] = [];
+
+  for (const m of matches) {
+    if (!inGraph.has(m.anchor)) {
+      throw new Error(`insertQdq: match ${m.pattern.name} at ${m.anchor.describe()} is not from this model; pass the model returned by transform() with its matches`);
+    }
+    if (m.qdqPoints.length === 0) continue;
+    const members = new Set(m.nodes);
+    for (const point of m.qdqPoints) {
+      const v = m.roles[point];
+      if (!v) {
+        throw new Error(`insertQdq: pattern ${m.pattern.name} declares qdqPoint "${point}" but its match at ${m.anchor.describe()} binds no such tensor`);
+      }
+      if (v.constant() || (v.elemType !== null && v.elemType !== DataType.FLOAT)) continue; // only float activations
+      let stub = stubs.get(v);
+      if (!stub) {
+        stub = new QuantStub(v, config.activation);
+        stubs.set(v, stub);
+        quantizers.push(stub);
+      }
+      stub.addRequest(m, v.uses.filter((u) => members.has(u.node)));
+    }
+    const skip = config.skipWeightQuantFor;
+    if (skip.includes(m.pattern.name) || m.nodes.some((n) => skip.includes(n.opType))) continue;
+    for (const spec of m.pattern.weights) {
+      const w = m.roles[spec.role];
+      const t = w?.constant();
+      if (!w || !t || t.dataType !== DataType.FLOAT) continue;
+      const axis = weightAxis(spec, m);
+      let wq = weights.get(w);
+      if (!wq) {
+        wq = new WeightFakeQuantize(w, config.weight, axis);
+        weights.set(w, wq);
+        quantizers.push(wq);
+      } else if (wq.axis !== null && wq.axis !== axis) {
+        throw new Error(`insertQdq: weight ${w.name} is shared by patterns that disagree on its output-channel axis (${wq.axis} vs ${axis})`);
+      }
+      wq.addRequest(m);
+    }
+  }
+  return new QuantizedModel(model, matches, quantizers, config);
+}

@@ -1,0 +1,88 @@
+import type { Value } from '../ir/value.js';
+import type { Tensor } from '../ir/tensor.js';
+import type { PatternMatch } from '../patterns/pattern.js';
+import type { CalibrationRange } from '../calibrate/calibrator.js';
+import type { TensorQuantConfig } from './config.js';
+import { fakeQuantizeInPlace, scaleFor, type Quantizer } from './quantizer.js';
+
+/**
+ * A weight quantizer: per output channel (or per tensor), with scales taken from the
+ * weights themselves, so weights are ready before any calibration data is seen.
+ */
+export class WeightFakeQuantize implements Quantizer {
+  readonly kind = 'WeightFakeQuantize' as const;
+  enabled = true;
+  readonly calibrated = true;
+  readonly axis: number | null;
+  readonly scale: Float32Array;
+  readonly zeroPoint: Int32Array;
+  /** Per-channel |w| maxima. */
+  readonly amax: Float32Array;
+  private readonly _matches: PatternMatch[] = [];
+
+  constructor(readonly tensor: Value, readonly config: TensorQuantConfig, axis: number) {
+    const w = WeightFakeQuantize.weightOf(tensor);
+    if (axis < 0 || axis >= w.dims.length) throw new Error(`weight ${tensor.name} ${w.describe()} has no axis ${axis}`);
+    this.axis = config.perChannel ? axis : null;
+    const channels = this.axis === null ? 1 : w.dims[this.axis]!;
+    this.scale = new Float32Array(channels);
+    this.zeroPoint = new Int32Array(channels);
+    this.amax = new Float32Array(channels);
+    this.observe(w);
+  }
+
+  private static weightOf(v: Value): Tensor {
+    const t = v.constant();
+    if (!t) throw new Error(`WeightFakeQuantize: ${v.name} is not a constant`);
+    return t;
+  }
+
+  /** Takes per-channel ranges from the weight values. */
+  private observe(w: Tensor): void {
+    const data = w.toFloat32();
+    const channels = this.scale.length;
+    const min = new Float32Array(channels);
+    const max = new Float32Array(channels);
+    const inner = this.axis === null ? data.length : w.dims.slice(this.axis + 1).reduce((a, b) => a * b, 1);
+    for (let i = 0; i < data.length; i++) {
+      const c = this.axis === null ? 0 : Math.floor(i / inner) % channels;
+      const x = data[i]!;
+      if (x < min[c]!) min[c] = x;
+      if (x > max[c]!) max[c] = x;
+    }
+    for (let c = 0; c < channels; c++) {
+      const amax = Math.max(-min[c]!, max[c]!);
+      this.amax[c] = amax;
+      const { scale, zeroPoint } = scaleFor({ amax, min: min[c]!, max: max[c]! }, this.config);
+      this.scale[c] = scale;
+      this.zeroPoint[c] = zeroPoint;
+    }
+  }
+
+  get matches(): readonly PatternMatch[] {
+    return this._matches;
+  }
+
+  addRequest(match: PatternMatch): void {
+    if (!this._matches.includes(match)) this._matches.push(match);
+  }
+
+  /** Overrides the range (all channels). Weights normally keep their own ranges. */
+  setRange(range: CalibrationRange): void {
+    const { scale, zeroPoint } = scaleFor(range, this.config);
+    this.scale.fill(scale);
+    this.zeroPoint.fill(zeroPoint);
+    this.amax.fill(range.amax);
+  }
+
+  fakeQuantize(values: Float32Array, dims?: readonly number[]): Float32Array {
+    if (!this.enabled) return values;
+    return fakeQuantizeInPlace(values, this.scale, this.zeroPoint, this.config, this.axis, dims ?? WeightFakeQuantize.weightOf(this.tensor).dims);
+  }
+
+  describe(): string {
+    const t = this.tensor.constant();
+    const mode = this.axis === null ? 'per-tensor' : `per-channel axis ${this.axis} (${this.scale.length} channels)`;
+    return `WeightFakeQuantize(${this.tensor.name} ${t?.describe() ?? ''}: ${mode}; for ${this._matches.map((m) => m.pattern.name).join(', ')})`;
+  }
+}
