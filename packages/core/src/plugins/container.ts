@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import type { CalibratorFactory } from '../calibrate/calibrator.js';
+import type { Backend } from './backend.js';
 
 /**
  * qdeploy's dependency-injection container. Plugins register into *this* container,
@@ -43,4 +44,30 @@ export function resolveCalibratorFactory(method: string, target: DependencyConta
     );
   }
   return target.resolve<CalibratorFactory>(token);
+}
+
+const backendNames = new Set<string>();
+
+export function registerBackend(backend: Backend, target: DependencyContainer = qdeployContainer): void {
+  if (!backend || typeof backend.name !== 'string' || !Array.isArray(backend.patterns)) {
+    throw new Error('registerBackend: a backend needs a name and a patterns array');
+  }
+  target.register<Backend>(backendToken(backend.name), { useValue: backend });
+  backendNames.add(backend.name);
+}
+
+export function registeredBackends(): string[] {
+  return [...backendNames].filter((n) => qdeployContainer.isRegistered(backendToken(n), true)).sort();
+}
+
+export function resolveBackend(name: string, target: DependencyContainer = qdeployContainer): Backend {
+  const token = backendToken(name);
+  if (!target.isRegistered(token, true)) {
+    const known = registeredBackends();
+    throw new Error(
+      `unknown backend "${name}"` +
+        (known.length ? ` (registered: ${known.join(', ')})` : ` (none registered: install and list a backend plugin, e.g. "@qdeploy/backend-${name}")`),
+    );
+  }
+  return target.resolve<Backend>(token);
 }

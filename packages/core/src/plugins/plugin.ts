@@ -1,11 +1,12 @@
 import type { DependencyContainer } from 'tsyringe';
 import type { CalibratorFactory } from '../calibrate/calibrator.js';
+import type { Backend } from './backend.js';
 
 /** What core hands a plugin when it loads it. */
 export interface PluginContext {
   container: DependencyContainer;
   registerCalibrator(method: string, factory: CalibratorFactory): void;
-  registerBackend(backend: unknown): void;
+  registerBackend(backend: Backend): void;
 }
 
 /**

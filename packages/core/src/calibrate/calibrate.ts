@@ -1,0 +1,143 @@
+import type * as ort from 'onnxruntime-node';
+import type { DependencyContainer } from 'tsyringe';
+import type { QuantizedModel } from '../quantize/quantized-model.js';
+import type { QuantStub } from '../quantize/quant-stub.js';
+import { resolveCalibratorFactory } from '../plugins/container.js';
+import type { Calibrator, CalibratorFactory, CalibratorOptions, CalibratorState, CalibrationRange } from './calibrator.js';
+import type { Feed, ForwardLoop } from './types.js';
+import { observationSession } from './observe.js';
+import { DataError } from './data/errors.js';
+import { CalibrationStopped } from './data/forward-loop.js';
+import { modelInputsOf, validateFeed } from './data/validate.js';
+import { createProgress, type ProgressOptions } from '../util/progress.js';
+
+export interface CalibrateOptions {
+  /** A registered method name ("entropy", "percentile", "mse", "minmax", or a plugin's) or a factory. Default "entropy". */
+  calibrator?: string | CalibratorFactory;
+  /** Options for the method, e.g. `{ percentile: 99.99 }`. */
+  calibratorOptions?: CalibratorOptions;
+  /** Stop after this many samples (first dimension of the batches). */
+  limit?: number;
+  /** Show a progress bar (default: on when stderr is a terminal). `total` is in samples. */
+  progress?: boolean | Partial<Pick<ProgressOptions, 'total' | 'stream' | 'mode' | 'label'>>;
+  /** Set the stubs' scales from the result (default true); false only collects, for sharding. */
+  apply?: boolean;
+  /** Container the calibrator is resolved from (default: qdeploy's). */
+  container?: DependencyContainer;
+  /** onnxruntime session options for the observation session. */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** Called after each batch. */
+  onBatch?: (info: { batch: number; samples: number }) => void;
+}
+
+export interface CalibrationResult {
+  method: string;
+  batches: number;
+  samples: number;
+  seconds: number;
+  /** Range chosen for each stubbed tensor. */
+  ranges: Record<string, CalibrationRange>;
+  /** Each calibrator's serialised state: merge shards with `applyCalibrationStates`. */
+  states: Record<string, CalibratorState>;
+}
+
+/**
+ * Step 3 of the pipeline: streams the user's batches through the FP32 graph, lets one
+ * calibrator per QuantStub observe its tensor, and sets scale = amax / qmax. Memory is
+ * one batch of activations plus the calibrators' bounded state, whatever the data size.
+ */
+export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardLoop, options: CalibrateOptions = {}): Promise<CalibrationResult> {
+  const started = performance.now();
+  const method = typeof options.calibrator === 'function' ? 'custom' : options.calibrator ?? 'entropy';
+  const factory = typeof options.calibrator === 'function' ? options.calibrator : resolveCalibratorFactory(method, options.container);
+  const stubs = quantized.stubs().filter((s) => s.enabled);
+  const calibrators = new Map<QuantStub, Calibrator>(stubs.map((s) => [s, factory(options.calibratorOptions)]));
+  const names = [...new Set(stubs.map((s) => s.tensor.name))];
+  const session = await observationSession(quantized.model, names, options.sessionOptions);
+  const inputs = modelInputsOf(session);
+  const progressCfg = typeof options.progress === 'object' ? options.progress : {};
+  const progress = createProgress({
+    label: progressCfg.label ?? `calibrating (${method})`,
+    unit: 'sample',
+    total: progressCfg.total ?? options.limit,
+    stream: progressCfg.stream,
+    mode: options.progress === false ? 'off' : progressCfg.mode,
+  });
+
+  let batches = 0;
+  let samples = 0;
+  let stopped = false;
+  const run = async (feed: Feed): Promise<void> => {
+    if (stopped) throw new CalibrationStopped();
+    const feeds = validateFeed(feed, inputs, { batchIndex: batches, source: 'calibration data' });
+    let n = Object.values(feeds)[0]?.dims[0] ?? 1;
+    if (options.limit !== undefined && samples + n > options.limit) n = Math.max(0, options.limit - samples);
+    const out = names.length ? await session.run(feeds, names) : {};
+    for (const [stub, cal] of calibrators) {
+      const t = out[stub.tensor.name]!;
+      let data = t.data as Float32Array;
+      // Only the first n samples count when the limit cuts a batch.
+      if (n < (t.dims[0] ?? n)) data = data.subarray(0, (data.length / t.dims[0]!) * n);
+      try {
+        cal.collect(data);
+      } catch (e) {
+        throw new DataError('non-finite', `batch ${batches}, tensor "${stub.tensor.name}": ${(e as Error).message}`);
+      }
+    }
+    batches++;
+    samples += n;
+    progress.tick(n);
+    options.onBatch?.({ batch: batches, samples });
+    if (options.limit !== undefined && samples >= options.limit) stopped = true;
+  };
+  try {
+    await forwardLoop(run);
+  } catch (e) {
+    if (!(e instanceof CalibrationStopped)) throw e;
+  } finally {
+    progress.stop();
+    await session.release();
+  }
+  if (batches === 0 || samples === 0) throw new DataError('empty', 'no calibration samples: the forward loop never called run()');
+
+  const ranges: Record<string, CalibrationRange> = {};
+  const states: Record<string, CalibratorState> = {};
+  for (const [stub, cal] of calibrators) {
+    const range = cal.compute();
+    ranges[stub.tensor.name] = range;
+    states[stub.tensor.name] = cal.state();
+    if (options.apply !== false) stub.setRange(range);
+  }
+  return { method, batches, samples, seconds: (performance.now() - started) / 1000, ranges, states };
+}
+
+/**
+ * Combines calibration shards (the `states` of several `calibrate(..., { apply: false })`
+ * runs, possibly on other machines) and sets the stubs' scales from the merged result.
+ */
+export function applyCalibrationStates(
+  quantized: QuantizedModel,
+  shards: readonly Record<string, CalibratorState>[],
+  options: Pick<CalibrateOptions, 'calibrator' | 'calibratorOptions' | 'container'> = {},
+): Record<string, CalibrationRange> {
+  if (shards.length === 0) throw new Error('applyCalibrationStates: no shards given');
+  const method = typeof options.calibrator === 'function' ? 'custom' : options.calibrator ?? (Object.values(shards[0]!)[0]?.method ?? 'entropy');
+  const factory = typeof options.calibrator === 'function' ? options.calibrator : resolveCalibratorFactory(method, options.container);
+  const ranges: Record<string, CalibrationRange> = {};
+  for (const stub of quantized.stubs()) {
+    const cal = factory(options.calibratorOptions);
+    let seen = 0;
+    for (const shard of shards) {
+      const st = shard[stub.tensor.name];
+      if (st) {
+        cal.merge(st);
+        seen++;
+      }
+    }
+    if (seen === 0) throw new Error(`applyCalibrationStates: no shard has a state for tensor "${stub.tensor.name}"`);
+    const range = cal.compute();
+    stub.setRange(range);
+    ranges[stub.tensor.name] = range;
+  }
+  return ranges;
+}

@@ -1,0 +1,5 @@
+export * from './calibrator.js';
+export * from './types.js';
+export * from './calibrate.js';
+export { observationSession } from './observe.js';
+export * from './data/index.js';

@@ -1,0 +1,41 @@
+import type { Model } from '../ir/model.js';
+import type { Pattern } from '../patterns/pattern.js';
+import type { QuantConfigInput } from '../quantize/config.js';
+
+/** A finding of a backend's placement checker. */
+export interface CheckFinding {
+  severity: 'error' | 'warning' | 'info';
+  /** Short machine-readable code, e.g. "qdq-breaks-fusion". */
+  code: string;
+  /** The node (or tensor) concerned. */
+  node?: string;
+  message: string;
+}
+
+/** Result of building a deployable artifact (an engine, an optimised session). */
+export interface BuildReport {
+  /** Human-readable summary lines. */
+  summary: string[];
+  /** Where the artifact went, if anywhere. */
+  output?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * A deployment target. A backend is a declarative pattern table plus the tools to
+ * build and check for the target. Backends register themselves with core through a
+ * plugin (see QdeployPlugin); core never imports one.
+ */
+export interface Backend {
+  /** Name used on the command line and in config files ("tensorrt", "reference"). */
+  name: string;
+  description?: string;
+  /** Conversions and fusions, in table order. */
+  patterns: readonly Pattern[];
+  /** The backend's quantization defaults (merged under the user's config). */
+  quantConfig?: QuantConfigInput;
+  /** Builds the exported QDQ model for the target. */
+  build?(onnxPath: string, options: Record<string, unknown>): Promise<BuildReport>;
+  /** Checks a QDQ model's placement against the target's rules. */
+  check?(model: Model): CheckFinding[];
+}
