@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { AbsHistogram, rebinInPlace, percentileCutBin } from '../src/index.js';
+import { absQuantile, boundedGaussian, directHistogram, gaussian, maxAbs } from './helpers.js';
+
+const sum = (a: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return s;
+};
+
+describe('AbsHistogram', () => {
+  it('bins |x| over [0, first max], tracks min/max/count', () => {
+    const h = new AbsHistogram(4);
+    h.collect(new Float32Array([-2, -0.5, 0, 0.25, 1, 1.5, 2]));
+    expect(h.range).toBe(2);
+    expect(h.count).toBe(7);
+    expect(h.min).toBe(-2);
+    expect(h.max).toBe(2);
+    expect(h.absMax).toBe(2);
+    // bins of width 0.5: [0,.5) {0,.25} [.5,1) {.5} [1,1.5) {1} [1.5,2] {1.5,2,2}
+    expect(Array.from(h.counts)).toEqual([2, 1, 1, 3]);
+  });
+
+  it('grows by doubling and re-bins old counts exactly (same as binning everything on the final grid)', () => {
+    const small = boundedGaussian(10_000, 1, 0.3, 1);
+    small[0] = 1; // first range: exactly 1
+    const big = boundedGaussian(10_000, 2, 1, 3.5);
+    big[0] = -3.5; // range must double 1 -> 2 -> 4
+    const h = new AbsHistogram(2048);
+    h.collect(small);
+    expect(h.range).toBe(1);
+    h.collect(big);
+    expect(h.range).toBe(4);
+    expect(h.count).toBe(20_000);
+    expect(sum(h.counts)).toBe(20_000);
+    const all = new Float32Array([...small, ...big]);
+    expect(Array.from(h.counts)).toEqual(directHistogram(all, 2048, 4, [1]));
+    expect(h.min).toBe(-3.5);
+    expect(h.absMax).toBe(3.5);
+  });
+
+  it('keeps percentiles right within a bin width while the range grows batch by batch', () => {
+    // Five batches, each twice as wide as the last: the range grows four times.
+    const parts = [0.1, 0.2, 0.4, 0.8, 1.6].map((s, i) => gaussian(200_000, 10 + i, s));
+    const h = new AbsHistogram(2048);
+    for (const p of parts) h.collect(p);
+    const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) (all.set(p, o), (o += p.length));
+    expect(h.count).toBe(all.length);
+    expect(sum(h.counts)).toBe(all.length);
+    expect(h.range).toBeGreaterThanOrEqual(maxAbs(all));
+    expect(h.range).toBeLessThan(2 * maxAbs(all));
+    for (const q of [0.5, 0.9, 0.99, 0.999]) {
+      const got = h.edge(percentileCutBin(h.counts, q * 100));
+      expect(Math.abs(got - absQuantile(all, q))).toBeLessThanOrEqual(h.binWidth);
+    }
+  });
+
+  it('handles batches of zeros before the first non-zero batch', () => {
+    const h = new AbsHistogram(8);
+    h.collect(new Float32Array(5));
+    expect(h.range).toBe(0);
+    expect(h.absMax).toBe(0);
+    h.collect(new Float32Array([0.5, -4]));
+    expect(h.range).toBe(4);
+    expect(Array.from(h.counts)).toEqual([5, 1, 0, 0, 0, 0, 0, 1]);
+    expect(h.count).toBe(7);
+  });
+
+  it('ignores empty batches', () => {
+    const h = new AbsHistogram(8);
+    h.collect(new Float32Array(0));
+    expect(h.count).toBe(0);
+    expect(h.range).toBe(0);
+  });
+
+  it('rejects NaN/Infinity with the number of bad values, and keeps its state', () => {
+    const h = new AbsHistogram(8);
+    h.collect(new Float32Array([1, 2]));
+    const bad = new Float32Array([1, NaN, Infinity, -Infinity, 3]);
+    expect(() => h.collect(bad)).toThrow(/3 non-finite value\(s\)/);
+    expect(h.count).toBe(2);
+    expect(h.range).toBe(2);
+    expect(() => h.collect(new Float32Array([NaN]))).toThrow(/1 non-finite/);
+  });
+
+  it('serialises to plain JSON and back', () => {
+    const h = new AbsHistogram(16);
+    h.collect(gaussian(1000, 3));
+    const s = JSON.parse(JSON.stringify(h.toState()));
+    expect(Array.isArray(s.counts)).toBe(true);
+    const back = AbsHistogram.fromState(s);
+    expect(Array.from(back.counts)).toEqual(Array.from(h.counts));
+    expect([back.range, back.count, back.min, back.max]).toEqual([h.range, h.count, h.min, h.max]);
+  });
+
+  it('rejects malformed states', () => {
+    const good = (() => {
+      const h = new AbsHistogram(4);
+      h.collect(new Float32Array([1, -2]));
+      return h.toState();
+    })();
+    expect(() => AbsHistogram.fromState({ ...good, counts: [1, 2] })).toThrow(/array of 4/);
+    expect(() => AbsHistogram.fromState({ ...good, counts: [1, -1, 0, 0] })).toThrow(/counts\[1\]/);
+    expect(() => AbsHistogram.fromState({ ...good, range: 1 })).toThrow(/exceeds range/);
+    expect(() => AbsHistogram.fromState({ ...good, range: 'x' })).toThrow(/range/);
+    expect(() => AbsHistogram.fromState(null)).toThrow(/object/);
+  });
+
+  it('merges histograms with equal ranges exactly', () => {
+    const x = gaussian(20_000, 4);
+    x[0] = 5;
+    x[10_000] = -5;
+    const [a, b] = [new AbsHistogram(), new AbsHistogram()];
+    a.collect(x.subarray(0, 10_000));
+    b.collect(x.subarray(10_000));
+    const whole = new AbsHistogram();
+    whole.collect(x);
+    a.merge(b);
+    expect(Array.from(a.counts)).toEqual(Array.from(whole.counts));
+    expect([a.range, a.count, a.min, a.max]).toEqual([whole.range, whole.count, whole.min, whole.max]);
+  });
+
+  it('merges into the wider grid, in either direction; exact for power-of-two range ratios', () => {
+    const x = boundedGaussian(10_000, 5, 0.5, 1);
+    x[0] = 1;
+    const y = boundedGaussian(10_000, 6, 3, 8);
+    y[0] = 8;
+    const all = new Float32Array([...x, ...y]);
+    for (const order of ['small-into-big', 'big-into-small']) {
+      const [hx, hy] = [new AbsHistogram(), new AbsHistogram()];
+      hx.collect(x);
+      hy.collect(y);
+      const merged = order === 'small-into-big' ? (hy.merge(hx), hy) : (hx.merge(hy), hx);
+      expect(merged.range).toBe(8);
+      expect(Array.from(merged.counts)).toEqual(directHistogram(all, 2048, 8, [1]));
+      expect(merged.min).toBe(Math.min(...all));
+    }
+  });
+
+  it('merges non-power-of-two ranges proportionally: total conserved, percentiles within a bin', () => {
+    const x = gaussian(100_000, 7, 1);
+    const y = gaussian(100_000, 8, 1.7);
+    const [hx, hy] = [new AbsHistogram(), new AbsHistogram()];
+    hx.collect(x);
+    hy.collect(y);
+    expect(hy.range / hx.range).not.toBeCloseTo(Math.round(hy.range / hx.range), 3);
+    hx.merge(hy);
+    expect(hx.range).toBe(hy.range);
+    expect(sum(hx.counts)).toBeCloseTo(200_000, 6);
+    const all = new Float32Array([...x, ...y]);
+    for (const q of [0.5, 0.99, 0.9999]) {
+      const got = hx.edge(percentileCutBin(hx.counts, q * 100));
+      expect(Math.abs(got - absQuantile(all, q))).toBeLessThanOrEqual(hx.binWidth);
+    }
+  });
+
+  it('refuses to merge histograms with different bin counts', () => {
+    const a = new AbsHistogram(8);
+    const b = new AbsHistogram(16);
+    b.collect(new Float32Array([1]));
+    expect(() => a.merge(b)).toThrow(/16-bin/);
+  });
+});
+
+describe('rebinInPlace', () => {
+  it('merges groups of 2^k bins exactly', () => {
+    const c = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    rebinInPlace(c, 0.25);
+    expect(Array.from(c)).toEqual([10, 26, 0, 0, 0, 0, 0, 0]);
+  });
+  it('splits straddling bins by overlap', () => {
+    const c = Float64Array.from([3, 3, 3, 0]);
+    rebinInPlace(c, 2 / 3); // old bins [0,2/3) [2/3,4/3) [4/3,2) in new-bin units
+    expect(Array.from(c).map((v) => +v.toFixed(12))).toEqual([4.5, 4.5, 0, 0]);
+  });
+  it('rejects ratios outside (0, 1]', () => {
+    expect(() => rebinInPlace(new Float64Array(2), 2)).toThrow();
+    expect(() => rebinInPlace(new Float64Array(2), 0)).toThrow();
+  });
+});
