@@ -1,54 +1,157 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-
-/** Temporary files being written right now; removed if the process is interrupted. */
-const pending = new Set<string>();
+/**
+ * Atomic file output: write a temporary file in the target's folder, then rename it over
+ * the target, so a crash or Ctrl-C never leaves a half-written model. Temporary files
+ * still pending are removed on error, on SIGINT/SIGTERM and at exit. A write whose target
+ * is one of the `protect`ed inputs (same path, symlink or hard link) is refused.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
 
 export interface AtomicWriteOptions {
-  /** Paths that must never be overwritten (e.g. the input model). */
-  protect?: string[];
+  /** Paths that must never be overwritten (the input model, the data file, ...). */
+  protect?: readonly string[];
+  /** File mode of a new file (default 0o666 minus umask). */
+  mode?: number;
+}
+
+/** Writing would overwrite a protected input. */
+export class ProtectedPathError extends Error {
+  override readonly name = 'ProtectedPathError';
+  readonly kind = 'protected-path' as const;
+  readonly path: string;
+  constructor(target: string, input: string) {
+    super(`refusing to overwrite ${target}: it is the input ${input}; choose another output path`);
+    this.path = target;
+  }
+}
+
+const pending = new Set<string>();
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+let installed = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  const othersListen = process.listenerCount(signal) > 1;
+  drainTempFiles(); // also removes our listeners
+  // Our listener replaced the default action; if nobody else handles the signal, re-raise
+  // it without us so the process ends the way it would have (killed by the signal).
+  if (!othersListen) process.kill(process.pid, signal);
+}
+
+function onExit(): void {
+  drainTempFiles();
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  for (const s of SIGNALS) process.on(s, onSignal);
+  process.on('exit', onExit);
+}
+
+function uninstall(): void {
+  if (!installed) return;
+  installed = false;
+  for (const s of SIGNALS) process.off(s, onSignal);
+  process.off('exit', onExit);
 }
 
 /**
- * Writes `target` via a temporary file in the same folder and a rename, so readers never
- * see a half-written file and a failure leaves the old file (if any) untouched.
+ * Registers a temporary file for removal on SIGINT/SIGTERM/exit; returns the function
+ * that unregisters it (call it once the file is renamed or removed).
+ */
+export function registerTempFile(file: string): () => void {
+  pending.add(file);
+  install();
+  return () => {
+    pending.delete(file);
+    if (pending.size === 0) uninstall();
+  };
+}
+
+/** Temporary files currently registered. */
+export function pendingTempFiles(): string[] {
+  return [...pending];
+}
+
+/** Removes every registered temporary file now (synchronously); returns their paths. */
+export function drainTempFiles(): string[] {
+  const removed = [...pending];
+  for (const file of removed) {
+    try {
+      fs.rmSync(file, { force: true });
+    } catch {
+      // best effort: we may be exiting
+    }
+  }
+  pending.clear();
+  uninstall();
+  return removed;
+}
+
+/** Former name of drainTempFiles (kept for callers of the first version). */
+export function removePendingTempFiles(): void {
+  drainTempFiles();
+}
+
+/** Canonical path: realpath when it exists, else realpath(parent)/name. */
+async function canonical(p: string): Promise<string> {
+  const abs = path.resolve(p);
+  try {
+    return await fsp.realpath(abs);
+  } catch {
+    const dir = await fsp.realpath(path.dirname(abs)).catch(() => path.dirname(abs));
+    return path.join(dir, path.basename(abs));
+  }
+}
+
+/** True when `a` and `b` name the same file (path, symlink or hard link). */
+export async function isSameFile(a: string, b: string): Promise<boolean> {
+  if ((await canonical(a)) === (await canonical(b))) return true;
+  const [sa, sb] = await Promise.all([fsp.stat(a).catch(() => undefined), fsp.stat(b).catch(() => undefined)]);
+  return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
+}
+
+/** Throws ProtectedPathError when `target` is one of `protect`. */
+export async function assertNotProtected(target: string, protect: readonly string[] = []): Promise<void> {
+  for (const input of protect) {
+    if (await isSameFile(target, input)) throw new ProtectedPathError(target, input);
+  }
+}
+
+/**
+ * Writes `data` to `target` atomically. `data` may be the bytes/text, or a function that
+ * writes the file at the temporary path it is given (for streamed output).
  */
 export async function writeFileAtomic(
   target: string,
-  data: Uint8Array | string | ((tmpPath: string) => Promise<void> | void),
+  data: string | Uint8Array | ((tmpPath: string) => Promise<void> | void),
   options: AtomicWriteOptions = {},
 ): Promise<void> {
+  await assertNotProtected(target, options.protect);
   const abs = path.resolve(target);
-  for (const p of options.protect ?? []) {
-    if (samePath(p, abs)) throw new Error(`refusing to write ${abs}: it is an input file`);
-  }
-  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-  pending.add(tmp);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const unregister = registerTempFile(tmp);
   try {
-    if (typeof data === 'function') await data(tmp);
-    else await fs.promises.writeFile(tmp, data);
-    await fs.promises.rename(tmp, abs);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  } finally {
-    pending.delete(tmp);
-  }
-}
-
-function samePath(a: string, b: string): boolean {
-  const real = (p: string) => {
-    try {
-      return fs.realpathSync(p);
-    } catch {
-      return path.resolve(p);
+    if (typeof data === 'function') {
+      await data(tmp);
+      const st = await fsp.stat(tmp).catch(() => undefined);
+      if (!st?.isFile()) throw new Error(`writeFileAtomic(${target}): the writer did not create ${tmp}`);
+    } else {
+      const handle = await fsp.open(tmp, 'wx', options.mode);
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
     }
-  };
-  return real(a) === real(b);
-}
-
-/** Removes every temporary file still being written (called on SIGINT/SIGTERM). */
-export function removePendingTempFiles(): void {
-  for (const tmp of pending) fs.rmSync(tmp, { force: true });
-  pending.clear();
+    await fsp.rename(tmp, abs);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  } finally {
+    unregister();
+  }
 }
