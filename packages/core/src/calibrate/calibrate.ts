@@ -16,6 +16,12 @@ export interface CalibrateOptions {
   calibrator?: string | CalibratorFactory;
   /** Options for the method, e.g. `{ percentile: 99.99 }`. */
   calibratorOptions?: CalibratorOptions;
+  /**
+   * Method for stubs on the model's own inputs (default "minmax"; null: same as the rest).
+   * Normalised images have a dominant background value; histogram methods, entropy above
+   * all, clip the foreground away there, while the input's range is known and bounded.
+   */
+  inputCalibrator?: string | CalibratorFactory | null;
   /** Stop after this many samples (first dimension of the batches). */
   limit?: number;
   /** Show a progress bar (default: on when stderr is a terminal). `total` is in samples. */
@@ -51,7 +57,12 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   const method = typeof options.calibrator === 'function' ? 'custom' : options.calibrator ?? 'entropy';
   const factory = typeof options.calibrator === 'function' ? options.calibrator : resolveCalibratorFactory(method, options.container);
   const stubs = quantized.stubs().filter((s) => s.enabled);
-  const calibrators = new Map<QuantStub, Calibrator>(stubs.map((s) => [s, factory(options.calibratorOptions)]));
+  const graphInputs = new Set(quantized.model.graph.inputs);
+  const inputMethod = options.inputCalibrator === undefined ? 'minmax' : options.inputCalibrator;
+  const inputFactory = inputMethod === null ? factory : typeof inputMethod === 'function' ? inputMethod : resolveCalibratorFactory(inputMethod, options.container);
+  const calibrators = new Map<QuantStub, Calibrator>(
+    stubs.map((s) => [s, graphInputs.has(s.tensor) ? inputFactory(inputMethod === null ? options.calibratorOptions : undefined) : factory(options.calibratorOptions)]),
+  );
   const names = [...new Set(stubs.map((s) => s.tensor.name))];
   const session = await observationSession(quantized.model, names, options.sessionOptions);
   const inputs = modelInputsOf(session);
@@ -118,23 +129,17 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
 export function applyCalibrationStates(
   quantized: QuantizedModel,
   shards: readonly Record<string, CalibratorState>[],
-  options: Pick<CalibrateOptions, 'calibrator' | 'calibratorOptions' | 'container'> = {},
+  options: Pick<CalibrateOptions, 'calibratorOptions' | 'container'> & { calibrator?: CalibratorFactory } = {},
 ): Record<string, CalibrationRange> {
   if (shards.length === 0) throw new Error('applyCalibrationStates: no shards given');
-  const method = typeof options.calibrator === 'function' ? 'custom' : options.calibrator ?? (Object.values(shards[0]!)[0]?.method ?? 'entropy');
-  const factory = typeof options.calibrator === 'function' ? options.calibrator : resolveCalibratorFactory(method, options.container);
   const ranges: Record<string, CalibrationRange> = {};
   for (const stub of quantized.stubs()) {
+    const states = shards.map((shard) => shard[stub.tensor.name]).filter((st): st is CalibratorState => st !== undefined);
+    if (states.length === 0) throw new Error(`applyCalibrationStates: no shard has a state for tensor "${stub.tensor.name}"`);
+    // Each tensor is merged with the method that collected it (model inputs may use another one).
+    const factory = typeof options.calibrator === 'function' ? options.calibrator : resolveCalibratorFactory(states[0]!.method, options.container);
     const cal = factory(options.calibratorOptions);
-    let seen = 0;
-    for (const shard of shards) {
-      const st = shard[stub.tensor.name];
-      if (st) {
-        cal.merge(st);
-        seen++;
-      }
-    }
-    if (seen === 0) throw new Error(`applyCalibrationStates: no shard has a state for tensor "${stub.tensor.name}"`);
+    for (const st of states) cal.merge(st);
     const range = cal.compute();
     stub.setRange(range);
     ranges[stub.tensor.name] = range;
