@@ -1,3 +1,5 @@
 export * from './patterns/index.js';
 export { tensorrtBackend } from './backend.js';
+// trtexec: engine builder, output / layer-info parsing, FP16 vs INT8 comparison.
+export * from './trtexec/index.js';
 export { default } from './plugin.js';

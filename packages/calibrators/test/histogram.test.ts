@@ -9,6 +9,19 @@ const sum = (a: ArrayLike<number>): number => {
 };
 
 describe('AbsHistogram', () => {
+  it('grows for a value 2^31 bins beyond the range instead of wrapping it into a low bin', () => {
+    const h = new AbsHistogram(2048);
+    h.collect(new Float32Array([1, -0.5]));
+    h.collect(new Float32Array([0.25, 3e7]));
+    expect(h.range).toBeGreaterThanOrEqual(3e7);
+    expect(h.count).toBe(4);
+    expect(h.counts[Math.floor((3e7 * 2048) / h.range)]).toBe(1);
+    // A batch that fits is binned in one pass; one with NaN leaves the counts as they were.
+    const before = Array.from(h.counts);
+    expect(() => h.collect(new Float32Array([1, NaN]))).toThrow(/non-finite/);
+    expect(Array.from(h.counts)).toEqual(before);
+  });
+
   it('bins |x| over [0, first max], tracks min/max/count', () => {
     const h = new AbsHistogram(4);
     h.collect(new Float32Array([-2, -0.5, 0, 0.25, 1, 1.5, 2]));

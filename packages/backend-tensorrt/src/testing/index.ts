@@ -1,0 +1,2 @@
+// Generated models for benchmarks and tests (random weights, real layouts).
+export { buildResNet50 } from './resnet50.js';

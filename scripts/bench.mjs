@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// `npm run bench`: speed and memory targets, as a table. Each measurement runs in its own
+// process so its peak memory is its own. Run after `npm run build` (npm run bench does).
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const here = import.meta.dirname;
+const task = (...args) => {
+  const out = execFileSync(process.execPath, [path.join(here, 'bench/task.mjs'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out.trim().split('\n').at(-1));
+};
+const ms = (x) => `${x.toFixed(0)} ms`;
+const mib = (x) => `${x.toFixed(0)} MiB`;
+const rows = [];
+const row = (area, measure, value, target = '', ok = '') => rows.push({ area, measure, value, target, ok });
+const verdict = (pass) => (pass ? 'yes' : 'NO');
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qdeploy-bench-'));
+const only = process.argv[2];
+
+if (!only || only === 'pipeline') {
+  const r50 = path.join(dir, 'resnet50.onnx');
+  const gen = task('generate', 'resnet50', r50);
+  const io = task('io', r50);
+  const p = task('pipeline', r50);
+  const mb = (gen.bytes / 2 ** 20).toFixed(0);
+  row('ResNet-50 (generated)', `read + write only (${mb} MB)`, `${ms(io.totalMs)}, peak ${mib(io.peakMiB)}`);
+  row('ResNet-50 (generated)', 'load', ms(p.loadMs));
+  row('ResNet-50 (generated)', `transform (${p.nodes} nodes, ${p.matches} matches)`, ms(p.transformMs));
+  row('ResNet-50 (generated)', 'insertQdq', ms(p.insertQdqMs));
+  row('ResNet-50 (generated)', 'export + save QDQ', ms(p.saveMs));
+  row('ResNet-50 (generated)', 'whole pipeline vs read+write', `${ms(p.totalMs)} = ${(p.totalMs / io.totalMs).toFixed(2)}×, peak ${mib(p.peakMiB)}`, '≤ 2×', verdict(p.totalMs <= 2 * io.totalMs));
+}
+
+if (!only || only === 'vit') {
+  const vit = path.join(dir, 'vit_b16.onnx');
+  try {
+    task('generate', 'vit-b16', vit);
+    const p = task('pipeline', vit);
+    const io = task('io', vit);
+    row('ViT-B/16 (generated)', 'transform + insertQdq + save', `${ms(p.transformMs + p.insertQdqMs + p.saveMs)} (${p.matches} matches), peak ${mib(p.peakMiB)}`);
+    row('ViT-B/16 (generated)', 'whole pipeline vs read+write', `${ms(p.totalMs)} = ${(p.totalMs / io.totalMs).toFixed(2)}×`, '≤ 2×', verdict(p.totalMs <= 2 * io.totalMs));
+  } catch (e) {
+    row('ViT-B/16 (generated)', 'pipeline', `failed: ${String(e.message).split('\n')[0]}`);
+  }
+}
+
+if (!only || only === 'calibration') {
+  for (const method of ['entropy', 'minmax']) {
+    const c = task('calibration', method, '512');
+    row('Calibration (fmnist ResNet, 512 images)', `${method}: calibrate vs FP32 inference`, `${ms(c.calibMs)} vs ${ms(c.inferMs)} = ${c.ratio.toFixed(2)}×`, '≤ 1.3×', verdict(c.ratio <= 1.3));
+  }
+  const m64 = task('calibrationMemory', '64');
+  const m512 = task('calibrationMemory', '512');
+  const m4096 = task('calibrationMemory', '4096');
+  row('Calibration memory', 'peak, 64 / 512 / 4096 samples', `${mib(m64.peakMiB)} / ${mib(m512.peakMiB)} / ${mib(m4096.peakMiB)}`, 'flat', verdict(m4096.peakMiB < m64.peakMiB * 1.15 + 16));
+}
+
+if (!only || only === 'reference') {
+  try {
+    const { benchReference } = await import('@qdeploy/backend-reference');
+    for (const r of await benchReference()) row(r.area ?? 'Reference backend', r.measure, r.value, r.target ?? '', r.ok ?? '');
+  } catch (e) {
+    row('Reference backend', 'INT8 vs FP32', `unavailable: ${String(e.message).split('\n')[0]}`);
+  }
+}
+
+fs.rmSync(dir, { recursive: true, force: true });
+const cols = ['area', 'measure', 'value', 'target', 'ok'];
+const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(width[i])).join(' | ')} |`;
+console.log(line(cols));
+console.log(`|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+for (const r of rows) console.log(line(cols.map((c) => r[c])));
+console.log(`\n${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`);

@@ -1,0 +1,98 @@
+// One benchmark measurement in its own process, so peak memory (maxRSS) is its own.
+// Usage: node scripts/bench/task.mjs <task> [args...]; prints one JSON line.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { loadModel, saveModel, transform, insertQdq, calibrate, openNpy, registerCalibrator, modelToBytes, qdeployContainer } from '@qdeploy/core';
+import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
+import calibrators from '@qdeploy/calibrators';
+
+const [task, ...args] = process.argv.slice(2);
+const root = path.resolve(import.meta.dirname, '../..');
+const now = () => performance.now();
+const rssMiB = () => process.resourceUsage().maxRSS / 1024;
+calibrators.register({ container: qdeployContainer, registerCalibrator, registerBackend() {} });
+
+/** 512 calibration images: the shared Fashion-MNIST slice when present, else the vendored 64 repeated. */
+function calibrationRows() {
+  const shared = path.resolve(process.env.QDEPLOY_FIXTURES ?? path.join(root, '../shared/fixtures'), 'calib_512.npy');
+  const file = fs.existsSync(shared) ? shared : path.join(root, 'packages/core/test/fixtures/data/calib_64.npy');
+  const npy = openNpy(file);
+  return (i, n) => {
+    const out = new Float32Array(n * 784);
+    for (let k = 0; k < n; k++) out.set(npy.readRows((i + k) % npy.shape[0], 1), k * 784);
+    return out;
+  };
+}
+
+const tasks = {
+  // Baseline: read the model file and write it back.
+  async io(file) {
+    const t0 = now();
+    const m = loadModel(file);
+    const t1 = now();
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'qdeploy-bench-')), 'copy.onnx');
+    await saveModel(m, out);
+    return { loadMs: t1 - t0, saveMs: now() - t1, totalMs: now() - t0, peakMiB: rssMiB() };
+  },
+  // The pipeline: load → transform → insertQdq → save as QDQ.
+  async pipeline(file) {
+    const t0 = now();
+    const m = loadModel(file);
+    const t1 = now();
+    const { model, matches } = transform(m, { patterns: TENSORRT_PATTERNS });
+    const t2 = now();
+    const q = insertQdq(model, matches);
+    const t3 = now();
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'qdeploy-bench-')), 'qdq.onnx');
+    await saveModel(q.toExportModel({ quiet: true }), out);
+    const t4 = now();
+    return { loadMs: t1 - t0, transformMs: t2 - t1, insertQdqMs: t3 - t2, saveMs: t4 - t3, totalMs: t4 - t0, peakMiB: rssMiB(), nodes: model.graph.nodes.length, matches: matches.length };
+  },
+  // Plain FP32 inference over the calibration batches vs calibrate() over the same batches.
+  async calibration(method = 'entropy', samples = '512') {
+    const n = Number(samples);
+    const rows = calibrationRows();
+    const original = loadModel(path.join(root, 'fixtures/fmnist_resnet.onnx'));
+    const feeds = [];
+    for (let i = 0; i < n; i += 64) feeds.push(new ort.Tensor('float32', rows(i, Math.min(64, n - i)), [Math.min(64, n - i), 1, 28, 28]));
+    const session = await ort.InferenceSession.create(modelToBytes(original), { graphOptimizationLevel: 'all' });
+    await session.run({ input: feeds[0] });
+    let t = now();
+    for (const f of feeds) await session.run({ input: f });
+    const inferMs = now() - t;
+    const { model, matches } = transform(original, { patterns: TENSORRT_PATTERNS });
+    const q = insertQdq(model, matches);
+    t = now();
+    await calibrate(q, async (run) => { for (const f of feeds) await run(f); }, { calibrator: method, progress: false });
+    const calibMs = now() - t;
+    return { samples: n, inferMs, calibMs, ratio: calibMs / inferMs, stubs: q.stubs().length };
+  },
+  // Peak memory of a calibration over `samples` images, streamed from disk batch by batch.
+  async calibrationMemory(samples) {
+    const n = Number(samples);
+    const rows = calibrationRows();
+    const { model, matches } = transform(loadModel(path.join(root, 'fixtures/fmnist_resnet.onnx')), { patterns: TENSORRT_PATTERNS });
+    const q = insertQdq(model, matches);
+    const before = rssMiB();
+    await calibrate(q, async (run) => {
+      for (let i = 0; i < n; i += 32) await run(new ort.Tensor('float32', rows(i, Math.min(32, n - i)), [Math.min(32, n - i), 1, 28, 28]));
+    }, { calibrator: 'entropy', progress: false });
+    return { samples: n, peakMiB: rssMiB(), beforeMiB: before };
+  },
+  // Writes a generated model to disk (for io/pipeline).
+  async generate(kind, out) {
+    const mod = await import('@qdeploy/backend-tensorrt/testing');
+    const m = kind === 'vit-b16' ? mod.buildVitB16() : mod.buildResNet50();
+    await saveModel(m, out);
+    return { file: out, bytes: fs.statSync(out).size };
+  },
+};
+
+const fn = tasks[task];
+if (!fn) {
+  console.error(`unknown task ${task}; tasks: ${Object.keys(tasks).join(', ')}`);
+  process.exit(2);
+}
+console.log(JSON.stringify(await fn(...args)));
