@@ -8,7 +8,7 @@ import type { QuantizedModel } from './quantized-model.js';
 import type { Quantizer } from './quantizer.js';
 import { QuantStub } from './quant-stub.js';
 import { integerRange } from './config.js';
-import { clamp, roundHalfEven } from './rounding.js';
+import { quantizeInto } from './rounding.js';
 
 export interface ExportOptions {
   /**
@@ -92,12 +92,8 @@ function addWeightDq(g: Graph, w: Value, q: Quantizer): Value {
   const data = t.toFloat32();
   const { qmin, qmax } = integerRange(q.config);
   const ints = q.config.symmetric ? new Int8Array(data.length) : new Uint8Array(data.length);
-  const inner = q.axis === null ? data.length : t.dims.slice(q.axis + 1).reduce((a, b) => a * b, 1);
-  const channels = q.scale.length;
-  for (let i = 0; i < data.length; i++) {
-    const c = channels === 1 ? 0 : Math.floor(i / inner) % channels;
-    ints[i] = clamp(roundHalfEven(data[i]! / q.scale[c]!) + q.zeroPoint[c]!, qmin, qmax);
-  }
+  const inner = q.axis === null || q.scale.length === 1 ? data.length : t.dims.slice(q.axis + 1).reduce((a, b) => a * b, 1);
+  quantizeInto(data, ints, q.scale, q.zeroPoint, inner, qmin, qmax);
   const qw = g.addInitializer(`${w.name}_quantized`, Tensor.fromArray(ints, t.dims, qTypeOf(q)));
   const [scale, zp] = scaleZp(g, w.name, q);
   const deq = g.addNode({ opType: 'DequantizeLinear', name: g.uniqueName(`${w.name}_DequantizeLinear`), inputs: [qw, scale, zp], outputs: [g.addValue(`${w.name}_dequantized`)], attrs: axisAttr(q) });

@@ -58,18 +58,13 @@ export function fakeQuantizeInPlace(
   dims?: readonly number[],
 ): Float32Array {
   const { qmin, qmax } = integerRange(config);
-  if (axis === null || scale.length === 1) {
-    const s = scale[0]!, z = zeroPoint[0]!;
-    for (let i = 0; i < values.length; i++) values[i] = (clamp(roundHalfEven(values[i]! / s) + z, qmin, qmax) - z) * s;
-    return values;
-  }
-  if (!dims) throw new Error('per-channel fake quantization needs the tensor dims');
-  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const channels = dims[axis]!;
-  for (let i = 0; i < values.length; i++) {
-    const c = Math.floor(i / inner) % channels;
-    const s = scale[c]!, z = zeroPoint[c]!;
-    values[i] = (clamp(roundHalfEven(values[i]! / s) + z, qmin, qmax) - z) * s;
+  if (axis !== null && scale.length > 1 && !dims) throw new Error('per-channel fake quantization needs the tensor dims');
+  const inner = axis === null || scale.length === 1 ? values.length : dims!.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const channels = scale.length;
+  for (let start = 0, c = 0; start < values.length; start += inner, c = c + 1 === channels ? 0 : c + 1) {
+    const s = scale[c]!, inv = 1 / s, z = zeroPoint[c]!;
+    const end = Math.min(values.length, start + inner);
+    for (let i = start; i < end; i++) values[i] = (clamp(roundHalfEven(values[i]! * inv) + z, qmin, qmax) - z) * s;
   }
   return values;
 }

@@ -1,8 +1,33 @@
-/** Round half to even, as ONNX QuantizeLinear and TensorRT do. */
+/** 1.5 · 2^52: adding and subtracting it rounds a double to an integer, ties to even. */
+const MAGIC = 6755399441055744;
+
+/**
+ * Round half to even, as ONNX QuantizeLinear and TensorRT do. IEEE addition already
+ * rounds ties to even, so the magic-number trick does it branch-free (|x| < 2^51).
+ */
 export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  // Math.round rounds .5 up; pull exact ties on odd results back to the even neighbour.
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  return x + MAGIC - MAGIC;
+}
+
+/**
+ * Quantizes `data` to integers with one scale / zero point per channel, where the
+ * channel of element i is ⌊i / inner⌋ mod channels (per-tensor: channels = 1).
+ */
+export function quantizeInto(
+  data: Float32Array, out: Int8Array | Uint8Array, scale: Float32Array, zeroPoint: Int32Array,
+  inner: number, qmin: number, qmax: number,
+): void {
+  const channels = scale.length;
+  const n = data.length;
+  for (let start = 0, c = 0; start < n; start += inner, c = c + 1 === channels ? 0 : c + 1) {
+    const inv = 1 / scale[c]!;
+    const z = zeroPoint[c]!;
+    const end = Math.min(n, start + inner);
+    for (let i = start; i < end; i++) {
+      const q = data[i]! * inv + MAGIC - MAGIC + z;
+      out[i] = q < qmin ? qmin : q > qmax ? qmax : q;
+    }
+  }
 }
 
 export function clamp(x: number, lo: number, hi: number): number {

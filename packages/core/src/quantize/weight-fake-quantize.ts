@@ -44,11 +44,16 @@ export class WeightFakeQuantize implements Quantizer {
     const min = new Float32Array(channels);
     const max = new Float32Array(channels);
     const inner = this.axis === null ? data.length : w.dims.slice(this.axis + 1).reduce((a, b) => a * b, 1);
-    for (let i = 0; i < data.length; i++) {
-      const c = this.axis === null ? 0 : Math.floor(i / inner) % channels;
-      const x = data[i]!;
-      if (x < min[c]!) min[c] = x;
-      if (x > max[c]!) max[c] = x;
+    for (let start = 0, c = 0; start < data.length; start += inner, c = c + 1 === channels ? 0 : c + 1) {
+      let lo = min[c]!, hi = max[c]!;
+      const end = Math.min(data.length, start + inner);
+      for (let i = start; i < end; i++) {
+        const x = data[i]!;
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+      }
+      min[c] = lo;
+      max[c] = hi;
     }
     for (let c = 0; c < channels; c++) {
       const amax = Math.max(-min[c]!, max[c]!);
