@@ -1,9 +1,11 @@
 import * as ort from 'onnxruntime-node';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DataError, applyCalibrationStates, calibrate, definePattern, input, insertQdq, loadModel, modelToBytes, op, openNpy,
-  qdeployContainer, registerCalibrator, transform, type Calibrator, type ForwardLoop, type Model,
+  qdeployContainer, registerCalibrator, saveModel, transform, type Calibrator, type ForwardLoop, type Model,
 } from '../src/index.js';
 import calibrators from '@qdeploy/calibrators';
 import { vendored } from './helpers/fixtures.js';
@@ -96,6 +98,27 @@ describe('calibrate()', () => {
     nan[5] = NaN;
     await expect(calibrate(q, async (run) => run(new ort.Tensor('float32', nan, [1, 1, 28, 28])), { calibrator: 'minmax', progress: false })).rejects.toThrow(/batch 0.*NaN|NaN.*batch 0/);
     await expect(calibrate(q, async (run) => run(new ort.Tensor('float32', new Float32Array(32 * 32), [1, 1, 32, 32])), { calibrator: 'minmax', progress: false })).rejects.toThrow(/input.*28/);
+  });
+
+  it('saves before calibration with a warning, and quietly after', async () => {
+    const { q } = prepare();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qdeploy-'));
+    await saveModel(q, path.join(dir, 'placeholder.onnx'));
+    await new Promise((r) => setImmediate(r));
+    expect(warnings.join()).toMatch(/activation quantizers are not calibrated/);
+    warnings.length = 0;
+    await calibrate(q, batches(16), { calibrator: 'minmax', progress: false });
+    await saveModel(q, path.join(dir, 'calibrated.onnx'));
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    expect(warnings).toEqual([]);
+    const back = loadModel(path.join(dir, 'calibrated.onnx'));
+    const scales = back.graph.nodesOf('QuantizeLinear').map((n) => n.input(1)!.constant()!.toFloat32()[0]!);
+    expect(scales.length).toBe(q.stubs().length);
+    expect(scales.every((s) => s > 0 && s !== 1)).toBe(true);
   });
 
   it('gives an all-zero tensor a safe scale', async () => {
