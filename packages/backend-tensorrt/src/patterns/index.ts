@@ -1,28 +1,46 @@
 import type { Pattern } from '@qdeploy/core';
 import { FoldBatchNorm, RemoveDropout, RemoveIdentity } from './conversions.js';
 import { ConvBN, ConvBNAdd, ConvBNAddReLU, ConvBNReLU, DepthwiseConv, GlobalAveragePool, Stem } from './conv.js';
-import { Linear, LinearAct } from './linear.js';
+import { linearPatterns, type LinearRuleOptions } from './linear.js';
+import { AttentionQK, AttentionSV, MultiHeadAttention } from './attention.js';
+import { LayerNorm } from './layernorm.js';
 
 export * from './conversions.js';
 export * from './conv.js';
 export * from './linear.js';
 export * from './activations.js';
+export * from './attention.js';
+export * from './layernorm.js';
+
+export interface TensorrtPatternOptions extends LinearRuleOptions {}
 
 /**
  * TensorRT's pattern table: conversions first (run to a fixpoint), then fusions. Among
- * fusions of equal length, earlier entries win.
+ * fusions of equal length, earlier entries win. `options` tunes the Linear size rule
+ * (see `LinearRuleOptions`; `{ minLinearSize: 0 }` quantizes every Linear layer).
  */
-export const TENSORRT_PATTERNS: readonly Pattern[] = [
-  RemoveIdentity,
-  RemoveDropout,
-  FoldBatchNorm,
-  Stem,
-  ConvBNAddReLU,
-  ConvBNAdd,
-  ConvBNReLU,
-  ConvBN,
-  DepthwiseConv,
-  LinearAct,
-  Linear,
-  GlobalAveragePool,
-];
+export function tensorrtPatterns(options: TensorrtPatternOptions = {}): readonly Pattern[] {
+  const { Linear, LinearAct, SmallLinear } = linearPatterns(options);
+  return [
+    RemoveIdentity,
+    RemoveDropout,
+    FoldBatchNorm,
+    Stem,
+    ConvBNAddReLU,
+    ConvBNAdd,
+    ConvBNReLU,
+    ConvBN,
+    DepthwiseConv,
+    MultiHeadAttention,
+    AttentionQK,
+    AttentionSV,
+    LayerNorm,
+    LinearAct,
+    Linear,
+    SmallLinear,
+    GlobalAveragePool,
+  ];
+}
+
+/** The table with the default options (size rule K·N/(K+N) ≥ 256 on token-wise Linear layers). */
+export const TENSORRT_PATTERNS: readonly Pattern[] = tensorrtPatterns();

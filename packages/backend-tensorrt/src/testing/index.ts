@@ -1,2 +1,3 @@
 // Generated models for benchmarks and tests (random weights, real layouts).
 export { buildResNet50 } from './resnet50.js';
+export { buildVit, buildVitB16, type VitOptions } from './vit.js';
