@@ -1,5 +1,6 @@
 import type { Backend } from '@qdeploy/core';
 import { TENSORRT_PATTERNS } from './patterns/index.js';
+import { checkPlacement } from './check/index.js';
 
 /**
  * TensorRT: explicit quantization with Q/DQ placed where TensorRT fuses them (INT8
@@ -14,4 +15,5 @@ export const tensorrtBackend: Backend = {
     weight: { nBits: 8, symmetric: true, perChannel: true },
     skipWeightQuantFor: ['LayerNormalization'],
   },
+  check: (model) => checkPlacement(model).findings,
 };
