@@ -3,7 +3,7 @@ import { QdqGraph } from './qdq-graph.js';
 import { asLayer, type Layer } from './layers.js';
 import { analyzeResidual, type ResidualAdd } from './residual.js';
 import { fusionChain, type FusionChain } from './chain.js';
-import { findLayerNorms, type LayerNorm } from './layernorm.js';
+import { findLayerNorms, type LayerNormSite } from './layernorm.js';
 import { nodeLabel } from './ops.js';
 import { layerPlacement, type LayerPlacement } from './groups.js';
 
@@ -22,7 +22,7 @@ export class CheckContext {
   private readonly residuals = new Map<Node, ResidualAdd | null>();
   private readonly chains = new Map<Layer, FusionChain>();
   private readonly placements = new Map<Layer, LayerPlacement>();
-  private _layerNorms: LayerNorm[] | null = null;
+  private _layerNorms: LayerNormSite[] | null = null;
 
   constructor(readonly model: Model) {
     this.graph = model.graph;
@@ -68,7 +68,7 @@ export class CheckContext {
     return p;
   }
 
-  layerNorms(): LayerNorm[] {
+  layerNorms(): LayerNormSite[] {
     return (this._layerNorms ??= findLayerNorms(this.qdq));
   }
 

@@ -10,4 +10,4 @@ export type { Layer } from './layers.js';
 export type { LayerPlacement } from './groups.js';
 export type { FusionChain, ChainLink, LinkKind } from './chain.js';
 export type { ResidualAdd, ConvBranch } from './residual.js';
-export type { LayerNorm } from './layernorm.js';
+export type { LayerNormSite } from './layernorm.js';

@@ -2,8 +2,8 @@ import type { Node, Use, Value } from '@qdeploy/core';
 import { isOnnxOp } from './ops.js';
 import type { QdqGraph } from './qdq-graph.js';
 
-/** A LayerNorm: the LayerNormalization op, or its decomposed form (ReduceMean, Sub, Pow, ..., Div, Mul, Add). */
-export interface LayerNorm {
+/** A LayerNorm site: the LayerNormalization op, or its decomposed form (ReduceMean, Sub, Pow, ..., Div, Mul, Add). */
+export interface LayerNormSite {
   /** The first node (the LayerNormalization, or the first ReduceMean). */
   anchor: Node;
   nodes: Node[];
@@ -40,7 +40,7 @@ function constIndex(qdq: QdqGraph, n: Node): number {
  * Matches x → ReduceMean → Sub(x, mean) = d → Pow(d, 2) | Mul(d, d) → ReduceMean → Add(ε)
  * → Sqrt → Div(d, ·) → [Mul(γ)] → [Add(β)], seeing through Q/DQ pairs anywhere inside.
  */
-function matchDecomposed(qdq: QdqGraph, r1: Node): LayerNorm | null {
+function matchDecomposed(qdq: QdqGraph, r1: Node): LayerNormSite | null {
   const xIn = r1.input(0);
   if (!xIn) return null;
   const x = qdq.underlying(xIn);
@@ -88,9 +88,9 @@ function matchDecomposed(qdq: QdqGraph, r1: Node): LayerNorm | null {
   };
 }
 
-/** Every LayerNorm of the graph, as an op or decomposed. */
-export function findLayerNorms(qdq: QdqGraph): LayerNorm[] {
-  const out: LayerNorm[] = [];
+/** Every LayerNormSite of the graph, as an op or decomposed. */
+export function findLayerNorms(qdq: QdqGraph): LayerNormSite[] {
+  const out: LayerNormSite[] = [];
   const claimed = new Set<Node>();
   for (const n of qdq.graph.nodes) {
     if (!isOnnxOp(n) || claimed.has(n)) continue;
