@@ -88,7 +88,7 @@ function matchDecomposed(qdq: QdqGraph, r1: Node): LayerNormSite | null {
   };
 }
 
-/** Every LayerNormSite of the graph, as an op or decomposed. */
+/** Every LayerNorm of the graph, as an op or decomposed. */
 export function findLayerNorms(qdq: QdqGraph): LayerNormSite[] {
   const out: LayerNormSite[] = [];
   const claimed = new Set<Node>();
