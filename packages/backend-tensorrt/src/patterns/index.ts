@@ -1,11 +1,10 @@
 import type { Pattern } from '@qdeploy/core';
-import { FoldBatchNorm, RemoveDropout, RemoveIdentity } from './conversions.js';
+import { FoldBatchNorm, RemoveDropout, RemoveIdentity } from '@qdeploy/core';
 import { ConvBN, ConvBNAdd, ConvBNAddReLU, ConvBNReLU, DepthwiseConv, GlobalAveragePool, Stem } from './conv.js';
 import { linearPatterns, type LinearRuleOptions } from './linear.js';
 import { AttentionQK, AttentionSV, MultiHeadAttention } from './attention.js';
 import { LayerNorm } from './layernorm.js';
 
-export * from './conversions.js';
 export * from './conv.js';
 export * from './linear.js';
 export * from './activations.js';

@@ -12,6 +12,11 @@ export const QdqPoint = {
   INPUT: 'input',
   /** The skip input of a residual Add (so TensorRT fuses Conv+Add with an INT8 output). */
   RESIDUAL_INPUT: 'residual',
+  /**
+   * The group's output, dequantized for every reader (runtimes such as onnxruntime's CPU
+   * provider fuse an op only when a Q follows it). Graph outputs stay float.
+   */
+  OUTPUT: 'output',
   /** Attention: the query and key entering Q·Kᵀ. */
   ATTN_QUERY: 'query',
   ATTN_KEY: 'key',

@@ -34,6 +34,8 @@ export interface Backend {
   patterns: readonly Pattern[];
   /** The backend's quantization defaults (merged under the user's config). */
   quantConfig?: QuantConfigInput;
+  /** Calibration method that suits the backend best (default "entropy"). */
+  defaultCalibrator?: string;
   /** Builds the exported QDQ model for the target. */
   build?(onnxPath: string, options: Record<string, unknown>): Promise<BuildReport>;
   /** Checks a QDQ model's placement against the target's rules. */

@@ -1,7 +1,7 @@
 import type { Model } from '../ir/model.js';
 import type { Value } from '../ir/value.js';
 import { DataType } from '../ir/dtype.js';
-import { weightAxis, type PatternMatch } from '../patterns/pattern.js';
+import { QdqPoint, weightAxis, type PatternMatch } from '../patterns/pattern.js';
 import { quantConfig, type QuantConfig, type QuantConfigInput } from './config.js';
 import { QuantStub } from './quant-stub.js';
 import { WeightFakeQuantize } from './weight-fake-quantize.js';
@@ -38,13 +38,16 @@ export function insertQdq(model: Model, matches: readonly PatternMatch[], option
         throw new Error(`insertQdq: pattern ${m.pattern.name} declares qdqPoint "${point}" but its match at ${m.anchor.describe()} binds no such tensor`);
       }
       if (v.constant() || (v.elemType !== null && v.elemType !== DataType.FLOAT)) continue; // only float activations
+      if (point === QdqPoint.OUTPUT && model.graph.outputs.includes(v)) continue; // the model's outputs stay float
       let stub = stubs.get(v);
       if (!stub) {
         stub = new QuantStub(v, config.activation);
         stubs.set(v, stub);
         quantizers.push(stub);
       }
-      stub.addRequest(m, v.uses.filter((u) => members.has(u.node)));
+      // Inputs feed only the requesting group's nodes; an OUTPUT point feeds every reader.
+      const uses = point === QdqPoint.OUTPUT ? v.uses.filter((u) => u.index >= 0) : v.uses.filter((u) => members.has(u.node));
+      stub.addRequest(m, uses);
     }
     const skip = config.skipWeightQuantFor;
     if (skip.includes(m.pattern.name) || m.nodes.some((n) => skip.includes(n.opType))) continue;

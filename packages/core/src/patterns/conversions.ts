@@ -1,4 +1,11 @@
-import { DataType, Tensor, constant, definePattern, input, op, type Graph, type PatternMatch } from '@qdeploy/core';
+import { DataType } from '../ir/dtype.js';
+import type { Graph } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import { constant, input, op } from './dsl.js';
+import { definePattern, type PatternMatch } from './pattern.js';
+
+// Inference-time clean-ups every backend wants before it fuses: shared here so that
+// backends (which never import each other) list them in their tables.
 
 /** Identity nodes do nothing at inference (PyTorch emits them for shared parameters). */
 export const RemoveIdentity = definePattern({
@@ -30,7 +37,8 @@ const isFloat = (v: { elemType: number | null }) => v.elemType === DataType.FLOA
 
 /**
  * BatchNormalization after a Conv (or ConvTranspose, or Gemm) folds into its weights:
- * w' = w · γ/√(σ²+ε) per output channel, b' = (b − μ) · γ/√(σ²+ε) + β.
+ * w' = w · γ/√(σ²+ε) per output channel, b' = (b − μ) · γ/√(σ²+ε) + β. Weights must be
+ * folded before they are quantized, so this cannot be left to the runtime.
  */
 export const FoldBatchNorm = definePattern({
   name: 'FoldBatchNorm',
