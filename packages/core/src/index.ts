@@ -16,7 +16,26 @@ export * from './patterns/dsl.js';
 export * from './patterns/pattern.js';
 export * from './patterns/matcher.js';
 export * from './patterns/transform.js';
+export * from './patterns/conversions.js';
 export * from './quantize/index.js';
 export * from './calibrate/index.js';
 export * from './util/progress.js';
 export * from './util/atomic-write.js';
+export * from './evaluate/index.js';
+export * from './config/index.js';
+export {
+  BUILTIN_BACKENDS,
+  CALIBRATORS_PACKAGE,
+  STANDARD_CALIBRATORS,
+  PluginError,
+  isPluginError,
+  loadPlugin,
+  loadPlugins,
+  loadBackend,
+  loadedPlugins,
+  ensureCalibrator,
+  resolvePlugin,
+  type PluginErrorKind,
+  type LoadPluginOptions,
+  type LoadedPlugin,
+} from './plugins/load.js';

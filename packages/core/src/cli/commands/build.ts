@@ -1,0 +1,37 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { addCommonOptions, cliPluginSpecs, collect, keyValue, printJson, type CliIO } from '../options.js';
+
+interface BuildFlags {
+  backend?: string;
+  output?: string;
+  set?: Record<string, unknown>;
+  plugin?: string[];
+  json?: boolean;
+}
+
+export function registerBuild(program: Command, io: CliIO): void {
+  const cmd = program
+    .command('build')
+    .description("build a (QDQ) ONNX model with the backend's builder (TensorRT: trtexec)")
+    .argument('<model>', 'ONNX model to build')
+    .argument('[extra...]', 'after --: arguments passed to the builder as they are (options.extraArgs)')
+    .option('-b, --backend <name>', 'backend: tensorrt, reference, a package name or a path (default: tensorrt)')
+    .option('-o, --output <file>', 'where the built artifact goes (options.output)')
+    .option('--set <key=value>', 'a builder option, value parsed as JSON when it can be (repeatable)', keyValue)
+    .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect);
+  addCommonOptions(cmd, { json: true });
+  cmd.addHelpText('after', '\nExample:\n  qdeploy build model.int8.onnx --backend tensorrt -o model.engine -- --useCudaGraph');
+  cmd.action(async (model: string, extra: string[], flags: BuildFlags) => {
+    const { buildWithBackend, formatBuildReport, loadInputModel, prepareBackend } = await import('../pipeline.js');
+    const file = path.resolve(model);
+    loadInputModel(file);
+    const backend = await prepareBackend(flags.backend ?? 'tensorrt', { plugins: cliPluginSpecs(flags.plugin), from: process.cwd() });
+    const options: Record<string, unknown> = { ...flags.set };
+    if (flags.output !== undefined) options.output = path.resolve(flags.output);
+    if (extra.length) options.extraArgs = [...extra];
+    const report = await buildWithBackend(backend, file, options);
+    if (flags.json) printJson(io, report);
+    else io.out(`${formatBuildReport(report)}\n`);
+  });
+}

@@ -1,0 +1,34 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { addCommonOptions, cliPluginSpecs, collect, printJson, type CliIO } from '../options.js';
+
+interface InspectFlags {
+  backend?: string;
+  plugin?: string[];
+  config?: string;
+  json?: boolean;
+}
+
+export function registerInspect(program: Command, io: CliIO): void {
+  const cmd = program
+    .command('inspect')
+    .description('show what a backend makes of a model: op counts, matches by pattern, where Q/DQ goes and why, what is left unmatched')
+    .argument('<model>', 'ONNX model (FP32)')
+    .option('-b, --backend <name>', 'backend: tensorrt, reference, a package name or a path (default: tensorrt)')
+    .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
+    .option('-c, --config <file>', 'take backend, plugins and quant settings from a config file');
+  addCommonOptions(cmd, { json: true });
+  cmd.action(async (model: string, flags: InspectFlags) => {
+    const { loadConfig } = await import('../../config/load.js');
+    const { formatInspectReport, inspectModel } = await import('../pipeline.js');
+    const config = flags.config ? await loadConfig(flags.config) : undefined;
+    const report = await inspectModel(path.resolve(model), {
+      backend: flags.backend ?? config?.backend ?? 'tensorrt',
+      plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
+      from: config?.dir ?? process.cwd(),
+      quant: config?.quant,
+    });
+    if (flags.json) printJson(io, report);
+    else io.out(`${formatInspectReport(report)}\n`);
+  });
+}

@@ -1,0 +1,232 @@
+/**
+ * Reading a config file: JSON, YAML, or a JS/TS module (default export, possibly a
+ * function) loaded through jiti; validated with the schema; paths made absolute
+ * relative to the file. Every failure is a ConfigError naming the file.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { core as zcore } from 'zod';
+import { firstLine, getJiti, isPathSpec } from '../plugins/load.js';
+import { ConfigError } from './errors.js';
+import { configSchema, knownKeysAt } from './schema.js';
+import type { QdeployConfig, ResolvedConfig } from './types.js';
+
+/** The names `qdeploy run` looks for, in this order. */
+export const CONFIG_FILE_NAMES: readonly string[] = Object.freeze([
+  'qdeploy.config.ts',
+  'qdeploy.config.mjs',
+  'qdeploy.config.js',
+  'qdeploy.config.yaml',
+  'qdeploy.config.yml',
+  'qdeploy.config.json',
+]);
+
+const MODULE_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
+const YAML_EXTENSIONS = ['.yaml', '.yml'];
+
+/** Identity helper: gives a config module editor completion and type checking. */
+export function defineConfig<const T extends QdeployConfig>(config: T): T;
+export function defineConfig(config: () => QdeployConfig | Promise<QdeployConfig>): () => QdeployConfig | Promise<QdeployConfig>;
+export function defineConfig(config: unknown): unknown {
+  return config;
+}
+
+/** A path as the user is best shown it: relative to the working directory when inside it. */
+export function displayPath(file: string): string {
+  const abs = path.resolve(file);
+  const rel = path.relative(process.cwd(), abs);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
+}
+
+/** The first config file of CONFIG_FILE_NAMES in `dir`, or null. */
+export function findConfigFile(dir: string = process.cwd()): string | null {
+  for (const name of CONFIG_FILE_NAMES) {
+    const file = path.join(dir, name);
+    try {
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+function formatPath(p: readonly PropertyKey[]): string {
+  let out = '';
+  for (const k of p) {
+    if (typeof k === 'number') out += `[${k}]`;
+    else out += out ? `.${String(k)}` : String(k);
+  }
+  return out;
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}
+
+/** The known key closest to `key` (case-insensitive match or small edit distance). */
+export function closest(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const exact = known.find((k) => k.toLowerCase() === lower);
+  if (exact) return exact;
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(lower, k.toLowerCase());
+    if (d <= Math.max(1, Math.floor(k.length / 3)) && (!best || d < best.d)) best = { k, d };
+  }
+  return best?.k;
+}
+
+/** Zod issues as lines `<path>: <what is wrong>` (without the file name). */
+export function formatIssues(issues: readonly zcore.$ZodIssue[]): string[] {
+  const lines: string[] = [];
+  for (const iss of issues) {
+    const where = formatPath(iss.path);
+    const prefix = where ? `${where}: ` : '';
+    if (iss.code === 'unrecognized_keys') {
+      const known = knownKeysAt(iss.path);
+      for (const key of iss.keys) {
+        const near = closest(key, known);
+        const hint = near ? ` (did you mean "${near}"?)` : known.length ? ` (known keys: ${known.join(', ')})` : '';
+        lines.push(`${prefix}unknown key "${key}"${hint}`);
+      }
+      continue;
+    }
+    lines.push(`${prefix}${iss.message}`);
+  }
+  return lines;
+}
+
+/** Validates a config object; `file` names it in messages. Paths are left as they are. */
+export function validateConfig(value: unknown, file = 'config'): QdeployConfig {
+  const r = configSchema.safeParse(value, { reportInput: true });
+  if (!r.success) throw new ConfigError(file, formatIssues(r.error.issues).map((l) => `${file}: ${l}`));
+  return r.data as QdeployConfig;
+}
+
+function jsonError(text: string, err: unknown): string {
+  let msg = firstLine(err);
+  const m = /position (\d+)/.exec(msg);
+  if (m && !/line \d+/.test(msg)) {
+    const pos = Number(m[1]);
+    const before = text.slice(0, pos).split('\n');
+    msg += ` (line ${before.length}, column ${before[before.length - 1]!.length + 1})`;
+  }
+  return msg;
+}
+
+/** Reads a config file's raw value (not validated). */
+export async function readConfigValue(file: string): Promise<unknown> {
+  const shown = displayPath(file);
+  const abs = path.resolve(file);
+  const ext = path.extname(abs).toLowerCase();
+  const supported = ext === '.json' || YAML_EXTENSIONS.includes(ext) || MODULE_EXTENSIONS.includes(ext);
+  if (!supported) {
+    throw new ConfigError(file, [`${shown}: unsupported config format "${ext || '(no extension)'}" (use .json, .yaml, .yml, .js, .mjs or .ts)`]);
+  }
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch {
+    throw new ConfigError(file, [`${shown}: no such config file`]);
+  }
+  if (!st.isFile()) throw new ConfigError(file, [`${shown}: is not a file`]);
+
+  if (MODULE_EXTENSIONS.includes(ext)) {
+    let mod: unknown;
+    try {
+      const jiti = await getJiti();
+      mod = await jiti.import(abs);
+    } catch (err) {
+      throw new ConfigError(file, [`${shown}: cannot load: ${firstLine(err)}`], { cause: err });
+    }
+    if (!mod || typeof mod !== 'object' || !('default' in mod)) {
+      throw new ConfigError(file, [`${shown}: no default export (export default defineConfig({ ... }))`]);
+    }
+    let value = (mod as { default: unknown }).default;
+    if (typeof value === 'function') {
+      try {
+        value = await (value as () => unknown)();
+      } catch (err) {
+        throw new ConfigError(file, [`${shown}: the exported config function threw: ${firstLine(err)}`], { cause: err });
+      }
+    }
+    if (value === undefined) throw new ConfigError(file, [`${shown}: no default export (export default defineConfig({ ... }))`]);
+    return value;
+  }
+
+  let text: string;
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`${shown}: cannot read: ${firstLine(err)}`], { cause: err });
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (ext === '.json') {
+    if (text.trim() === '') throw new ConfigError(file, [`${shown}: the file is empty`]);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new ConfigError(file, [`${shown}: invalid JSON: ${jsonError(text, err)}`], { cause: err });
+    }
+  }
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(
+      file,
+      doc.errors.slice(0, 5).map((e) => `${shown}: invalid YAML: ${firstLine(e).replace(/:$/, '')}`),
+      { cause: doc.errors[0] },
+    );
+  }
+  if (doc.contents === null || doc.contents === undefined) throw new ConfigError(file, [`${shown}: the file is empty`]);
+  try {
+    return doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  } catch (err) {
+    throw new ConfigError(file, [`${shown}: invalid YAML: ${firstLine(err)}`], { cause: err });
+  }
+}
+
+/** Makes the config's paths absolute, relative to `dir`. */
+export function resolveConfigPaths(config: QdeployConfig, file: string): ResolvedConfig {
+  const dir = path.dirname(path.resolve(file));
+  const abs = (p: string) => path.resolve(dir, p);
+  const spec = (s: string) => (isPathSpec(s) && !s.startsWith('file:') ? abs(s) : s);
+  const out: ResolvedConfig = {
+    ...config,
+    file: path.resolve(file),
+    dir,
+    model: abs(config.model),
+    output: abs(config.output),
+    backend: spec(config.backend),
+  };
+  if (config.plugins) out.plugins = config.plugins.map(spec);
+  if (config.calibration) out.calibration = { ...config.calibration, data: abs(config.calibration.data) };
+  if (config.evaluate) {
+    const ref = config.evaluate.ref;
+    out.evaluate = { ...config.evaluate, data: abs(config.evaluate.data), labels: abs(config.evaluate.labels) };
+    if (typeof ref === 'string') out.evaluate.ref = abs(ref);
+  }
+  if (config.build) {
+    out.build = { ...config.build };
+    if (typeof config.build.output === 'string') out.build.output = abs(config.build.output);
+  }
+  return out;
+}
+
+/** Loads, validates and resolves a config file. */
+export async function loadConfig(file: string): Promise<ResolvedConfig> {
+  const value = await readConfigValue(file);
+  const config = validateConfig(value, displayPath(file));
+  return resolveConfigPaths(config, file);
+}

@@ -1,0 +1,146 @@
+/**
+ * The qdeploy config file (`qdeploy.config.{ts,mjs,js,yaml,yml,json}`): what `qdeploy run`
+ * does, checked into the user's repository. Every path is relative to the config file.
+ */
+
+/** How one kind of tensor is quantized (merged over the backend's defaults). */
+export interface TensorQuantSettings {
+  /** Integer width, 2 to 8 (default 8). */
+  nBits?: number;
+  /** Symmetric int8 with zero point 0 (default true; TensorRT requires it). */
+  symmetric?: boolean;
+  /** One scale per output channel (weights; default true) instead of one per tensor. */
+  perChannel?: boolean;
+}
+
+/** Quantization settings; anything left out comes from the backend's defaults. */
+export interface QuantSettings {
+  /** Activations (the QuantStubs), per tensor. */
+  activation?: TensorQuantSettings;
+  /** Weights (the WeightFakeQuantizes). */
+  weight?: TensorQuantSettings;
+  /** Pattern names or op types whose weights stay in float (default ["LayerNormalization"]). */
+  skipWeightQuantFor?: string[];
+}
+
+/** Per-channel normalisation applied to calibration data: `(x * scale - mean[c]) / std[c]`. */
+export interface NormalizeSettings {
+  /** Multiplies raw values first (1/255 for 8-bit pixels). Default 1 (images: 1/255). */
+  scale?: number;
+  /** Subtracted per channel: one value, or one per channel. Default 0. */
+  mean?: number | number[];
+  /** Divides per channel: one value, or one per channel. Default 1. */
+  std?: number | number[];
+}
+
+/** How images in a calibration folder become tensors (torchvision-style). */
+export interface ImageSettings {
+  /** Shorter side after resizing, aspect ratio kept (torchvision `Resize(n)`). */
+  resize?: number;
+  /** Center crop: a size or [height, width]. Default: the model input's H × W. */
+  crop?: number | [number, number];
+  /** 1 = grayscale, 3 = RGB. Default: the model input's channel count. */
+  channels?: 1 | 3;
+  /** Resampling kernel (default "linear", bilinear like torchvision). */
+  kernel?: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos3';
+  /** Images decoded at once. */
+  concurrency?: number;
+}
+
+/** Calibration: the representative data and the method that turns it into ranges. */
+export interface CalibrationSettings {
+  /** A .npy file, a folder of .npy files or images, or a JS/TS data module. */
+  data: string;
+  /** The calibration method: entropy (default), percentile, mse, minmax, or one a plugin registers. */
+  method?: string;
+  /** Options for the method, e.g. `{ "percentile": 99.99 }`. */
+  options?: Record<string, unknown>;
+  /**
+   * Method for quantizers on the model's own inputs (default "minmax": an input's range is
+   * known and bounded, and histogram methods clip a normalised image's foreground away);
+   * null: the same as `method`.
+   */
+  inputMethod?: string | null;
+  /** Samples per batch (default 32). */
+  batchSize?: number;
+  /** Use at most this many samples. */
+  limit?: number;
+  /** The model input the data feeds (default: the model's only input). */
+  inputName?: string;
+  /** What `data` is, when the file extension or folder contents do not tell. */
+  kind?: 'npy' | 'images' | 'module';
+  /** .npy data: rank of one sample (3 for C×H×W); default: the model input's rank − 1. */
+  sampleRank?: number;
+  /** Normalisation applied to the data as it is read. */
+  normalize?: NormalizeSettings;
+  /** Image folders: resize, crop and channel options. */
+  image?: ImageSettings;
+}
+
+/**
+ * Building the deployable artifact with the backend's builder (TensorRT: trtexec). Keys
+ * other than `output` and `enabled` are backend-specific and passed to `backend.build` as
+ * they are; relative paths in them are relative to the config file (passed as `cwd`).
+ */
+export interface BuildSettings {
+  /** Run the build step (default true when the section is present). */
+  enabled?: boolean;
+  /** Where the artifact (e.g. the engine) goes. */
+  output?: string;
+  [option: string]: unknown;
+}
+
+/** Accuracy of the quantized model on labelled data (onnxruntime on the CPU). */
+export interface EvaluateSettings {
+  /** Inputs: a .npy file (N × sample shape). */
+  data: string;
+  /** Labels: a .npy file of N class indices. */
+  labels: string;
+  /** Reference model for agreement and SQNR (default: the FP32 `model`; false: none). */
+  ref?: string | false;
+  batchSize?: number;
+  limit?: number;
+}
+
+/** Latency and throughput on the reference backend (onnxruntime on the CPU). */
+export interface BenchSettings {
+  batchSize?: number;
+  iterations?: number;
+  warmup?: number;
+  /** Intra-op threads (default: onnxruntime's choice). */
+  threads?: number;
+  /** Also time the FP32 model and report the speed-up (default false). */
+  compare?: boolean;
+}
+
+/** A qdeploy config file. */
+export interface QdeployConfig {
+  /** JSON Schema reference for editors; ignored by qdeploy. */
+  $schema?: string;
+  /** The FP32 ONNX model to quantize. */
+  model: string;
+  /** Where the QDQ ONNX model is written (never over `model`). */
+  output: string;
+  /** Target backend: "tensorrt", "reference", an npm package name, or a path to a plugin. */
+  backend: string;
+  /** Further plugins to load first (npm package names or paths), e.g. a calibrator package. */
+  plugins?: string[];
+  /** Quantization settings over the backend's defaults. */
+  quant?: QuantSettings;
+  /** Calibration data and method; without it, activation scales are placeholders (a warning). */
+  calibration?: CalibrationSettings;
+  /** Build the quantized model with the backend's builder. */
+  build?: BuildSettings;
+  /** Evaluate the quantized model's accuracy. */
+  evaluate?: EvaluateSettings;
+  /** Time the quantized model. */
+  bench?: BenchSettings;
+}
+
+/** A loaded config: paths made absolute, plus where it came from. */
+export interface ResolvedConfig extends QdeployConfig {
+  /** The config file (absolute). */
+  file: string;
+  /** Its folder: plugins resolve from here. */
+  dir: string;
+}
