@@ -18,8 +18,8 @@ import type { Model } from '../ir/model.js';
 import { loadModel } from '../onnx/load.js';
 import { saveModel } from '../onnx/save.js';
 import { countMatches, transform } from '../patterns/transform.js';
-import type { PatternMatch } from '../patterns/pattern.js';
-import type { Backend, BuildReport, CheckFinding } from '../plugins/backend.js';
+import type { Pattern, PatternMatch } from '../patterns/pattern.js';
+import { backendPatterns, type Backend, type BuildReport, type CheckFinding } from '../plugins/backend.js';
 import { ensureCalibrator, firstLine, isPluginError, loadBackend, loadPlugins } from '../plugins/load.js';
 import type { QuantConfigInput } from '../quantize/config.js';
 import { insertQdq } from '../quantize/insert-qdq.js';
@@ -44,6 +44,8 @@ export interface QuantizeModelOptions extends PipelineContext {
   output: string;
   /** Backend name, package or path (default "tensorrt"). */
   backend?: string;
+  /** Backend-specific pattern options (Backend.patternsFor). */
+  backendOptions?: Record<string, unknown>;
   /** Quantization settings over the backend's defaults. */
   quant?: QuantSettings;
   /** Calibration data and method; null/undefined saves placeholder scales (with a warning). */
@@ -179,6 +181,15 @@ async function inputCalibrator(
   }
 }
 
+/** The backend's patterns with the user's backend options; a bad option is a usage error. */
+function configuredPatterns(backend: Backend, options: Record<string, unknown> | undefined): readonly Pattern[] {
+  try {
+    return backendPatterns(backend, options);
+  } catch (e) {
+    throw new UsageError(`backendOptions: ${(e as Error).message}`);
+  }
+}
+
 /** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
 export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
   const t0 = performance.now();
@@ -190,7 +201,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   await checkOutputPath(output, [model, data]);
 
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
-  const method = cal?.method ?? 'entropy';
+  const method = cal?.method ?? backend.defaultCalibrator ?? 'entropy';
   if (cal) await ensureCalibrator(method, { from: options.from });
 
   const m = loadInputModel(model);
@@ -199,7 +210,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   const source = cal ? await openCalibrationData(data!, dataOptions(cal, modelInputs)) : undefined;
   const t1 = performance.now();
 
-  const result = transform(m, { patterns: backend.patterns });
+  const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
   const t2 = performance.now();
   const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant) });
   const t3 = performance.now();
@@ -274,6 +285,7 @@ export function formatQuantizeSummary(r: QuantizeSummary): string {
 
 export interface InspectOptions extends PipelineContext {
   backend?: string;
+  backendOptions?: Record<string, unknown>;
   quant?: QuantSettings;
 }
 
@@ -301,7 +313,7 @@ function nodeName(n: { name: string; opType: string }): string {
 export async function inspectModel(modelPath: string, options: InspectOptions = {}): Promise<InspectReport> {
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
   const m = loadInputModel(modelPath);
-  const result = transform(m, { patterns: backend.patterns });
+  const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
   const q = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant) });
   const label = (mt: PatternMatch) => ({ pattern: mt.pattern.name, anchor: nodeName(mt.anchor) });
 
@@ -490,6 +502,7 @@ export async function runConfig(config: ResolvedConfig, options: RunOptions = {}
     model: config.model,
     output: config.output,
     backend: config.backend,
+    backendOptions: config.backendOptions,
     quant: config.quant,
     calibration: config.calibration ?? null,
     progress: options.progress,

@@ -133,6 +133,7 @@ export const configSchema = z.strictObject(
     output: nonEmpty('a path for the quantized ONNX model'),
     backend: nonEmpty('a backend name ("tensorrt", "reference"), a package name or a path'),
     plugins: z.array(nonEmpty('a package name or a path'), expecting('a list of package names or paths')).optional(),
+    backendOptions: z.record(z.string(), z.unknown(), expecting('an object of backend options')).optional(),
     quant: quant.optional(),
     calibration: calibration.optional(),
     build: build.optional(),

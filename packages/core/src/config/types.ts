@@ -125,6 +125,8 @@ export interface QdeployConfig {
   backend: string;
   /** Further plugins to load first (npm package names or paths), e.g. a calibrator package. */
   plugins?: string[];
+  /** Backend-specific pattern options, e.g. `{ "minLinearSize": 0 }` for TensorRT's Linear size rule. */
+  backendOptions?: Record<string, unknown>;
   /** Quantization settings over the backend's defaults. */
   quant?: QuantSettings;
   /** Calibration data and method; without it, activation scales are placeholders (a warning). */

@@ -32,6 +32,12 @@ export interface Backend {
   description?: string;
   /** Conversions and fusions, in table order. */
   patterns: readonly Pattern[];
+  /**
+   * The pattern table for backend-specific options (a config's `backendOptions`, the
+   * CLI's `--backend-option`), e.g. TensorRT's `{ minLinearSize: 0 }`. Throws on an
+   * option it does not know.
+   */
+  patternsFor?(options: Record<string, unknown>): readonly Pattern[];
   /** The backend's quantization defaults (merged under the user's config). */
   quantConfig?: QuantConfigInput;
   /** Calibration method that suits the backend best (default "entropy"). */
@@ -40,4 +46,13 @@ export interface Backend {
   build?(onnxPath: string, options: Record<string, unknown>): Promise<BuildReport>;
   /** Checks a QDQ model's placement against the target's rules. */
   check?(model: Model): CheckFinding[];
+}
+
+/** The backend's pattern table, configured by `options` when any are given. */
+export function backendPatterns(backend: Backend, options?: Record<string, unknown>): readonly Pattern[] {
+  if (!options || Object.keys(options).length === 0) return backend.patterns;
+  if (!backend.patternsFor) {
+    throw new Error(`backend ${backend.name} takes no backend options (got ${Object.keys(options).join(', ')})`);
+  }
+  return backend.patternsFor(options);
 }

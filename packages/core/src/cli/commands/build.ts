@@ -6,6 +6,9 @@ interface BuildFlags {
   backend?: string;
   output?: string;
   set?: Record<string, unknown>;
+  compare?: string;
+  reference?: string;
+  log?: boolean;
   plugin?: string[];
   json?: boolean;
 }
@@ -18,10 +21,13 @@ export function registerBuild(program: Command, io: CliIO): void {
     .argument('[extra...]', 'after --: arguments passed to the builder as they are (options.extraArgs)')
     .option('-b, --backend <name>', 'backend: tensorrt, reference, a package name or a path (default: tensorrt)')
     .option('-o, --output <file>', 'where the built artifact goes (options.output)')
+    .option('--compare <precision>', 'also build the FP32 model (--reference) at this precision, e.g. fp16, and print both side by side')
+    .option('--reference <model>', 'the FP32 ONNX model the --compare baseline is built from')
+    .option('--log', "stream the builder's output to stderr while it runs")
     .option('--set <key=value>', 'a builder option, value parsed as JSON when it can be (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect);
   addCommonOptions(cmd, { json: true });
-  cmd.addHelpText('after', '\nExample:\n  qdeploy build model.int8.onnx --backend tensorrt -o model.engine -- --useCudaGraph');
+  cmd.addHelpText('after', '\nExamples:\n  qdeploy build model.int8.onnx --backend tensorrt -o model.engine -- --useCudaGraph\n  qdeploy build model.int8.onnx --compare fp16 --reference model.onnx   # is INT8 faster than FP16?');
   cmd.action(async (model: string, extra: string[], flags: BuildFlags) => {
     const { buildWithBackend, formatBuildReport, loadInputModel, prepareBackend } = await import('../pipeline.js');
     const file = path.resolve(model);
@@ -30,6 +36,9 @@ export function registerBuild(program: Command, io: CliIO): void {
     const options: Record<string, unknown> = { ...flags.set };
     if (flags.output !== undefined) options.output = path.resolve(flags.output);
     if (extra.length) options.extraArgs = [...extra];
+    if (flags.compare !== undefined) options.compare = flags.compare;
+    if (flags.reference !== undefined) options.reference = path.resolve(flags.reference);
+    if (flags.log) options.onLine = (line: string) => io.err(`${line}\n`);
     const report = await buildWithBackend(backend, file, options);
     if (flags.json) printJson(io, report);
     else io.out(`${formatBuildReport(report)}\n`);

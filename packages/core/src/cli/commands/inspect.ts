@@ -1,10 +1,11 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { addCommonOptions, cliPluginSpecs, collect, printJson, type CliIO } from '../options.js';
+import { addCommonOptions, cliPluginSpecs, collect, keyValue, printJson, type CliIO } from '../options.js';
 
 interface InspectFlags {
   backend?: string;
   plugin?: string[];
+  backendOption?: Record<string, unknown>;
   config?: string;
   json?: boolean;
 }
@@ -15,6 +16,7 @@ export function registerInspect(program: Command, io: CliIO): void {
     .description('show what a backend makes of a model: op counts, matches by pattern, where Q/DQ goes and why, what is left unmatched')
     .argument('<model>', 'ONNX model (FP32)')
     .option('-b, --backend <name>', 'backend: tensorrt, reference, a package name or a path (default: tensorrt)')
+    .option('--backend-option <key=value>', 'a backend pattern option, e.g. minLinearSize=0 for tensorrt (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
     .option('-c, --config <file>', 'take backend, plugins and quant settings from a config file');
   addCommonOptions(cmd, { json: true });
@@ -24,6 +26,7 @@ export function registerInspect(program: Command, io: CliIO): void {
     const config = flags.config ? await loadConfig(flags.config) : undefined;
     const report = await inspectModel(path.resolve(model), {
       backend: flags.backend ?? config?.backend ?? 'tensorrt',
+      backendOptions: flags.backendOption || config?.backendOptions ? { ...config?.backendOptions, ...flags.backendOption } : undefined,
       plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
       from: config?.dir ?? process.cwd(),
       quant: config?.quant,

@@ -15,6 +15,7 @@ interface QuantizeFlags {
   limit?: number;
   inputName?: string;
   plugin?: string[];
+  backendOption?: Record<string, unknown>;
   config?: string;
   json?: boolean;
   progress?: boolean;
@@ -35,6 +36,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('--batch-size <n>', 'calibration batch size (default: 32)', positiveInt)
     .option('--limit <n>', 'calibrate on at most n samples', positiveInt)
     .option('--input-name <name>', 'model input the calibration data feeds (default: the only input)')
+    .option('--backend-option <key=value>', 'a backend pattern option, e.g. minLinearSize=0 for tensorrt (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
     .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)');
   addCommonOptions(cmd, { progress: true, json: true });
@@ -67,6 +69,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
       model: path.resolve(model),
       output,
       backend: flags.backend ?? config?.backend ?? 'tensorrt',
+      backendOptions: flags.backendOption || config?.backendOptions ? { ...config?.backendOptions, ...flags.backendOption } : undefined,
       plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
       from: config?.dir ?? process.cwd(),
       quant: config?.quant,
