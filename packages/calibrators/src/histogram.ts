@@ -47,6 +47,8 @@ export class AbsHistogram {
   readonly bins: number;
   /** Per-bin counts. Read-only for callers; use collect/merge to change them. */
   readonly counts: Float64Array;
+  /** One batch's counts: integer increments on a Uint32Array are ~2x faster than on float64. */
+  private readonly scratch: Uint32Array;
   private _range = 0;
   private _count = 0;
   private _min = Infinity;
@@ -56,6 +58,7 @@ export class AbsHistogram {
     if (!Number.isInteger(bins) || bins < 1) throw new Error(`histogram: bins must be a positive integer, got ${bins}`);
     this.bins = bins;
     this.counts = new Float64Array(bins);
+    this.scratch = new Uint32Array(bins);
   }
 
   get range(): number {
@@ -97,15 +100,16 @@ export class AbsHistogram {
     if (this._range > 0 && values instanceof Float32Array && this.binWithinRange(values)) return;
     const ext = scanBatch(values);
     this.growTo(ext.absMax);
-    this.bin(values, 1);
+    this.bin(values);
     this._count += n;
     if (ext.min < this._min) this._min = ext.min;
     if (ext.max > this._max) this._max = ext.max;
   }
 
-  /** One pass: bin and track extrema. Returns false (with the counts restored) if the batch needs the slow path. */
+  /** One pass: bin and track extrema. Returns false (counts untouched) if the batch needs the slow path. */
   private binWithinRange(values: Float32Array): boolean {
-    const counts = this.counts;
+    const scratch = this.scratch;
+    scratch.fill(0);
     const scale = this.bins / this._range;
     const bins = this.bins;
     const last = bins - 1;
@@ -127,33 +131,39 @@ export class AbsHistogram {
         k = last;
         if (f >= bins) over = true;
       }
-      counts[k]!++;
+      scratch[k]!++;
     }
-    if (over || probe !== 0) {
-      this.bin(values, -1);
-      return false;
-    }
+    if (over || probe !== 0) return false;
+    this.addScratch();
     this._count += n;
     if (min < this._min) this._min = min;
     if (max > this._max) this._max = max;
     return true;
   }
 
-  /** Adds (sign 1) or removes (sign -1) a batch's values at the current range. */
-  private bin(values: Float32Array, sign: 1 | -1): void {
-    const counts = this.counts;
+  /** Adds a batch's values at the current range. */
+  private bin(values: Float32Array): void {
     const n = values.length;
     if (this._range === 0) {
       // Only zeros so far: they all belong to bin 0, whatever the range becomes.
-      counts[0]! += sign * n;
+      this.counts[0]! += n;
       return;
     }
+    const scratch = this.scratch;
+    scratch.fill(0);
     const scale = this.bins / this._range;
     const last = this.bins - 1;
     for (let i = 0; i < n; i++) {
       const f = Math.abs(values[i]!) * scale;
-      counts[f > last ? last : f | 0]! += sign;
+      scratch[f > last ? last : f | 0]!++;
     }
+    this.addScratch();
+  }
+
+  private addScratch(): void {
+    const counts = this.counts;
+    const scratch = this.scratch;
+    for (let k = 0; k < this.bins; k++) counts[k]! += scratch[k]!;
   }
 
   /** Make the range cover `absMax`: set it on first use, else double it until it fits. */

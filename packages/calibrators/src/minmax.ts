@@ -26,6 +26,16 @@ export class MinMaxCalibrator implements Calibrator {
     if (ext.max > this.max) this.max = ext.max;
   }
 
+  collectExtrema(min: number, max: number, count: number): void {
+    if (!Number.isFinite(min) || !Number.isFinite(max)) {
+      throw new Error(`calibration data contains non-finite values (batch extrema ${min}, ${max}); a calibrator cannot choose a range from them`);
+    }
+    if (count === 0) return;
+    this.count += count;
+    if (min < this.min) this.min = min;
+    if (max > this.max) this.max = max;
+  }
+
   compute(): CalibrationRange {
     if (this.count === 0) throw new Error('minmax calibrator: compute() called before any values were collected');
     return {

@@ -1,11 +1,11 @@
-import type * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 import type { DependencyContainer } from 'tsyringe';
 import type { QuantizedModel } from '../quantize/quantized-model.js';
 import type { QuantStub } from '../quantize/quant-stub.js';
 import { resolveCalibratorFactory } from '../plugins/container.js';
 import type { Calibrator, CalibratorFactory, CalibratorOptions, CalibratorState, CalibrationRange } from './calibrator.js';
 import type { Feed, ForwardLoop } from './types.js';
-import { observationSession } from './observe.js';
+import { extremaOutputs, observationSession } from './observe.js';
 import { DataError } from './data/errors.js';
 import { CalibrationStopped } from './data/forward-loop.js';
 import { modelInputsOf, validateFeed } from './data/validate.js';
@@ -63,8 +63,12 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   const calibrators = new Map<QuantStub, Calibrator>(
     stubs.map((s) => [s, graphInputs.has(s.tensor) ? inputFactory(inputMethod === null ? options.calibratorOptions : undefined) : factory(options.calibratorOptions)]),
   );
-  const names = [...new Set(stubs.map((s) => s.tensor.name))];
-  const session = await observationSession(quantized.model, names, options.sessionOptions);
+  // minmax-like calibrators get their batch extrema reduced inside the graph; the others
+  // get the tensor values.
+  const full = [...calibrators].filter(([, c]) => !c.collectExtrema).map(([s]) => s.tensor.name);
+  const reduced = [...calibrators].filter(([, c]) => c.collectExtrema).map(([s]) => s.tensor.name);
+  const names = [...full, ...reduced.flatMap((n) => Object.values(extremaOutputs(n)))];
+  const session = await observationSession(quantized.model, full, options.sessionOptions, reduced);
   const inputs = modelInputsOf(session);
   const progressCfg = typeof options.progress === 'object' ? options.progress : {};
   const progress = createProgress({
@@ -86,14 +90,16 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   let failure: unknown = null;
   const observe = (out: ort.InferenceSession.ReturnType, n: number, index: number): void => {
     for (const [stub, cal] of calibrators) {
-      const t = out[stub.tensor.name]!;
-      let data = t.data as Float32Array;
-      // Only the first n samples count when the limit cuts a batch.
-      if (n < (t.dims[0] ?? n)) data = data.subarray(0, (data.length / t.dims[0]!) * n);
+      const name = stub.tensor.name;
       try {
-        cal.collect(data);
+        if (cal.collectExtrema) {
+          const ext = extremaOutputs(name);
+          cal.collectExtrema(Number(out[ext.min]!.data[0]), Number(out[ext.max]!.data[0]), n);
+        } else {
+          cal.collect(out[name]!.data as Float32Array);
+        }
       } catch (e) {
-        throw new DataError('non-finite', `batch ${index}, tensor "${stub.tensor.name}": ${(e as Error).message}`);
+        throw new DataError('non-finite', `batch ${index}, tensor "${name}": ${(e as Error).message}`);
       }
     }
     samples += n;
@@ -107,9 +113,13 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   };
   const run = async (feed: Feed): Promise<void> => {
     if (stopped) throw new CalibrationStopped();
-    const feeds = validateFeed(feed, inputs, { batchIndex: batches, source: 'calibration data' });
+    let feeds = validateFeed(feed, inputs, { batchIndex: batches, source: 'calibration data' });
     let n = Object.values(feeds)[0]?.dims[0] ?? 1;
-    if (options.limit !== undefined && samplesSubmitted + n > options.limit) n = Math.max(0, options.limit - samplesSubmitted);
+    if (options.limit !== undefined && samplesSubmitted + n > options.limit) {
+      // Only the first samples count when the limit cuts a batch: run just those.
+      n = Math.max(0, options.limit - samplesSubmitted);
+      feeds = firstSamples(feeds, n);
+    }
     samplesSubmitted += n;
     const index = batches++;
     const inference = names.length ? session.run(feeds, names) : Promise.resolve({} as ort.InferenceSession.ReturnType);
@@ -173,4 +183,15 @@ export function applyCalibrationStates(
     ranges[stub.tensor.name] = range;
   }
   return ranges;
+}
+
+/** The first `n` samples (rows of the first dimension) of each input, as views. */
+function firstSamples(feeds: Record<string, ort.Tensor>, n: number): Record<string, ort.Tensor> {
+  return Object.fromEntries(
+    Object.entries(feeds).map(([name, t]) => {
+      const rows = t.dims[0] ?? 1;
+      const data = t.data as Float32Array;
+      return [name, new ort.Tensor(t.type as 'float32', data.subarray(0, (data.length / rows) * n), [n, ...t.dims.slice(1)])];
+    }),
+  );
 }

@@ -24,6 +24,12 @@ export interface Calibrator {
   readonly method: string;
   /** Observe one batch of one tensor's values. */
   collect(values: Float32Array): void;
+  /**
+   * Optional fast path for methods that only need each batch's extrema (minmax): the
+   * extrema are then computed inside the inference graph, and the tensor itself never
+   * leaves onnxruntime. `count` is the number of values they summarise.
+   */
+  collectExtrema?(min: number, max: number, count: number): void;
   /** The range chosen from everything collected so far. Throws if nothing was collected. */
   compute(): CalibrationRange;
   /** Serialise what has been collected (JSON-safe). */
