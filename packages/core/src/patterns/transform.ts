@@ -18,7 +18,7 @@ export interface TransformResult {
   matches: PatternMatch[];
   /** How many times each conversion fired. */
   conversions: Record<string, number>;
-  /** Nodes no fusion claimed. */
+  /** Compute nodes no fusion claimed (Constant nodes are data, not listed). */
   unmatched: Node[];
 }
 
@@ -76,7 +76,7 @@ export function transform(input: Model, options: TransformOptions): TransformRes
     matches.push(m);
   }
   matches.sort((a, b) => order.get(a.anchor)! - order.get(b.anchor)!);
-  const unmatched = g.nodes.filter((n) => !claimed.has(n));
+  const unmatched = g.nodes.filter((n) => !claimed.has(n) && !(n.opType === 'Constant' && n.domain === ''));
 
   if (options.debug) {
     const log = typeof options.debug === 'function' ? options.debug : (l: string) => console.error(l);
