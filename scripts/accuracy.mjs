@@ -4,16 +4,16 @@
 // Needs the shared fixtures (../shared/fixtures or $QDEPLOY_FIXTURES) and a build (npm run build).
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadModel, transform, insertQdq, calibrate, openNpy, modelToBytes, registerCalibrator } from '@qdeploy/core';
+import { loadModel, transform, insertQdq, calibrate, openNpy, modelToBytes, usePlugin, resolveBackend } from '@qdeploy/core';
 import calibrators from '@qdeploy/calibrators';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, x, i, all) => (x.startsWith('--') ? [...a, [x.slice(2), all[i + 1]]] : a), []));
 const fixtures = process.env.QDEPLOY_FIXTURES ?? path.resolve(import.meta.dirname, '../../shared/fixtures');
 const backendName = args.backend ?? 'tensorrt';
 const { default: backendPlugin, tensorrtPatterns } = await import(`@qdeploy/backend-${backendName}`);
-let backend;
-backendPlugin.register({ registerBackend: (b) => (backend = b), registerCalibrator, container: null });
-calibrators.register({ registerCalibrator, registerBackend() {}, container: null });
+await usePlugin(backendPlugin);
+await usePlugin(calibrators);
+const backend = resolveBackend(backendName);
 
 const models = (args.models ?? 'fmnist_resnet.onnx,fmnist_mobilenet.onnx').split(',');
 const methods = (args.methods ?? 'minmax,entropy,percentile,mse').split(',');

@@ -67,9 +67,8 @@ if (!only || only === 'calibration') {
 if (!only || only === 'reference') {
   try {
     const { benchReference } = await import('@qdeploy/backend-reference');
-    const { registerCalibrator, qdeployContainer } = await import('@qdeploy/core');
-    const { default: calibrators } = await import('@qdeploy/calibrators');
-    calibrators.register({ container: qdeployContainer, registerCalibrator, registerBackend() {} });
+    const { usePlugin } = await import('@qdeploy/core');
+    await usePlugin((await import('@qdeploy/calibrators')).default);
     for (const r of await benchReference({ root: path.resolve(here, '..') })) {
       const model = path.basename(r.model);
       row('Reference backend (onnxruntime CPU)', `${model} batch ${r.batch}: INT8 vs FP32 median latency`, `${r.int8Ms.toFixed(2)} vs ${r.fp32Ms.toFixed(2)} ms = ${r.speedup.toFixed(2)}× faster`, '> 1×', verdict(r.speedup > 1));

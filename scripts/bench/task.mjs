@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadModel, saveModel, transform, insertQdq, calibrate, openNpy, registerCalibrator, modelToBytes, qdeployContainer } from '@qdeploy/core';
+import { loadModel, saveModel, transform, insertQdq, calibrate, openNpy, modelToBytes, usePlugin } from '@qdeploy/core';
 import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
 import calibrators from '@qdeploy/calibrators';
 
@@ -12,7 +12,7 @@ const [task, ...args] = process.argv.slice(2);
 const root = path.resolve(import.meta.dirname, '../..');
 const now = () => performance.now();
 const rssMiB = () => process.resourceUsage().maxRSS / 1024;
-calibrators.register({ container: qdeployContainer, registerCalibrator, registerBackend() {} });
+await usePlugin(calibrators);
 
 /** 512 calibration images: the shared Fashion-MNIST slice when present, else the vendored 64 repeated. */
 function calibrationRows() {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DataError, applyCalibrationStates, calibrate, definePattern, input, insertQdq, loadModel, modelToBytes, op, openNpy,
-  qdeployContainer, registerCalibrator, saveModel, transform, type Calibrator, type ForwardLoop, type Model,
+  registerCalibrator, saveModel, usePlugin, transform, type Calibrator, type ForwardLoop, type Model,
 } from '../src/index.js';
 import calibrators from '@qdeploy/calibrators';
 import { vendored } from './helpers/fixtures.js';
@@ -35,8 +35,8 @@ async function directAbsMax(model: Model, names: string[]): Promise<Record<strin
   return Object.fromEntries(names.map((n) => [n, (out[n]!.data as Float32Array).reduce((a, x) => Math.max(a, Math.abs(x)), 0)]));
 }
 
-beforeAll(() => {
-  calibrators.register({ container: qdeployContainer, registerCalibrator: (n, f) => registerCalibrator(n, f), registerBackend() {} });
+beforeAll(async () => {
+  await usePlugin(calibrators);
 });
 
 describe('calibrate()', () => {

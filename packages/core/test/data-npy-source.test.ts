@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpyHeader, writeNpy } from '../src/calibrate/data/npy.js';
 import { npySource } from '../src/calibrate/data/npy-source.js';
+import { toForwardLoop } from '../src/calibrate/data/forward-loop.js';
 import { CALIB_64, FMNIST_INPUT, collect, expectDataErrorAsync, makeTmp, manualFloat32 } from './fixtures/data/helpers.js';
 
 let tmp: string;
@@ -163,7 +164,12 @@ describe('npySource', () => {
     fs.writeFileSync(zero, encodeNpyHeader('<f4', [0, 1, 28, 28]));
     await expectDataErrorAsync(npySource(zero, { modelInputs: [FMNIST_INPUT] }), 'empty', /no calibration samples in .*zero\.npy/);
     await expectDataErrorAsync(npySource(path.join(tmp, 'missing.npy'), { inputName: 'x' }), 'not-found', /missing\.npy: no such file/);
-    await expectDataErrorAsync(npySource(CALIB_64, {}), 'invalid-option', /input name is unknown; set inputName/);
+    // Without inputName or the model's inputs, batches feed the model's single input as bare tensors.
+    const bare = await npySource(CALIB_64, { batchSize: 64 });
+    const feeds: unknown[] = [];
+    await toForwardLoop(bare)(async (feed) => void feeds.push(feed));
+    expect(feeds).toHaveLength(1);
+    expect((feeds[0] as { dims: number[] }).dims).toEqual([64, 1, 28, 28]);
     await expectDataErrorAsync(npySource(CALIB_64, { modelInputs: [FMNIST_INPUT], inputName: 'pixels' }), 'unknown-input', /inputName 'pixels' is not an input of the model \(model inputs: 'input'\)/);
     await expectDataErrorAsync(
       npySource(CALIB_64, { modelInputs: [FMNIST_INPUT, { name: 'mask', dims: ['batch', 28], type: 'float32' }] }),

@@ -12,7 +12,7 @@ import { modelInputsOf, validateFeed } from './data/validate.js';
 import { createProgress, type ProgressOptions } from '../util/progress.js';
 
 export interface CalibrateOptions {
-  /** A registered method name ("entropy", "percentile", "mse", "minmax", or a plugin's) or a factory. Default "entropy". */
+  /** A registered method name ("entropy", "percentile", "mse", "minmax", or a plugin's) or a factory. Default "mse" (the most accurate on the reference models, see the README). */
   calibrator?: string | CalibratorFactory;
   /** Options for the method, e.g. `{ percentile: 99.99 }`. */
   calibratorOptions?: CalibratorOptions;
@@ -54,7 +54,7 @@ export interface CalibrationResult {
  */
 export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardLoop, options: CalibrateOptions = {}): Promise<CalibrationResult> {
   const started = performance.now();
-  const method = typeof options.calibrator === 'function' ? 'custom' : options.calibrator ?? 'entropy';
+  const method = typeof options.calibrator === 'function' ? 'custom' : options.calibrator ?? 'mse';
   const factory = typeof options.calibrator === 'function' ? options.calibrator : resolveCalibratorFactory(method, options.container);
   const stubs = quantized.stubs().filter((s) => s.enabled);
   const graphInputs = new Set(quantized.model.graph.inputs);

@@ -201,7 +201,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   await checkOutputPath(output, [model, data]);
 
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
-  const method = cal?.method ?? backend.defaultCalibrator ?? 'entropy';
+  const method = cal?.method ?? backend.defaultCalibrator ?? 'mse';
   if (cal) await ensureCalibrator(method, { from: options.from });
 
   const m = loadInputModel(model);

@@ -40,7 +40,7 @@ export interface Backend {
   patternsFor?(options: Record<string, unknown>): readonly Pattern[];
   /** The backend's quantization defaults (merged under the user's config). */
   quantConfig?: QuantConfigInput;
-  /** Calibration method that suits the backend best (default "entropy"). */
+  /** Calibration method that suits the backend best (default "mse"). */
   defaultCalibrator?: string;
   /** Builds the exported QDQ model for the target. */
   build?(onnxPath: string, options: Record<string, unknown>): Promise<BuildReport>;

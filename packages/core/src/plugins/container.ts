@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import type { CalibratorFactory } from '../calibrate/calibrator.js';
 import type { Backend } from './backend.js';
+import type { PluginContext, QdeployPlugin } from './plugin.js';
 
 /**
  * qdeploy's dependency-injection container. Plugins register into *this* container,
@@ -70,4 +71,18 @@ export function resolveBackend(name: string, target: DependencyContainer = qdepl
     );
   }
   return target.resolve<Backend>(token);
+}
+
+/**
+ * Registers an already imported plugin with qdeploy, as a config file's `plugins` entry
+ * would: `await usePlugin(calibrators)` after `import calibrators from '@qdeploy/calibrators'`.
+ */
+export async function usePlugin(plugin: QdeployPlugin | QdeployPlugin['register']): Promise<void> {
+  const register = typeof plugin === 'function' ? plugin : plugin.register.bind(plugin);
+  const ctx: PluginContext = {
+    container: qdeployContainer,
+    registerCalibrator: (method, factory) => registerCalibrator(method, factory),
+    registerBackend: (backend) => registerBackend(backend),
+  };
+  await register(ctx);
 }

@@ -4,7 +4,7 @@
  */
 import type { Feed, ForwardLoop, RunFn } from '../types.js';
 import { DataError } from './errors.js';
-import type { CalibrationBatch, CalibrationDataSource } from './source.js';
+import { UNNAMED_INPUT, type CalibrationBatch, type CalibrationDataSource } from './source.js';
 import { validateFeed, type ModelInputInfo } from './validate.js';
 
 export interface ToForwardLoopOptions {
@@ -19,9 +19,11 @@ export function toForwardLoop(source: CalibrationDataSource, options: ToForwardL
   return async (run: RunFn) => {
     let batches = 0;
     for await (const batch of source) {
+      const names = Object.keys(batch.inputs);
+      const feed: Feed = names.length === 1 && names[0] === UNNAMED_INPUT ? batch.inputs[UNNAMED_INPUT]! : batch.inputs;
       const inputs = options.modelInputs
-        ? validateFeed(batch.inputs, options.modelInputs, { batchIndex: batch.index, source: source.description })
-        : batch.inputs;
+        ? validateFeed(feed, options.modelInputs, { batchIndex: batch.index, source: source.description })
+        : feed;
       await run(inputs);
       batches++;
       await options.onBatch?.(batch);

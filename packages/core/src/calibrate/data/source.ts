@@ -82,8 +82,16 @@ export function resolveInput(options: SourceOptions, source: string): { name: st
       `${source} gives one tensor per batch but the model has ${inputs.length} inputs (${inputs.map((i) => `'${i.name}'`).join(', ')}); set inputName, or use a data module that yields every input`,
     );
   }
-  throw new DataError('invalid-option', `${source}: the model input name is unknown; set inputName`);
+  // Not known yet: the batch is fed as a bare tensor and goes to the model's only input.
+  return { name: UNNAMED_INPUT };
 }
+
+/**
+ * The key of a batch's tensor when the source was opened without the model's inputs or an
+ * inputName; toForwardLoop passes such a tensor bare, and calibrate() gives it to the
+ * model's single input.
+ */
+export const UNNAMED_INPUT = '';
 
 /** Elements in a shape. */
 export function sizeOf(shape: readonly number[]): number {

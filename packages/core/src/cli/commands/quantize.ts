@@ -30,7 +30,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('-b, --backend <name>', 'backend: tensorrt, reference, a package name or a path (default: tensorrt)')
     .option('--calib <data>', 'calibration data: a .npy file, a folder of .npy files or images, or a JS/TS data module')
     .option('--no-calib', 'skip calibration: activation scales stay placeholders (to inspect or time the placement)')
-    .option('--calibrator <method>', 'calibration method: entropy, percentile, mse, minmax, or a plugin\'s (default: entropy)')
+    .option('--calibrator <method>', "calibration method: entropy, percentile, mse, minmax, or a plugin's (default: the backend's; mse for tensorrt, minmax for reference)")
     .option('--input-calibrator <method>', 'method for quantizers on the model inputs, or "same" (default: minmax)')
     .option('--calib-option <key=value>', 'an option of the calibration method, e.g. percentile=99.99 (repeatable)', keyValue)
     .option('--batch-size <n>', 'calibration batch size (default: 32)', positiveInt)
