@@ -11,6 +11,8 @@ export const tensorrtBackend: Backend = {
   name: 'tensorrt',
   description: 'NVIDIA TensorRT (trtexec --best): explicit INT8 quantization with fusion-aware Q/DQ placement',
   patterns: TENSORRT_PATTERNS,
+  // mse was within 0.1 point of FP32 on every Fashion-MNIST model (entropy lost 0.4 on MobileNet).
+  defaultCalibrator: 'mse',
   patternsFor: (options) => tensorrtPatterns(validatePatternOptions(options)),
   quantConfig: {
     activation: { nBits: 8, symmetric: true, perChannel: false },
