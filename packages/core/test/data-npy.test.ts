@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shared } from './helpers/fixtures.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DataError, isDataError } from '../src/calibrate/data/errors.js';
 import { encodeNpyHeader, halfToFloat, openNpy, readNpyHeader, writeNpy } from '../src/calibrate/data/npy.js';
@@ -9,7 +10,7 @@ import { npySource } from '../src/calibrate/data/npy-source.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURE = path.join(here, 'fixtures/data/calib_64.npy');
-const SHARED = path.resolve(here, '../../../../shared/fixtures/calib_512.npy');
+
 
 let tmp: string;
 beforeAll(() => {
@@ -76,8 +77,8 @@ describe('npy header', () => {
     f.close(); // idempotent
   });
 
-  it.skipIf(!fs.existsSync(SHARED))('matches the first 64 samples of ../shared calib_512.npy', () => {
-    const f = openNpy(SHARED);
+  it('matches the first 64 samples of the shared calib_512.npy', () => {
+    const f = openNpy(shared('calib_512.npy'));
     const g = openNpy(FIXTURE);
     try {
       expect(f.shape).toEqual([512, 1, 28, 28]);
