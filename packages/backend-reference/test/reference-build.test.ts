@@ -13,7 +13,7 @@ const TEST_Y = data('test_256_y.npy');
 const int8 = { resnet: path.join(dir, 'resnet.int8.onnx'), mobilenet: path.join(dir, 'mobilenet.int8.onnx') };
 
 beforeAll(async () => {
-  useCalibrators();
+  await useCalibrators();
   for (const [name, file] of [['resnet', 'fmnist_resnet.onnx'], ['mobilenet', 'fmnist_mobilenet.onnx']] as const) {
     const q = await quantizeForReference(vendored(file), { calib: CALIB, calibrator: 'minmax' });
     await saveModel(q.qdq, int8[name]);
@@ -68,7 +68,7 @@ describe('onnxruntime fuses the reference QDQ placement', () => {
   });
 
   it('symmetric int8 activations break the Conv+ReLU fusions (why the backend quantizes asymmetrically)', async () => {
-    useCalibrators();
+    await useCalibrators();
     const { model, matches } = transform(loadModel(vendored('fmnist_resnet.onnx')), { patterns: REFERENCE_PATTERNS });
     const q = insertQdq(model, matches, { config: { ...referenceBackend.quantConfig, activation: { symmetric: true } } });
     await calibrate(q, toForwardLoop(await npySource(CALIB, { inputName: 'input' })), { calibrator: 'minmax', progress: false });

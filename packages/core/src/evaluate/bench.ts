@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { percentile } from './stats.js';
+import { randomFloats } from '../testing/index.js';
 
 export interface BenchmarkOptions {
   /** Batch size substituted for dynamic dimensions (default 1). */
@@ -42,16 +43,6 @@ export interface BenchReport {
 
 type ModelSource = string | Uint8Array;
 
-/** Deterministic values in [-1, 1) (a fixed LCG), so runs are comparable. */
-function randomFloats(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 function tensorFor(type: ort.Tensor.Type, dims: number[], seed: number): ort.Tensor {
   const n = dims.reduce((a, b) => a * b, 1);

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { DataError } from './errors.js';
 import { listDataFiles } from './files.js';
-import { openNpy, readNpyHeader, type NpyArray, type NpyArrayType, type NpyFile, type NpyHeader } from './npy.js';
+import { allocateNpyArray, openNpy, readNpyHeader, type NpyArray, type NpyArrayType, type NpyFile, type NpyHeader } from './npy.js';
 import { normalizePlanar, resolveNormalization, type ChannelNormalization, type Normalization } from './normalize.js';
 import {
   resolveInput,
@@ -116,20 +116,7 @@ export async function npySource(path: string, options: NpySourceOptions = {}): P
   const outType: NpyArrayType = norm ? 'float32' : first.arrayType;
   const plane = shapeOfSample.length > 0 ? sampleElems / shapeOfSample[0]! : 1;
 
-  const makeBuffer = (n: number): NpyArray => {
-    switch (outType) {
-      case 'float32':
-        return new Float32Array(n);
-      case 'uint8':
-        return new Uint8Array(n);
-      case 'int8':
-        return new Int8Array(n);
-      case 'int32':
-        return new Int32Array(n);
-      case 'int64':
-        return new BigInt64Array(n);
-    }
-  };
+  const makeBuffer = (n: number): NpyArray => allocateNpyArray(outType, n);
 
   async function* iterate(): AsyncGenerator<CalibrationBatch> {
     let fileIndex = 0;

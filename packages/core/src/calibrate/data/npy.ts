@@ -132,15 +132,19 @@ function resolveDtype(path: string, descr: string): DtypeInfo {
   return info;
 }
 
-/** Reads and checks a .npy header without keeping the file open. */
-export function readNpyHeader(path: string): NpyHeader {
-  let fd: number;
+/** Opens a .npy file for reading; a missing or unreadable file is a DataError naming it. */
+function openNpyFd(path: string): number {
   try {
-    fd = fs.openSync(path, 'r');
+    return fs.openSync(path, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new DataError('not-found', `${path}: cannot open .npy file (${code ?? String(err)})`, { path, cause: err });
   }
+}
+
+/** Reads and checks a .npy header without keeping the file open. */
+export function readNpyHeader(path: string): NpyHeader {
+  const fd = openNpyFd(path);
   try {
     return readHeaderFd(path, fd);
   } finally {
@@ -206,7 +210,8 @@ function readHeaderFd(path: string, fd: number): NpyHeader {
   };
 }
 
-function allocate(type: NpyArrayType, n: number): NpyArray {
+/** A zeroed typed array of `n` elements of an npy array type. */
+export function allocateNpyArray(type: NpyArrayType, n: number): NpyArray {
   switch (type) {
     case 'float32':
       return new Float32Array(n);
@@ -233,13 +238,7 @@ export function halfToFloat(h: number): number {
 
 /** Opens a .npy file: reads and checks the header only; rows are read on demand. */
 export function openNpy(path: string): NpyFile {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new DataError('not-found', `${path}: cannot open .npy file (${code ?? String(err)})`, { path, cause: err });
-  }
+  const fd = openNpyFd(path);
   let header: NpyHeader;
   try {
     header = readHeaderFd(path, fd);
@@ -257,7 +256,7 @@ export function openNpy(path: string): NpyFile {
     }
     const n = count * header.rowElements;
     const position = header.dataOffset + start * rowBytes;
-    const out = allocate(header.arrayType, n);
+    const out = allocateNpyArray(header.arrayType, n);
     if (header.dtype === header.arrayType) {
       const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
       const got = readFully(fd, bytes, position);
