@@ -82,13 +82,20 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   let batches = 0;
   let samples = 0;
   let stopped = false;
-  let samplesSubmitted = 0;
-  // Two batches in flight: while onnxruntime computes batch i on its threads, the main
-  // thread feeds batch i-1's activations to the calibrators. Memory stays bounded
-  // (two batches of activations), and calibration costs little more than inference.
-  let pending: Promise<void> | null = null;
-  let failure: unknown = null;
-  const observe = (out: ort.InferenceSession.ReturnType, n: number, index: number): void => {
+  // One batch at a time: onnxruntime's run() keeps both the main thread and its own
+  // threads busy, so there is no idle core to overlap the calibrators with (measured:
+  // the event loop does not turn while a batch runs). Memory: one batch of activations.
+  const run = async (feed: Feed): Promise<void> => {
+    if (stopped) throw new CalibrationStopped();
+    const index = batches;
+    let feeds = validateFeed(feed, inputs, { batchIndex: index, source: 'calibration data' });
+    let n = Object.values(feeds)[0]?.dims[0] ?? 1;
+    if (options.limit !== undefined && samples + n > options.limit) {
+      // Only the first samples count when the limit cuts a batch: run just those.
+      n = Math.max(0, options.limit - samples);
+      feeds = firstSamples(feeds, n);
+    }
+    const out = names.length ? await session.run(feeds, names) : {};
     for (const [stub, cal] of calibrators) {
       const name = stub.tensor.name;
       try {
@@ -102,47 +109,16 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
         throw new DataError('non-finite', `batch ${index}, tensor "${name}": ${(e as Error).message}`);
       }
     }
+    batches++;
     samples += n;
     progress.tick(n);
-    options.onBatch?.({ batch: index + 1, samples });
-  };
-  const settle = async (): Promise<void> => {
-    if (pending) await pending;
-    pending = null;
-    if (failure) throw failure;
-  };
-  const run = async (feed: Feed): Promise<void> => {
-    if (stopped) throw new CalibrationStopped();
-    let feeds = validateFeed(feed, inputs, { batchIndex: batches, source: 'calibration data' });
-    let n = Object.values(feeds)[0]?.dims[0] ?? 1;
-    if (options.limit !== undefined && samplesSubmitted + n > options.limit) {
-      // Only the first samples count when the limit cuts a batch: run just those.
-      n = Math.max(0, options.limit - samplesSubmitted);
-      feeds = firstSamples(feeds, n);
-    }
-    samplesSubmitted += n;
-    const index = batches++;
-    const inference = names.length ? session.run(feeds, names) : Promise.resolve({} as ort.InferenceSession.ReturnType);
-    const previous = pending;
-    // Errors are kept and rethrown from the next run() or the end, never left unhandled.
-    pending = (async () => {
-      if (previous) await previous;
-      const out = await inference;
-      if (!failure) observe(out, n, index);
-    })().catch((e) => {
-      failure ??= e;
-    });
-    if (previous) await previous;
-    if (failure) throw failure;
-    if (options.limit !== undefined && samplesSubmitted >= options.limit) stopped = true;
+    options.onBatch?.({ batch: batches, samples });
+    if (options.limit !== undefined && samples >= options.limit) stopped = true;
   };
   try {
     await forwardLoop(run);
-    await settle();
   } catch (e) {
-    await (pending as Promise<void> | null)?.catch(() => {});
     if (!(e instanceof CalibrationStopped)) throw e;
-    if (failure) throw failure;
   } finally {
     progress.stop();
     await session.release();
