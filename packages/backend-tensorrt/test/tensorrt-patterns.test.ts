@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { countMatches, insertQdq, loadModel, modelToBytes, transform, QuantStub, WeightFakeQuantize } from '@qdeploy/core';
+import { countMatches, insertQdq, loadModel, modelToBytes, transform, validateModel, QuantStub, WeightFakeQuantize } from '@qdeploy/core';
 import { TENSORRT_PATTERNS } from '../src/index.js';
 import { maxRelativeError, randomInput, runModel, shared, vendored } from './helpers.js';
 
@@ -87,6 +87,8 @@ describe('TENSORRT_PATTERNS on real exports', () => {
       expect(ops.QuantizeLinear).toBe(counts.QuantStub);
       expect(ops.DequantizeLinear).toBe(counts.QuantStub + counts.WeightFakeQuantize);
       expect(qdq.graph.inputs[0]!.shape![0]).toBe('batch');
+      expect(validateModel(model)).toEqual([]);
+      expect(validateModel(qdq)).toEqual([]);
       const out = await runModel(qdq, feeds);
       expect(out.logits!.length).toBe(ref.logits!.length);
       expect(out.logits!.every(Number.isFinite)).toBe(true);
