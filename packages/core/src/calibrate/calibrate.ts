@@ -40,7 +40,10 @@ export interface CalibrationResult {
   method: string;
   batches: number;
   samples: number;
+  /** Wall time of the whole call. */
   seconds: number;
+  /** Of which building the observation session (one-time, before the first batch). */
+  setupSeconds: number;
   /** Range chosen for each stubbed tensor. */
   ranges: Record<string, CalibrationRange>;
   /** Each calibrator's serialised state: merge shards with `applyCalibrationStates`. */
@@ -69,6 +72,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   const reduced = [...calibrators].filter(([, c]) => c.collectExtrema).map(([s]) => s.tensor.name);
   const names = [...full, ...reduced.flatMap((n) => Object.values(extremaOutputs(n)))];
   const session = await observationSession(quantized.model, full, options.sessionOptions, reduced);
+  const setupSeconds = (performance.now() - started) / 1000;
   const inputs = modelInputsOf(session);
   const progressCfg = typeof options.progress === 'object' ? options.progress : {};
   const progress = createProgress({
@@ -133,7 +137,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     states[stub.tensor.name] = cal.state();
     if (options.apply !== false) stub.setRange(range);
   }
-  return { method, batches, samples, seconds: (performance.now() - started) / 1000, ranges, states };
+  return { method, batches, samples, seconds: (performance.now() - started) / 1000, setupSeconds, ranges, states };
 }
 
 /**
