@@ -1,7 +1,7 @@
 // `qdeploy inspect`: op counts, matches by pattern, QuantStub / WeightFakeQuantize placement
 // with the matches that asked for them, unmatched nodes; a table and a --json form.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { InspectReport } from '../src/cli/pipeline.js';
+import type { InspectReport } from '../src/cli/pipeline/index.js';
 import { MOBILENET_BN, RESNET_BN, errLines, requireBuilt, runCli } from './fixtures/cli/helpers.js';
 
 beforeAll(() => requireBuilt());

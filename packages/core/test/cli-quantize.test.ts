@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { quantizeModel, type QuantizeSummary } from '../src/cli/pipeline.js';
+import { quantizeModel, type QuantizeSummary } from '../src/cli/pipeline/index.js';
 import { loadModel } from '../src/onnx/load.js';
 import { openNpy } from '../src/calibrate/data/npy.js';
 import { CALIB_32, MOBILENET_BN, RESNET_BN, errLines, hasStackTrace, makeTmp, requireBuilt, runCli } from './fixtures/cli/helpers.js';

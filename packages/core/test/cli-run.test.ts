@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunReport } from '../src/cli/pipeline.js';
+import type { RunReport } from '../src/cli/pipeline/index.js';
 import { CALIB_32, EVAL_X, EVAL_Y, MOBILENET_BN, errLines, hasStackTrace, makeTmp, requireBuilt, runCli } from './fixtures/cli/helpers.js';
 
 let tmp: string;

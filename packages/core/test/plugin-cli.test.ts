@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunReport } from '../src/cli/pipeline.js';
+import type { RunReport } from '../src/cli/pipeline/index.js';
 import { CALIB_32, MOBILENET_BN, errLines, hasStackTrace, makeTmp, maxAbsCalibratorPlugin, requireBuilt, runCli, writePluginPackage } from './fixtures/cli/helpers.js';
 
 let project: string;

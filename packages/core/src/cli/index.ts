@@ -24,4 +24,4 @@ export {
   type QuantizeSummary,
   type RunOptions,
   type RunReport,
-} from './pipeline.js';
+} from './pipeline/index.js';

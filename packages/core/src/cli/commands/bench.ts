@@ -25,7 +25,7 @@ export function registerBench(program: Command, io: CliIO): void {
   addCommonOptions(cmd, { json: true });
   cmd.action(async (model: string, flags: BenchFlags) => {
     const { benchmarkModel, formatBenchReport } = await import('../../evaluate/index.js');
-    const { loadInputModel, validateModelFile } = await import('../pipeline.js');
+    const { loadInputModel, validateModelFile } = await import('../pipeline/index.js');
     const opts: BenchmarkOptions = {};
     if (flags.batchSize !== undefined) opts.batchSize = flags.batchSize;
     if (flags.iterations !== undefined) opts.iterations = flags.iterations;

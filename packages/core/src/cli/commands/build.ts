@@ -29,7 +29,7 @@ export function registerBuild(program: Command, io: CliIO): void {
   addCommonOptions(cmd, { json: true });
   cmd.addHelpText('after', '\nExamples:\n  qdeploy build model.int8.onnx --backend tensorrt -o model.engine -- --useCudaGraph\n  qdeploy build model.int8.onnx --compare fp16 --reference model.onnx   # is INT8 faster than FP16?');
   cmd.action(async (model: string, extra: string[], flags: BuildFlags) => {
-    const { buildWithBackend, formatBuildReport, loadInputModel, prepareBackend } = await import('../pipeline.js');
+    const { buildWithBackend, formatBuildReport, loadInputModel, prepareBackend } = await import('../pipeline/index.js');
     const file = path.resolve(model);
     loadInputModel(file);
     const backend = await prepareBackend(flags.backend ?? 'tensorrt', { plugins: cliPluginSpecs(flags.plugin), from: process.cwd() });

@@ -18,7 +18,7 @@ export function registerCheck(program: Command, io: CliIO, setExitCode: (code: n
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect);
   addCommonOptions(cmd, { json: true });
   cmd.action(async (model: string, flags: CheckFlags) => {
-    const { checkModel, formatCheckReport } = await import('../pipeline.js');
+    const { checkModel, formatCheckReport } = await import('../pipeline/index.js');
     const report = await checkModel(path.resolve(model), {
       backend: flags.backend ?? 'tensorrt',
       plugins: cliPluginSpecs(flags.plugin),

@@ -25,7 +25,7 @@ export function registerEval(program: Command, io: CliIO): void {
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.action(async (model: string, flags: EvalFlags) => {
     const { evaluateModel, formatEvalReport } = await import('../../evaluate/index.js');
-    const { loadInputModel, validateModelFile } = await import('../pipeline.js');
+    const { loadInputModel, validateModelFile } = await import('../pipeline/index.js');
     const file = path.resolve(model);
     loadInputModel(file);
     await validateModelFile(file);

@@ -22,7 +22,7 @@ export function registerInspect(program: Command, io: CliIO): void {
   addCommonOptions(cmd, { json: true });
   cmd.action(async (model: string, flags: InspectFlags) => {
     const { loadConfig } = await import('../../config/load.js');
-    const { formatInspectReport, inspectModel } = await import('../pipeline.js');
+    const { formatInspectReport, inspectModel } = await import('../pipeline/index.js');
     const config = flags.config ? await loadConfig(flags.config) : undefined;
     const report = await inspectModel(path.resolve(model), {
       backend: flags.backend ?? config?.backend ?? 'tensorrt',

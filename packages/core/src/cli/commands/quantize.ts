@@ -46,7 +46,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
   );
   cmd.action(async (model: string, flags: QuantizeFlags) => {
     const { loadConfig } = await import('../../config/load.js');
-    const { formatQuantizeSummary, quantizeModel } = await import('../pipeline.js');
+    const { formatQuantizeSummary, quantizeModel } = await import('../pipeline/index.js');
     const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
     const output = flags.output !== undefined ? path.resolve(flags.output) : config?.output;
     if (!output) throw new UsageError('missing the output path: give -o <file>');

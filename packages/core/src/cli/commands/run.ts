@@ -24,7 +24,7 @@ export function registerRun(program: Command, io: CliIO): void {
   cmd.addHelpText('after', '\nPaths in the config file are relative to the file; plugins resolve from its folder.');
   cmd.action(async (flags: RunFlags) => {
     const { CONFIG_FILE_NAMES, displayPath, findConfigFile, loadConfig } = await import('../../config/load.js');
-    const { runConfig } = await import('../pipeline.js');
+    const { runConfig } = await import('../pipeline/index.js');
     let file = flags.config;
     if (!file) {
       const found = findConfigFile(process.cwd());

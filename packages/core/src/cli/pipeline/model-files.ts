@@ -1,0 +1,59 @@
+/**
+ * The files a pipeline step reads and writes: loading and validating the input model, and
+ * refusing an output path that would overwrite an input.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { modelInputsOf, type ModelInputInfo } from '../../calibrate/data/validate.js';
+import { displayPath } from '../../config/load.js';
+import type { Model } from '../../ir/model.js';
+import { loadModel } from '../../onnx/load.js';
+import { firstLine } from '../../plugins/load.js';
+import { isSameFile } from '../../util/atomic-write.js';
+import { ModelInputError, UsageError } from '../errors.js';
+
+/**
+ * Opens the model in onnxruntime once, so a file that decodes as ONNX but is not a valid
+ * model is reported as bad input (exit 2) before any work; returns its inputs.
+ */
+export async function validateModelFile(file: string): Promise<ModelInputInfo[]> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
+  } catch (err) {
+    throw new ModelInputError(`${displayPath(file)}: not a valid model, onnxruntime cannot load it: ${firstLine(err)}`, { cause: err });
+  }
+  try {
+    return modelInputsOf(session);
+  } finally {
+    await session.release().catch(() => {});
+  }
+}
+
+/** Loads an ONNX model, as bad input (exit 2) when it cannot be. */
+export function loadInputModel(file: string): Model {
+  return loadModel(file);
+}
+
+/** Refuses an output path that is the input model (or another input), or a folder. */
+export async function checkOutputPath(output: string, inputs: readonly (string | undefined)[]): Promise<void> {
+  const abs = path.resolve(output);
+  for (const input of inputs) {
+    if (input !== undefined && (await isSameFile(abs, input))) {
+      throw new UsageError(`refusing to write ${displayPath(abs)}: it is the input ${displayPath(input)}; choose another output path`);
+    }
+  }
+  const st = await fsp.stat(abs).catch(() => undefined);
+  if (st?.isDirectory()) throw new UsageError(`output ${displayPath(abs)} is a folder; give a file name (e.g. ${path.join(displayPath(abs), 'model.int8.onnx')})`);
+}
+
+/** The external-data files a model's weights live in (never to be overwritten either). */
+export function externalDataFiles(m: Model): string[] {
+  const files = new Set<string>();
+  for (const v of m.graph.initializers()) {
+    const ref = v.initializer?.externalRef;
+    if (ref) files.add(ref.file);
+  }
+  return [...files];
+}

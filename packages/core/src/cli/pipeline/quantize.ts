@@ -1,0 +1,144 @@
+/** `qdeploy quantize`: the whole pipeline on one model, and its closing summary. */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { calibrate } from '../../calibrate/calibrate.js';
+import { openCalibrationData } from '../../calibrate/data/open.js';
+import { toForwardLoop } from '../../calibrate/data/forward-loop.js';
+import type { CalibrationSettings, QuantSettings } from '../../config/types.js';
+import { displayPath } from '../../config/load.js';
+import { saveModel } from '../../onnx/save.js';
+import { countMatches, transform } from '../../patterns/transform.js';
+import { ensureCalibrator } from '../../plugins/load.js';
+import { insertQdq } from '../../quantize/insert-qdq.js';
+import { formatBytes, formatCounts, formatSeconds, plural, table } from '../format.js';
+import { dataOptions, inputCalibrator } from './calibration.js';
+import { byOpType, configuredPatterns, mergeQuantConfig, prepareBackend, type PipelineContext } from './context.js';
+import { checkOutputPath, externalDataFiles, loadInputModel, validateModelFile } from './model-files.js';
+
+export interface QuantizeModelOptions extends PipelineContext {
+  /** The FP32 ONNX model. */
+  model: string;
+  /** Where the QDQ model goes (never over `model`). */
+  output: string;
+  /** Backend name, package or path (default "tensorrt"). */
+  backend?: string;
+  /** Backend-specific pattern options (Backend.patternsFor). */
+  backendOptions?: Record<string, unknown>;
+  /** Quantization settings over the backend's defaults. */
+  quant?: QuantSettings;
+  /** Calibration data and method; null/undefined saves placeholder scales (with a warning). */
+  calibration?: CalibrationSettings | null;
+  /** Progress display during calibration (default: on a terminal). */
+  progress?: boolean;
+}
+
+export interface QuantizeSummary {
+  model: string;
+  output: string;
+  outputBytes: number;
+  backend: string;
+  nodes: { before: number; after: number };
+  /** Conversion rewrites applied, by pattern. */
+  conversions: Record<string, number>;
+  /** Fusion matches by pattern (table order of first appearance). */
+  matches: Record<string, number>;
+  quantizers: { QuantStub: number; WeightFakeQuantize: number };
+  /** Nodes no fusion claimed, by op type. */
+  unmatched: Record<string, number>;
+  calibration: { method: string; inputMethod: string | null; data: string; batches: number; samples: number; seconds: number } | null;
+  seconds: { load: number; transform: number; insertQdq: number; calibrate: number; save: number; total: number };
+}
+
+const log0 = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
+export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
+  const t0 = performance.now();
+  const log = options.log ?? log0;
+  const model = path.resolve(options.model);
+  const output = path.resolve(options.output);
+  const cal = options.calibration ?? null;
+  const data = cal ? path.resolve(cal.data) : undefined;
+  await checkOutputPath(output, [model, data]);
+
+  const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
+  const method = cal?.method ?? backend.defaultCalibrator ?? 'mse';
+  if (cal) await ensureCalibrator(method, { from: options.from });
+
+  const m = loadInputModel(model);
+  await checkOutputPath(output, externalDataFiles(m));
+  const modelInputs = await validateModelFile(model);
+  const source = cal ? await openCalibrationData(data!, dataOptions(cal, modelInputs)) : undefined;
+  const t1 = performance.now();
+
+  const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
+  const t2 = performance.now();
+  const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant) });
+  const t3 = performance.now();
+
+  let calibration: QuantizeSummary['calibration'] = null;
+  if (source && cal) {
+    const inputMethod = await inputCalibrator(quantized, cal, method, options.from, log);
+    const r = await calibrate(quantized, toForwardLoop(source, { modelInputs }), {
+      calibrator: method,
+      inputCalibrator: inputMethod,
+      calibratorOptions: cal.options,
+      limit: cal.limit,
+      progress: options.progress === false ? false : { total: source.totalSamples },
+    });
+    calibration = { method: r.method, inputMethod, data: data!, batches: r.batches, samples: r.samples, seconds: r.seconds };
+  } else if (quantized.stubs().length > 0) {
+    log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calib <data> before deploying`);
+  }
+  const t4 = performance.now();
+
+  await fsp.mkdir(path.dirname(output), { recursive: true });
+  const exported = quantized.toExportModel({ quiet: true });
+  await saveModel(exported, output, { protect: [model, ...(data ? [data] : [])] });
+  const t5 = performance.now();
+  const outputBytes = fs.statSync(output).size;
+
+  const s = (a: number, b: number) => (b - a) / 1000;
+  return {
+    model,
+    output,
+    outputBytes,
+    backend: backend.name,
+    nodes: { before: m.graph.nodes.length, after: result.model.graph.nodes.length },
+    conversions: result.conversions,
+    matches: countMatches(result.matches),
+    quantizers: quantized.counts(),
+    unmatched: byOpType(result.unmatched),
+    calibration,
+    seconds: { load: s(t0, t1), transform: s(t1, t2), insertQdq: s(t2, t3), calibrate: s(t3, t4), save: s(t4, t5), total: s(t0, t5) },
+  };
+}
+
+/** The closing summary of a quantize run. */
+export function formatQuantizeSummary(r: QuantizeSummary): string {
+  const matchTotal = Object.values(r.matches).reduce((a, b) => a + b, 0);
+  const unmatchedTotal = Object.values(r.unmatched).reduce((a, b) => a + b, 0);
+  const conv = Object.keys(r.conversions).length ? formatCounts(r.conversions, ', ', ' ×') : 'none';
+  const rows: [string, string][] = [
+    ['model', `${displayPath(r.model)} (${r.nodes.before} nodes → ${r.nodes.after} after conversions)`],
+    ['backend', r.backend],
+    ['conversions', conv],
+    ['matches', `${matchTotal}: ${formatCounts(r.matches)}`],
+    ['quantizers', `${plural(r.quantizers.QuantStub, 'QuantStub')} (activations), ${plural(r.quantizers.WeightFakeQuantize, 'WeightFakeQuantize', 'WeightFakeQuantizes')} (weights)`],
+    ['unmatched', unmatchedTotal ? `${plural(unmatchedTotal, 'node')}: ${formatCounts(r.unmatched)}` : 'none'],
+    [
+      'calibration',
+      r.calibration
+        ? `${r.calibration.method} on ${plural(r.calibration.samples, 'sample')} (${plural(r.calibration.batches, 'batch', 'batches')}) in ${formatSeconds(r.calibration.seconds)}` +
+          (r.calibration.inputMethod ? `; model inputs: ${r.calibration.inputMethod}` : '')
+        : 'none (placeholder activation scales)',
+    ],
+    ['output', `${displayPath(r.output)} (${formatBytes(r.outputBytes)})`],
+    [
+      'time',
+      `${formatSeconds(r.seconds.total)} (load ${formatSeconds(r.seconds.load)}, transform ${formatSeconds(r.seconds.transform)}, insertQdq ${formatSeconds(r.seconds.insertQdq)}, calibrate ${formatSeconds(r.seconds.calibrate)}, save ${formatSeconds(r.seconds.save)})`,
+    ],
+  ];
+  return `quantized for ${r.backend}\n${table(rows)}`;
+}
