@@ -1,4 +1,4 @@
-import type { CalibrationRange, Calibrator, CalibratorState } from '@qdeploy/core';
+import type { BinnedCollector, CalibrationRange, Calibrator, CalibratorState } from '@qdeploy/core';
 import { AbsHistogram } from './histogram.js';
 import { STATE_VERSION, checkState } from './state.js';
 
@@ -21,6 +21,11 @@ export abstract class HistogramCalibrator implements Calibrator {
 
   collect(values: Float32Array): void {
     this.hist.collect(values);
+  }
+
+  /** Calibration bins |x| inside the graph and hands this histogram the bin indices. */
+  get binned(): BinnedCollector {
+    return this.hist;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AbsHistogram, rebinInPlace, percentileCutBin } from '../src/index.js';
+import { AbsHistogram, EntropyCalibrator, rebinInPlace, percentileCutBin } from '../src/index.js';
 import { absQuantile, boundedGaussian, directHistogram, gaussian, maxAbs } from './helpers.js';
 
 const sum = (a: ArrayLike<number>): number => {
@@ -191,5 +191,82 @@ describe('rebinInPlace', () => {
   it('rejects ratios outside (0, 1]', () => {
     expect(() => rebinInPlace(new Float64Array(2), 2)).toThrow();
     expect(() => rebinInPlace(new Float64Array(2), 0)).toThrow();
+  });
+});
+
+/**
+ * What core's observation graph hands collectBinned, computed here the same way in float32:
+ * R = the range doubled until it covers the batch (or its max |x| on first use), and
+ * trunc(fround(x · fround(bins / R))).
+ */
+function graphBins(h: AbsHistogram, x: Float32Array): [Int16Array, number, number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of x) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  const absMax = Math.max(-min, max);
+  let R = h.range > 0 ? h.range : absMax;
+  while (R < absMax) R *= 2;
+  const scale = Math.fround(h.bins / (R > 0 ? R : 1));
+  return [Int16Array.from(x, (v) => Math.trunc(Math.fround(v * scale))), R, min, max];
+}
+
+describe('AbsHistogram.collectBinned', () => {
+  it('counts signed indices (±bins in the last bin) and grows by doubling, like collect()', () => {
+    const a = new AbsHistogram(8);
+    const b = new AbsHistogram(8);
+    const x1 = new Float32Array([0, 0.5, -1, 2, -4, 3.99]);
+    a.collect(x1);
+    b.collectBinned(Int16Array.from(x1, (v) => Math.trunc((v * 8) / 4)), 4, -4, 3.99);
+    expect(Array.from(b.counts)).toEqual(Array.from(a.counts));
+    const x2 = new Float32Array([10, -0.25]);
+    a.collect(x2);
+    b.collectBinned(Int16Array.from(x2, (v) => Math.trunc((v * 8) / 16)), 16, -0.25, 10);
+    expect(b.range).toBe(16);
+    expect(Array.from(b.counts)).toEqual(Array.from(a.counts));
+    expect([b.count, b.min, b.max]).toEqual([a.count, a.min, a.max]);
+  });
+
+  it('matches collect() on growing Gaussian batches, up to float32 rounding on bin edges', () => {
+    const a = new AbsHistogram();
+    const b = new AbsHistogram();
+    const zeros = new Float32Array(1000);
+    a.collect(zeros);
+    b.collectBinned(...graphBins(b, zeros));
+    expect(b.range).toBe(0);
+    for (const [seed, sigma] of [[1, 0.01], [2, 1], [3, 0.5], [4, 37], [5, 1e-3]] as const) {
+      const x = gaussian(100_000, seed, sigma);
+      a.collect(x);
+      b.collectBinned(...graphBins(b, x));
+      expect(b.range).toBe(a.range);
+    }
+    expect([b.count, b.min, b.max]).toEqual([a.count, a.min, a.max]);
+    let moved = 0;
+    for (let k = 0; k < a.bins; k++) moved += Math.abs(a.counts[k]! - b.counts[k]!);
+    expect(moved / 2).toBeLessThanOrEqual(a.count * 1e-4);
+  });
+
+  it('is what HistogramCalibrator exposes as `binned`', () => {
+    const c = new EntropyCalibrator({ bins: 512 });
+    expect(c.binned).toBe(c.histogram);
+    expect([c.binned.bins, c.binned.range]).toEqual([512, 0]);
+  });
+
+  it('rejects a range that is not the current one doubled, indices beyond ±bins, and > 32767 bins', () => {
+    const h = new AbsHistogram(8);
+    h.collectBinned(new Int16Array([1, 2]), 4, 0.5, 1);
+    expect(() => h.collectBinned(new Int16Array([1]), 12, 0, 1)).toThrow(/not this histogram's range 4 doubled/);
+    expect(() => h.collectBinned(new Int16Array([1]), 2, 0, 1)).toThrow(/not this histogram's range 4 doubled/);
+    expect(() => h.collectBinned(new Int16Array([9, 1]), 4, 0, 1)).toThrow(/1 of 2 bin indices are beyond ±8/);
+    expect(() => h.collectBinned(new Int16Array([-9, 1]), 4, 0, 1)).toThrow(/beyond ±8/);
+    expect(() => h.collectBinned(new Int16Array([1]), 4, 0, 5)).toThrow(/exceeds its range/);
+    expect(() => h.collectBinned(new Int16Array([1]), 4, NaN, 1)).toThrow(/finite/);
+    expect(() => new AbsHistogram(40000).collectBinned(new Int16Array([1]), 4, 0, 1)).toThrow(/at most 32767 bins/);
+    // The rejected calls left the histogram as it was.
+    expect(h.count).toBe(2);
+    expect(h.range).toBe(4);
+    expect(sum(h.counts)).toBe(2);
   });
 });

@@ -3,9 +3,9 @@ import type { DependencyContainer } from 'tsyringe';
 import type { QuantizedModel } from '../quantize/quantized-model.js';
 import type { QuantStub } from '../quantize/quant-stub.js';
 import { resolveCalibratorFactory } from '../plugins/container.js';
-import type { Calibrator, CalibratorFactory, CalibratorOptions, CalibratorState, CalibrationRange } from './calibrator.js';
+import type { BinnedCollector, Calibrator, CalibratorFactory, CalibratorOptions, CalibratorState, CalibrationRange } from './calibrator.js';
 import type { Feed, ForwardLoop } from './types.js';
-import { extremaOutputs, observationSession } from './observe.js';
+import { binnedNames, canBinInGraph, extremaOutputs, observationSession } from './observe.js';
 import { DataError } from './data/errors.js';
 import { CalibrationStopped } from './data/forward-loop.js';
 import { modelInputsOf, validateFeed } from './data/validate.js';
@@ -66,14 +66,41 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   const calibrators = new Map<QuantStub, Calibrator>(
     stubs.map((s) => [s, graphInputs.has(s.tensor) ? inputFactory(inputMethod === null ? options.calibratorOptions : undefined) : factory(options.calibratorOptions)]),
   );
-  // minmax-like calibrators get their batch extrema reduced inside the graph; the others
-  // get the tensor values.
-  const full = [...calibrators].filter(([, c]) => !c.collectExtrema).map(([s]) => s.tensor.name);
-  const reduced = [...calibrators].filter(([, c]) => c.collectExtrema).map(([s]) => s.tensor.name);
-  const names = [...full, ...reduced.flatMap((n) => Object.values(extremaOutputs(n)))];
-  const session = await observationSession(quantized.model, full, options.sessionOptions, reduced);
+  // Three ways to observe a tensor, cheapest first: minmax-like calibrators get their
+  // batch extrema reduced inside the graph; histogram calibrators get x binned inside
+  // the graph (int16 bin indices); the others get the tensor values.
+  type Binned = Calibrator & { binned: BinnedCollector };
+  const how = new Map<QuantStub, 'extrema' | 'binned' | 'values'>();
+  for (const [stub, cal] of calibrators) {
+    how.set(stub, cal.collectExtrema ? 'extrema' : cal.binned && canBinInGraph(quantized.model, stub.tensor.name, cal.binned.bins) ? 'binned' : 'values');
+  }
+  const tensorsObserved = (kind: 'extrema' | 'binned' | 'values') => stubs.filter((s) => how.get(s) === kind).map((s) => s.tensor.name);
+  const binned = stubs.filter((s) => how.get(s) === 'binned').map((s) => [s, calibrators.get(s) as Binned] as const);
+  const names = [
+    ...tensorsObserved('values'),
+    ...tensorsObserved('extrema').flatMap((n) => Object.values(extremaOutputs(n))),
+    ...tensorsObserved('binned').flatMap((n) => {
+      const { range: _input, ...outputs } = binnedNames(n);
+      return Object.values(outputs);
+    }),
+  ];
+  const session = await observationSession(
+    quantized.model,
+    tensorsObserved('values'),
+    options.sessionOptions,
+    tensorsObserved('extrema'),
+    binned.map(([s, c]) => ({ name: s.tensor.name, bins: c.binned.bins })),
+  );
+  // For the rare batch the graph cannot reduce or bin (below): a session returning those
+  // tensors' values, made when first needed.
+  const valuesSession: { made?: Promise<ort.InferenceSession> } = {};
+  const fallbackRun = async (feeds: Record<string, ort.Tensor>, tensors: string[]) => {
+    valuesSession.made ??= observationSession(quantized.model, [...tensorsObserved('extrema'), ...tensorsObserved('binned')], options.sessionOptions);
+    return (await valuesSession.made).run(feeds, tensors);
+  };
   const setupSeconds = (performance.now() - started) / 1000;
-  const inputs = modelInputsOf(session);
+  const rangeInputs = new Set(binned.map(([s]) => binnedNames(s.tensor.name).range));
+  const inputs = modelInputsOf(session).filter((i) => !rangeInputs.has(i.name));
   const progressCfg = typeof options.progress === 'object' ? options.progress : {};
   const progress = createProgress({
     label: progressCfg.label ?? `calibrating (${method})`,
@@ -99,13 +126,47 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
       n = Math.max(0, options.limit - samples);
       feeds = firstSamples(feeds, n);
     }
-    const out = names.length ? await session.run(feeds, names) : {};
+    // Each binned tensor's current range goes in with the batch (one that a float32
+    // cannot hold exactly, only possible after merging a hand-made state: from values).
+    const fallback = new Set<QuantStub>();
+    const runFeeds: Record<string, ort.Tensor> = { ...feeds };
+    for (const [stub, cal] of binned) {
+      let range = cal.binned.range;
+      if (!(range >= 0) || Math.fround(range) !== range) {
+        fallback.add(stub);
+        range = 0;
+      }
+      runFeeds[binnedNames(stub.tensor.name).range] = new ort.Tensor('float32', new Float32Array([range]), []);
+    }
+    const out = names.length ? await session.run(runFeeds, names) : {};
+    const scalar = (k: string) => Number(out[k]!.data[0]);
+    // Batches the graph could not reduce or bin — non-finite values (their probes say so:
+    // onnxruntime's ReduceMin/ReduceMax skip NaN), a range growing > 2^30-fold at once, a
+    // tiny range whose bins/range overflows — are run again for the values, and collect()
+    // takes them (and reports non-finite values with their count).
+    const finite = (...outputs: string[]) => outputs.every((k) => Number.isFinite(scalar(k)));
+    for (const stub of stubs) {
+      const name = stub.tensor.name;
+      if (how.get(stub) === 'extrema') {
+        const e = extremaOutputs(name);
+        if (!finite(e.min, e.max)) fallback.add(stub);
+      } else if (how.get(stub) === 'binned') {
+        const b = binnedNames(name);
+        if (!finite(b.batchRange, b.min, b.max, b.probe)) fallback.add(stub);
+      }
+    }
+    const values = fallback.size ? await fallbackRun(feeds, [...fallback].map((s) => s.tensor.name)) : {};
     for (const [stub, cal] of calibrators) {
       const name = stub.tensor.name;
       try {
-        if (cal.collectExtrema) {
+        if (fallback.has(stub)) {
+          cal.collect(values[name]!.data as Float32Array);
+        } else if (how.get(stub) === 'extrema') {
           const ext = extremaOutputs(name);
-          cal.collectExtrema(Number(out[ext.min]!.data[0]), Number(out[ext.max]!.data[0]), n);
+          cal.collectExtrema!(scalar(ext.min), scalar(ext.max), n);
+        } else if (how.get(stub) === 'binned') {
+          const o = binnedNames(name);
+          cal.binned!.collectBinned(out[o.indices]!.data as Int16Array, scalar(o.batchRange), scalar(o.min), scalar(o.max));
         } else {
           cal.collect(out[name]!.data as Float32Array);
         }
@@ -126,6 +187,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   } finally {
     progress.stop();
     await session.release();
+    if (valuesSession.made) await (await valuesSession.made.catch(() => null))?.release();
   }
   if (batches === 0 || samples === 0) throw new DataError('empty', 'no calibration samples: the forward loop never called run()');
 

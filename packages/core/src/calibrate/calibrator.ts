@@ -27,15 +27,51 @@ export interface Calibrator {
   /**
    * Optional fast path for methods that only need each batch's extrema (minmax): the
    * extrema are then computed inside the inference graph, and the tensor itself never
-   * leaves onnxruntime. `count` is the number of values they summarise.
+   * leaves onnxruntime. `count` is the number of values they summarise. A batch with an
+   * infinite extremum goes to `collect` instead (which should reject it).
    */
   collectExtrema?(min: number, max: number, count: number): void;
+  /**
+   * Optional fast path for methods that histogram |x| into equal bins over [0, range]
+   * (entropy, percentile, mse): the values are then binned inside the inference graph
+   * and only their int16 bin indices leave onnxruntime (see `BinnedCollector`). Used
+   * when the model allows it (ai.onnx opset >= 13, a float tensor, bins <= 32767); else,
+   * and for any batch the graph cannot bin (non-finite values, a range that grows more
+   * than 2^30-fold at once, a range not exactly representable as a float32), `collect`
+   * gets the values instead.
+   */
+  readonly binned?: BinnedCollector;
   /** The range chosen from everything collected so far. Throws if nothing was collected. */
   compute(): CalibrationRange;
   /** Serialise what has been collected (JSON-safe). */
   state(): CalibratorState;
   /** Fold another calibrator's serialised state (same method) into this one. */
   merge(state: CalibratorState): void;
+}
+
+/**
+ * The histogram a calibrator keeps, as the in-graph binning sees it: `bins` equal bins
+ * of |x| over [0, range] — bin k covers [k·range/bins, (k+1)·range/bins), the last bin
+ * also holds |x| = range. When a batch holds a larger |x|, the range grows by doubling:
+ * the batch's range R is `range`·2^k for the smallest k >= 0 with R >= max |x| (on first
+ * use, with range 0, R is the batch's max |x|).
+ */
+export interface BinnedCollector {
+  /** Number of bins (the graph handles 1..32767). */
+  readonly bins: number;
+  /**
+   * Current range (0 before any non-zero value was seen). It goes into the graph as a
+   * float32; a batch for which that is not exact is collected with `collect` instead.
+   */
+  readonly range: number;
+  /**
+   * Observe one batch binned in the graph: `indices[i]` = trunc(x_i · bins / range), i.e.
+   * the bin of |x_i| on the grid of `range` (the batch's range R above) with the sign of
+   * x_i; ±bins only for |x_i| = range (the last bin). `min`/`max` are the batch's signed
+   * extrema, all finite. Equivalent to `collect(values)` up to the float32 rounding of
+   * values on a bin edge.
+   */
+  collectBinned(indices: Int16Array, range: number, min: number, max: number): void;
 }
 
 /** Options a user passes to a calibration method, e.g. `{ percentile: 99.999 }`. */
