@@ -4,9 +4,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shared } from './helpers/fixtures.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DataError, isDataError } from '../src/calibrate/data/errors.js';
 import { encodeNpyHeader, halfToFloat, openNpy, readNpyHeader, writeNpy } from '../src/calibrate/data/npy.js';
 import { npySource } from '../src/calibrate/data/npy-source.js';
+import { expectDataError } from './fixtures/data/helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURE = path.join(here, 'fixtures/data/calib_64.npy');
@@ -31,20 +31,6 @@ function manualFloat32(file: string): { offset: number; data: Float32Array } {
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return { offset, data: new Float32Array(copy.buffer) };
-}
-
-function expectDataError(fn: () => unknown, kind: string, ...patterns: RegExp[]): DataError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(isDataError(caught), `expected a DataError, got ${String(caught)}`).toBe(true);
-  const err = caught as DataError;
-  expect(err.kind).toBe(kind);
-  for (const p of patterns) expect(err.message).toMatch(p);
-  return err;
 }
 
 describe('npy header', () => {
