@@ -3,6 +3,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { InspectReport } from '../src/cli/pipeline/index.js';
 import { MOBILENET_BN, RESNET_BN, errLines, requireBuilt, runCli } from './fixtures/cli/helpers.js';
+import { shared } from './helpers/fixtures.js';
+
+const SE_MODEL = () => shared('efficientnet_b0_bn.onnx');
 
 beforeAll(() => requireBuilt());
 
@@ -89,5 +92,16 @@ describe('qdeploy inspect', () => {
     const backend = await runCli(['inspect', RESNET_BN, '--backend', 'no-such-backend-pkg']);
     expect(backend.code).toBe(2);
     expect(errLines(backend)).toEqual([expect.stringMatching(/^qdeploy: plugin "no-such-backend-pkg" not found from .*: run `npm install no-such-backend-pkg`$/)]);
+  });
+
+  it('--explain says why nodes were left unmatched (a Sigmoid·x that is not a SiLU of a conv)', async () => {
+    const r = await runCli(['inspect', SE_MODEL(), '--explain']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/why \(\d+\): each fusion pattern ending in an unmatched node's op/);
+    // EfficientNet's squeeze-excitation scale: Mul(x, Sigmoid(conv)) is not Conv → SiLU.
+    expect(r.stdout).toMatch(/ConvBNReLU not at Mul "[^"]+": .* is not one of Conv\/ConvTranspose/);
+    const j = JSON.parse((await runCli(['inspect', SE_MODEL(), '--explain', '--json'])).stdout) as InspectReport;
+    expect(j.explanations!.length).toBeGreaterThan(0);
+    expect(JSON.parse((await runCli(['inspect', SE_MODEL(), '--json'])).stdout).explanations).toBeUndefined();
   });
 });

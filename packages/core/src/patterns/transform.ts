@@ -79,12 +79,12 @@ export function transform(input: Model, options: TransformOptions): TransformRes
   const unmatched = g.nodes.filter((n) => !claimed.has(n) && !(n.opType === 'Constant' && n.domain === ''));
 
   if (options.debug) {
-    const log = typeof options.debug === 'function' ? options.debug : (l: string) => console.error(l);
+    const log = typeof options.debug === 'function' ? options.debug : (l: string) => console.error(`[qdeploy] ${l}`);
     for (const node of unmatched) {
       for (const pattern of fusions) {
         if (!pattern.root.opTypes.includes(node.opType)) continue;
         const r = matchPattern(pattern, node, { graph: g, claimed, order });
-        if (!r.ok) log(`[qdeploy] ${pattern.name} not at ${node.describe()}: ${r.reason}`);
+        if (!r.ok) log(`${pattern.name} not at ${node.describe()}: ${r.reason}`);
       }
     }
   }

@@ -8,6 +8,7 @@ interface InspectFlags {
   backendOption?: Record<string, unknown>;
   config?: string;
   json?: boolean;
+  explain?: boolean;
 }
 
 export function registerInspect(program: Command, io: CliIO): void {
@@ -18,7 +19,8 @@ export function registerInspect(program: Command, io: CliIO): void {
     .option('-b, --backend <name>', 'backend: tensorrt, reference, a package name or a path (default: tensorrt)')
     .option('--backend-option <key=value>', 'a backend pattern option, e.g. minLinearSize=0 for tensorrt (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
-    .option('-c, --config <file>', 'take backend, plugins and quant settings from a config file');
+    .option('-c, --config <file>', 'take backend, plugins and quant settings from a config file')
+    .option('--explain', "for each node left unmatched, say why each fusion pattern ending in its op did not match");
   addCommonOptions(cmd, { json: true });
   cmd.action(async (model: string, flags: InspectFlags) => {
     const { loadConfig } = await import('../../config/load.js');
@@ -30,6 +32,7 @@ export function registerInspect(program: Command, io: CliIO): void {
       plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
       from: config?.dir ?? process.cwd(),
       quant: config?.quant,
+      explain: flags.explain,
     });
     if (flags.json) printJson(io, report);
     else io.out(`${formatInspectReport(report)}\n`);

@@ -13,6 +13,8 @@ export interface InspectOptions extends PipelineContext {
   backend?: string;
   backendOptions?: Record<string, unknown>;
   quant?: QuantSettings;
+  /** Also say, for each unmatched node, why each fusion pattern rooted at its op failed. */
+  explain?: boolean;
 }
 
 export interface InspectReport {
@@ -29,6 +31,8 @@ export interface InspectReport {
   weightQuantizers: { tensor: string; shape: number[]; axis: number | null; channels: number; perChannel: boolean; for: { pattern: string; anchor: string; node: string }[] }[];
   unmatched: { byOpType: Record<string, number>; nodes: { name: string; opType: string }[] };
   counts: { QuantStub: number; WeightFakeQuantize: number };
+  /** With `explain`: why patterns did not match at unmatched nodes, one line each. */
+  explanations?: string[];
 }
 
 function nodeName(n: { name: string; opType: string }): string {
@@ -39,7 +43,11 @@ function nodeName(n: { name: string; opType: string }): string {
 export async function inspectModel(modelPath: string, options: InspectOptions = {}): Promise<InspectReport> {
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
   const m = loadInputModel(modelPath);
-  const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
+  const explanations: string[] = [];
+  const result = transform(m, {
+    patterns: configuredPatterns(backend, options.backendOptions),
+    debug: options.explain ? (line) => explanations.push(line) : undefined,
+  });
   const q = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant) });
   const label = (mt: PatternMatch) => ({ pattern: mt.pattern.name, anchor: nodeName(mt.anchor) });
 
@@ -85,6 +93,7 @@ export async function inspectModel(modelPath: string, options: InspectOptions = 
     })),
     unmatched: { byOpType: byOpType(result.unmatched), nodes: result.unmatched.map((n) => ({ name: nodeName(n), opType: n.opType })) },
     counts: q.counts(),
+    ...(options.explain ? { explanations } : {}),
   };
 }
 
@@ -154,6 +163,10 @@ export function formatInspectReport(r: InspectReport): string {
     );
   } else {
     out.push('  none');
+  }
+  if (r.explanations) {
+    out.push('', `why (${r.explanations.length}): each fusion pattern ending in an unmatched node's op, and what stopped it`);
+    out.push(...(r.explanations.length ? r.explanations.map((l) => `  ${l}`) : ['  no fusion pattern ends in these ops']));
   }
   return out.join('\n');
 }
