@@ -23,7 +23,8 @@ export function registerBuild(program: Command, io: CliIO): void {
     .option('-o, --output <file>', 'where the built artifact goes (options.output)')
     .option('--compare <precision>', 'also build the FP32 model (--reference) at this precision, e.g. fp16, and print both side by side')
     .option('--reference <model>', 'the FP32 ONNX model the --compare baseline is built from')
-    .option('--log', "stream the builder's output to stderr while it runs")
+    .option('--log', "stream the builder's output to stderr while it runs (the default on a terminal)")
+    .option('--no-log', "don't stream the builder's output")
     .option('--set <key=value>', 'a builder option, value parsed as JSON when it can be (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect);
   addCommonOptions(cmd, { json: true });
@@ -38,7 +39,9 @@ export function registerBuild(program: Command, io: CliIO): void {
     if (extra.length) options.extraArgs = [...extra];
     if (flags.compare !== undefined) options.compare = flags.compare;
     if (flags.reference !== undefined) options.reference = path.resolve(flags.reference);
-    if (flags.log) options.onLine = (line: string) => io.err(`${line}\n`);
+    // A TensorRT build takes minutes: on a terminal, show its progress unless asked not to.
+    const stream = flags.log ?? (process.stderr.isTTY === true && !process.env.CI);
+    if (stream) options.onLine = (line: string) => io.err(`${line}\n`);
     const report = await buildWithBackend(backend, file, options);
     if (flags.json) printJson(io, report);
     else io.out(`${formatBuildReport(report)}\n`);
