@@ -12,10 +12,15 @@ export class TrtexecError extends Error {
 }
 
 /** The options cannot produce a valid trtexec command (refused before anything is launched). */
-export class TrtexecUsageError extends TrtexecError {}
+export class TrtexecUsageError extends TrtexecError {
+  /** Marks bad input for the qdeploy CLI (exit 2). */
+  readonly badInput = true;
+}
 
 /** No usable trtexec executable was found. `searched` lists every place that was tried. */
 export class TrtexecNotFoundError extends TrtexecError {
+  /** Marks bad input (setup) for the qdeploy CLI (exit 2). */
+  readonly badInput = true;
   readonly searched: readonly string[];
   constructor(message: string, searched: readonly string[], options?: { cause?: unknown }) {
     super(message, options);

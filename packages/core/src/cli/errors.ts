@@ -34,6 +34,8 @@ export function isInputError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (INPUT_ERROR_NAMES.has(err.name)) return true;
   if (isDataError(err) || isConfigError(err) || isPluginError(err)) return true;
+  // Plugins cannot share core's error classes; they mark bad input with `badInput: true`.
+  if ((err as { badInput?: unknown }).badInput === true) return true;
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && code.startsWith('commander.');
 }

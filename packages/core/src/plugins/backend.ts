@@ -42,7 +42,11 @@ export interface Backend {
   quantConfig?: QuantConfigInput;
   /** Calibration method that suits the backend best (default "mse"). */
   defaultCalibrator?: string;
-  /** Builds the exported QDQ model for the target. */
+  /**
+   * Builds the exported QDQ model for the target. Errors that mean "the user's input or
+   * setup is wrong" (a refused option, a missing tool) should carry `badInput: true`, so
+   * the CLI reports them as bad usage (exit 2).
+   */
   build?(onnxPath: string, options: Record<string, unknown>): Promise<BuildReport>;
   /** Checks a QDQ model's placement against the target's rules. */
   check?(model: Model): CheckFinding[];
