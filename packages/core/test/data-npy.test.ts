@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shared } from './helpers/fixtures.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { encodeNpyHeader, halfToFloat, openNpy, readNpyHeader, writeNpy } from '../src/calibrate/data/npy.js';
+import { encodeNpyHeader, openNpy, readNpyHeader, writeNpy } from '../src/calibrate/data/npy.js';
+import { fp16ToNumber as halfToFloat } from '../src/ir/dtype.js';
 import { npySource } from '../src/calibrate/data/npy-source.js';
 import { expectDataError } from './fixtures/data/helpers.js';
 

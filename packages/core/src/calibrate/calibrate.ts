@@ -9,6 +9,7 @@ import { binnedNames, canBinInGraph, extremaOutputs, observationSession } from '
 import { DataError } from './data/errors.js';
 import { CalibrationStopped } from './data/forward-loop.js';
 import { modelInputsOf, validateFeed } from './data/validate.js';
+import { sliceBatch } from './data/source.js';
 import { createProgress, type ProgressOptions } from '../util/progress.js';
 
 export interface CalibrateOptions {
@@ -124,7 +125,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     if (options.limit !== undefined && samples + n > options.limit) {
       // Only the first samples count when the limit cuts a batch: run just those.
       n = Math.max(0, options.limit - samples);
-      feeds = firstSamples(feeds, n);
+      feeds = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, sliceBatch(t, n)]));
     }
     // Each binned tensor's current range goes in with the batch (one that a float32
     // cannot hold exactly, only possible after merging a hand-made state: from values).
@@ -225,15 +226,4 @@ export function applyCalibrationStates(
     ranges[stub.tensor.name] = range;
   }
   return ranges;
-}
-
-/** The first `n` samples (rows of the first dimension) of each input, as views. */
-function firstSamples(feeds: Record<string, ort.Tensor>, n: number): Record<string, ort.Tensor> {
-  return Object.fromEntries(
-    Object.entries(feeds).map(([name, t]) => {
-      const rows = t.dims[0] ?? 1;
-      const data = t.data as Float32Array;
-      return [name, new ort.Tensor(t.type as 'float32', data.subarray(0, (data.length / rows) * n), [n, ...t.dims.slice(1)])];
-    }),
-  );
 }

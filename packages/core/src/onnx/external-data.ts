@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TensorProto } from './proto.js';
 import { OnnxFormatError } from './errors.js';
+import type { Model } from '../ir/model.js';
 
 /** Where one tensor's bytes live in an external data file. */
 export interface ExternalDataRef {
@@ -64,4 +65,14 @@ export function readExternalData(ref: ExternalDataRef): Uint8Array {
     fs.closeSync(fd);
   }
   return buf;
+}
+
+/** The external data files a model's weights are read from (never to be overwritten). */
+export function externalDataFiles(model: Model): string[] {
+  const files = new Set<string>();
+  for (const v of model.graph.initializers()) {
+    const ref = v.initializer!.externalRef;
+    if (ref) files.add(ref.file);
+  }
+  return [...files];
 }

@@ -5,8 +5,8 @@ import type { Model } from '../ir/model.js';
 import type { Graph } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
-import { readExternalData } from './external-data.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { externalDataFiles, readExternalData } from './external-data.js';
+import { assertNotProtected, writeFileAtomic } from '../util/atomic-write.js';
 
 /** Protobuf messages cannot exceed 2 GiB; leave headroom for the graph itself. */
 const PROTOBUF_LIMIT = 2 ** 31 - 64 * 2 ** 20;
@@ -39,8 +39,9 @@ function isExportable(m: unknown): m is Exportable {
 export async function saveModel(input: Model | Exportable, file: string, options: SaveOptions = {}): Promise<void> {
   const model = isExportable(input) ? input.toExportModel() : input;
   const target = path.resolve(file);
-  const protect = [model.sourcePath, ...externalFiles(model.graph), ...(options.protect ?? [])].filter((p): p is string => !!p);
-  refuseProtected(target, protect);
+  const protect = [model.sourcePath, ...externalDataFiles(model), ...(options.protect ?? [])].filter((p): p is string => !!p);
+  // Refuse before any work (and before an external data file is written beside it).
+  await assertNotProtected(target, protect, 'input model (or its data)');
 
   const total = model.graph.initializers().reduce((s, v) => s + v.initializer!.byteLength, 0);
   const want = options.externalData ?? false;
@@ -56,7 +57,6 @@ export async function saveModel(input: Model | Exportable, file: string, options
     throw new Error(`saveModel: external data location "${location}" must be a file name inside the model's folder`);
   }
   const dataFile = path.join(path.dirname(target), location);
-  refuseProtected(dataFile, protect);
   const threshold = cfg.threshold ?? 1024;
   let proto!: ModelProto;
   await writeFileAtomic(dataFile, async (tmp) => {
@@ -80,29 +80,6 @@ export async function saveModel(input: Model | Exportable, file: string, options
   }, { protect });
   const bytes = onnx.ModelProto.encode(proto).finish();
   await writeFileAtomic(target, bytes, { protect });
-}
-
-function externalFiles(g: Graph): string[] {
-  const files = new Set<string>();
-  for (const v of g.initializers()) {
-    const ref = v.initializer!.externalRef;
-    if (ref) files.add(ref.file);
-  }
-  return [...files];
-}
-
-function refuseProtected(target: string, protect: string[]): void {
-  const real = (p: string) => {
-    try {
-      return fs.realpathSync(p);
-    } catch {
-      return path.resolve(p);
-    }
-  };
-  const t = real(target);
-  for (const p of protect) {
-    if (real(p) === t) throw new Error(`refusing to write ${target}: it is the input model (or its data); choose another output path`);
-  }
 }
 
 type ExternalWriter = (t: Tensor) => { location: string; offset: number; length: number } | null;

@@ -79,10 +79,20 @@ export function resolveBackend(name: string, target: DependencyContainer = qdepl
  */
 export async function usePlugin(plugin: QdeployPlugin | QdeployPlugin['register']): Promise<void> {
   const register = typeof plugin === 'function' ? plugin : plugin.register.bind(plugin);
-  const ctx: PluginContext = {
+  await register(pluginContext());
+}
+
+/** What a plugin's `register` receives; `record` (when given) collects what it registered. */
+export function pluginContext(record?: { calibrators: string[]; backends: string[] }): PluginContext {
+  return {
     container: qdeployContainer,
-    registerCalibrator: (method, factory) => registerCalibrator(method, factory),
-    registerBackend: (backend) => registerBackend(backend),
+    registerCalibrator(method, factory) {
+      registerCalibrator(method, factory);
+      record?.calibrators.push(method);
+    },
+    registerBackend(backend) {
+      registerBackend(backend);
+      record?.backends.push(backend.name);
+    },
   };
-  await register(ctx);
 }

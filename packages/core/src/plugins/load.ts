@@ -9,10 +9,9 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { CalibratorFactory } from '../calibrate/calibrator.js';
 import type { Backend } from './backend.js';
-import { qdeployContainer, registerBackend, registerCalibrator, registeredBackends, registeredCalibrators, resolveBackend } from './container.js';
-import type { PluginContext, QdeployPlugin } from './plugin.js';
+import { pluginContext, registeredBackends, registeredCalibrators, resolveBackend } from './container.js';
+import type { QdeployPlugin } from './plugin.js';
 import { PluginError, firstLine, isPluginError } from './errors.js';
 
 export { PluginError, firstLine, isPluginError, type PluginErrorKind } from './errors.js';
@@ -307,17 +306,7 @@ export async function loadPlugin(spec: string, options: LoadPluginOptions = {}):
   }
   const plugin = pluginOf(spec, file, mod);
   const record: LoadedPlugin = { spec, name: plugin.name, file, backends: [], calibrators: [] };
-  const ctx: PluginContext = {
-    container: qdeployContainer,
-    registerCalibrator(method: string, factory: CalibratorFactory) {
-      registerCalibrator(method, factory);
-      record.calibrators.push(method);
-    },
-    registerBackend(backend: Backend) {
-      registerBackend(backend);
-      record.backends.push(backend.name);
-    },
-  };
+  const ctx = pluginContext(record);
   try {
     await plugin.register(ctx);
   } catch (err) {

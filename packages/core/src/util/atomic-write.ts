@@ -21,8 +21,8 @@ export class ProtectedPathError extends Error {
   override readonly name = 'ProtectedPathError';
   readonly kind = 'protected-path' as const;
   readonly path: string;
-  constructor(target: string, input: string) {
-    super(`refusing to overwrite ${target}: it is the input ${input}; choose another output path`);
+  constructor(target: string, input: string, what = 'input') {
+    super(`refusing to overwrite ${target}: it is the ${what} ${input}; choose another output path`);
     this.path = target;
   }
 }
@@ -113,10 +113,10 @@ export async function isSameFile(a: string, b: string): Promise<boolean> {
   return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
-/** Throws ProtectedPathError when `target` is one of `protect`. */
-export async function assertNotProtected(target: string, protect: readonly string[] = []): Promise<void> {
+/** Throws ProtectedPathError when `target` is one of `protect` (`what` names them in the message). */
+export async function assertNotProtected(target: string, protect: readonly string[] = [], what?: string): Promise<void> {
   for (const input of protect) {
-    if (await isSameFile(target, input)) throw new ProtectedPathError(target, input);
+    if (await isSameFile(target, input)) throw new ProtectedPathError(target, input, what);
   }
 }
 

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { DataError } from './errors.js';
+import { fp16ToNumber } from '../../ir/dtype.js';
 
 /** Element type stored in the file. */
 export type NpyDtype = 'float32' | 'float64' | 'float16' | 'uint8' | 'int8' | 'int32' | 'int64';
@@ -226,16 +227,6 @@ export function allocateNpyArray(type: NpyArrayType, n: number): NpyArray {
   }
 }
 
-/** IEEE 754 half → float. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
 /** Opens a .npy file: reads and checks the header only; rows are read on demand. */
 export function openNpy(path: string): NpyFile {
   const fd = openNpyFd(path);
@@ -276,7 +267,7 @@ export function openNpy(path: string): NpyFile {
       if (scratch instanceof Float64Array) {
         f32.set(scratch.subarray(0, m), done);
       } else {
-        for (let i = 0; i < m; i++) f32[done + i] = halfToFloat(scratch[i]!);
+        for (let i = 0; i < m; i++) f32[done + i] = fp16ToNumber(scratch[i]!);
       }
       done += m;
     }

@@ -48,12 +48,3 @@ export async function checkOutputPath(output: string, inputs: readonly (string |
   if (st?.isDirectory()) throw new UsageError(`output ${displayPath(abs)} is a folder; give a file name (e.g. ${path.join(displayPath(abs), 'model.int8.onnx')})`);
 }
 
-/** The external-data files a model's weights live in (never to be overwritten either). */
-export function externalDataFiles(m: Model): string[] {
-  const files = new Set<string>();
-  for (const v of m.graph.initializers()) {
-    const ref = v.initializer?.externalRef;
-    if (ref) files.add(ref.file);
-  }
-  return [...files];
-}

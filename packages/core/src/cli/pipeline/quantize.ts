@@ -14,7 +14,8 @@ import { insertQdq } from '../../quantize/insert-qdq.js';
 import { formatBytes, formatCounts, formatSeconds, plural, table } from '../format.js';
 import { dataOptions, inputCalibrator } from './calibration.js';
 import { byOpType, configuredPatterns, mergeQuantConfig, prepareBackend, type PipelineContext } from './context.js';
-import { checkOutputPath, externalDataFiles, loadInputModel, validateModelFile } from './model-files.js';
+import { externalDataFiles } from '../../onnx/external-data.js';
+import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
   /** The FP32 ONNX model. */
