@@ -73,6 +73,10 @@ export class Graph {
     this.values.set(name, value);
   }
 
+  /**
+   * `base`, or `base_N`: free among value names and node names alike, since names made
+   * here serve for both (onnxruntime refuses a model with two nodes of the same name).
+   */
   uniqueName(base: string): string {
     if (!this.values.has(base) && !this.nodeNames().has(base)) return base;
     for (;;) {
