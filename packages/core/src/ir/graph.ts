@@ -104,11 +104,6 @@ export class Graph {
     return node;
   }
 
-  /** Inserts an existing (detached) node at the end. */
-  insertNode(node: Node): void {
-    this.nodes.push(node);
-  }
-
   /** Removes a node, unlinking its inputs; its outputs lose their producer. */
   removeNode(node: Node): void {
     const i = this.nodes.indexOf(node);

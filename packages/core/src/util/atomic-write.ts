@@ -90,11 +90,6 @@ export function drainTempFiles(): string[] {
   return removed;
 }
 
-/** Former name of drainTempFiles (kept for callers of the first version). */
-export function removePendingTempFiles(): void {
-  drainTempFiles();
-}
-
 /** Canonical path: realpath when it exists, else realpath(parent)/name. */
 async function canonical(p: string): Promise<string> {
   const abs = path.resolve(p);
