@@ -1,3 +1,4 @@
+import { countBins, MAX_BINS } from './bin-counter.js';
 import { scanBatch, type BatchExtrema } from './scan.js';
 
 /**
@@ -113,12 +114,16 @@ export class AbsHistogram {
 
   /**
    * Fold in one batch binned elsewhere (inside the onnxruntime graph: core's
-   * `BinnedCollector`). `indices[i]` = trunc(x_i · bins / range): the bin of |x_i| with
-   * the sign of x_i, ±bins only for |x_i| = range (it goes to the last bin). `range` must
-   * be this histogram's range doubled k >= 0 times, or — while this one is 0 — any range
-   * covering the batch (the graph gives the batch's max |x|, as `collect` would set).
-   * Same result as `collect(values)`, up to the rounding of values on a bin edge by
-   * whoever computed the indices.
+   * `BinnedCollector`). `indices[i]` = floor(x_i · bins / range), the signed floor, so
+   * the bin of |x_i| is v = indices[i] for v >= 0 and -v - 1 for v < 0, and the indices
+   * lie in [-bins - 1, bins]: -bins for x_i in [-range, -range + w), bins only for
+   * x_i = range and -bins - 1 only for x_i = -range when float32 rounding pushed it a bin
+   * lower, all three in the last bin (w = range / bins). An index outside that breaks
+   * the contract: the batch is refused (throws), the histogram left as it was.
+   * `range` must be this histogram's range doubled k >= 0 times, or — while this one
+   * is 0 — any range covering the batch (the graph gives the batch's max |x|, as
+   * `collect` would set). Same result as `collect(values)`, up to the rounding of values
+   * on a bin edge by whoever computed the indices (the graph may put one a bin lower).
    */
   collectBinned(indices: Int16Array, range: number, min: number, max: number): void {
     const n = indices.length;
@@ -126,7 +131,7 @@ export class AbsHistogram {
       throw new Error(`histogram: a binned batch needs a finite range >= 0 and finite min <= max, got range ${range}, min ${min}, max ${max}`);
     }
     if (Math.max(-min, max) > range) throw new Error(`histogram: a binned batch's max |x| (${Math.max(-min, max)}) exceeds its range (${range})`);
-    if (this.bins >= HALF) throw new Error(`histogram: int16 bin indices cover at most ${HALF - 1} bins, this histogram has ${this.bins}`);
+    if (this.bins > MAX_BINS) throw new Error(`histogram: int16 bin indices cover at most ${MAX_BINS} bins, this histogram has ${this.bins}`);
     if (n === 0) return;
     let r = this._range;
     if (range > 0 && r > 0) {
@@ -135,27 +140,8 @@ export class AbsHistogram {
     } else if (range > 0) {
       r = range;
     }
-    const bins = this.bins;
-    const s = (laneScratch ??= new Uint32Array(LANES * LANE));
-    for (let l = 0; l < LANES; l++) s.fill(0, l * LANE + HALF - bins, l * LANE + HALF + bins + 1);
-    countIndices(indices, s);
-    // Fold the lanes and the signs into |x| bins (±bins into the last one). An index
-    // beyond ±bins lands outside every lane's window: the total comes up short.
-    const scratch = this.scratch;
-    scratch.fill(0);
-    let seen = 0;
-    for (let l = 0; l < LANES; l++) {
-      const o = l * LANE + HALF;
-      let c = s[o]!;
-      scratch[0]! += c;
-      seen += c;
-      for (let k = 1; k <= bins; k++) {
-        c = s[o + k]! + s[o - k]!;
-        scratch[k < bins ? k : bins - 1]! += c;
-        seen += c;
-      }
-    }
-    if (seen !== n) throw new Error(`histogram: ${n - seen} of ${n} bin indices are beyond ±${bins}`);
+    const seen = countBins(indices, this.bins, this.scratch);
+    if (seen !== n) throw new Error(`histogram: ${n - seen} of ${n} bin indices are outside [-${this.bins + 1}, ${this.bins}]`);
     if (r !== this._range) {
       if (this._range > 0) rebinInPlace(this.counts, this._range / r);
       this._range = r;
@@ -355,33 +341,4 @@ function binBatch(values: Float32Array, scratch: Uint32Array, scale: number, bin
   out[2] = probe;
   out[3] = over;
   return out;
-}
-
-/**
- * collectBinned's counters: LANES independent histograms, so that a run of equal indices
- * (the zero bin, after ReLU) does not serialise on one counter (~1.7x faster), each
- * LANE = 65536 slots indexed by index + HALF, so that no int16 leaves its lane. Shared by
- * all histograms: collectBinned is synchronous, and clears the windows it reads.
- */
-const LANES = 4;
-const LANE = 65536;
-const HALF = 32768;
-let laneScratch: Uint32Array | null = null;
-
-/** Counts int16 bin indices into the lanes (module-level and small, like binBatch, for V8). */
-function countIndices(indices: Int16Array, s: Uint32Array): void {
-  const n = indices.length;
-  const n4 = n - (n & 3);
-  const o0 = HALF;
-  const o1 = LANE + HALF;
-  const o2 = 2 * LANE + HALF;
-  const o3 = 3 * LANE + HALF;
-  let i = 0;
-  for (; i < n4; i += 4) {
-    s[indices[i]! + o0]!++;
-    s[indices[i + 1]! + o1]!++;
-    s[indices[i + 2]! + o2]!++;
-    s[indices[i + 3]! + o3]!++;
-  }
-  for (; i < n; i++) s[indices[i]! + o0]!++;
 }

@@ -194,12 +194,8 @@ describe('rebinInPlace', () => {
   });
 });
 
-/**
- * What core's observation graph hands collectBinned, computed here the same way in float32:
- * R = the range doubled until it covers the batch (or its max |x| on first use), and
- * trunc(fround(x · fround(bins / R))).
- */
-function graphBins(h: AbsHistogram, x: Float32Array): [Int16Array, number, number, number] {
+/** The batch's signed extrema, and R: the range doubled until it covers them (or their max |x| on first use). */
+function batchRange(h: AbsHistogram, x: Float32Array): [number, number, number] {
   let min = Infinity;
   let max = -Infinity;
   for (const v of x) {
@@ -209,27 +205,92 @@ function graphBins(h: AbsHistogram, x: Float32Array): [Int16Array, number, numbe
   const absMax = Math.max(-min, max);
   let R = h.range > 0 ? h.range : absMax;
   while (R < absMax) R *= 2;
-  const scale = Math.fround(h.bins / (R > 0 ? R : 1));
-  return [Int16Array.from(x, (v) => Math.trunc(Math.fround(v * scale))), R, min, max];
+  return [R, min, max];
+}
+
+/** Round half to even, as QuantizeLinear does. */
+function roundHalfEven(y: number): number {
+  const f = Math.floor(y);
+  const d = y - f;
+  return d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * What core's observation graph hands collectBinned, computed the same way in float32:
+ * QuantizeLinear(x − w/2, w) with w = R / bins, i.e. the floor of x / w, but for values
+ * on (or within float32 rounding of) a bin edge, which may land one bin lower.
+ */
+function graphBins(h: AbsHistogram, x: Float32Array): [Int16Array, number, number, number] {
+  const [R, min, max] = batchRange(h, x);
+  const w = Math.fround((R > 0 ? R : 1) / h.bins);
+  const half = Math.fround(w / 2);
+  const q = (v: number): number => roundHalfEven(Math.fround(Math.fround(v - half) / w));
+  return [Int16Array.from(x, q), R, min, max];
+}
+
+/** The exact signed floor indices floor(x · bins / R) of a batch. */
+function floorBins(h: AbsHistogram, x: Float32Array): [Int16Array, number, number, number] {
+  const [R, min, max] = batchRange(h, x);
+  return [Int16Array.from(x, (v) => Math.floor((v * h.bins) / (R > 0 ? R : 1))), R, min, max];
+}
+
+/**
+ * `x` without the values within 1e-3 bin widths of an edge of the grid of `range` (but
+ * edge 0, and ±range): on such an edge the floor index of a negative value is a bin lower.
+ */
+function offEdges(x: Float32Array, bins: number, range: number): Float32Array {
+  return x.filter((v) => {
+    const t = (Math.abs(v) * bins) / range;
+    const k = Math.round(t);
+    return k === 0 || Math.abs(v) === range || Math.abs(t - k) > 1e-3;
+  });
 }
 
 describe('AbsHistogram.collectBinned', () => {
-  it('counts signed indices (±bins in the last bin) and grows by doubling, like collect()', () => {
+  it('takes signed floor indices: v -> bin v, -v - 1 for v < 0; bins, -bins and -bins - 1 in the last bin', () => {
+    const h = new AbsHistogram(8);
+    h.collectBinned(Int16Array.from([0, -1, 1, -2, 2, 7, -7, -8, 8, 3, -4, -9]), 4, -4, 4);
+    // bins:                        0   0  1   1  2  7   6   7  7  3   3   7
+    expect(Array.from(h.counts)).toEqual([2, 2, 1, 2, 0, 0, 1, 4]);
+    expect(h.count).toBe(12);
+  });
+
+  it('counts like collect() and grows by doubling', () => {
     const a = new AbsHistogram(8);
     const b = new AbsHistogram(8);
-    const x1 = new Float32Array([0, 0.5, -1, 2, -4, 3.99]);
+    // range 4, w = 0.5: floor(2x) = 0, 0, -1, 3, -4, 7, -8, 8, -8 -> bins 0, 0, 0, 3, 3, 7, 7, 7, 7
+    const x1 = new Float32Array([0, 0.3, -0.2, 1.7, -1.7, 3.99, -3.99, 4, -4]);
     a.collect(x1);
-    b.collectBinned(Int16Array.from(x1, (v) => Math.trunc((v * 8) / 4)), 4, -4, 3.99);
+    b.collectBinned(Int16Array.from(x1, (v) => Math.floor((v * 8) / 4)), 4, -4, 4);
+    expect(Array.from(b.counts)).toEqual([3, 0, 0, 2, 0, 0, 0, 4]);
     expect(Array.from(b.counts)).toEqual(Array.from(a.counts));
-    const x2 = new Float32Array([10, -0.25]);
+    // range 16, w = 2: floor(x / 2) = 5, -1, -8 -> bins 5, 0, 7
+    const x2 = new Float32Array([10, -0.25, -16]);
     a.collect(x2);
-    b.collectBinned(Int16Array.from(x2, (v) => Math.trunc((v * 8) / 16)), 16, -0.25, 10);
+    b.collectBinned(Int16Array.from(x2, (v) => Math.floor((v * 8) / 16)), 16, -16, 10);
     expect(b.range).toBe(16);
     expect(Array.from(b.counts)).toEqual(Array.from(a.counts));
     expect([b.count, b.min, b.max]).toEqual([a.count, a.min, a.max]);
   });
 
-  it('matches collect() on growing Gaussian batches, up to float32 rounding on bin edges', () => {
+  it('matches collect() exactly on growing Gaussian batches off the bin edges', () => {
+    const a = new AbsHistogram();
+    const b = new AbsHistogram();
+    for (const [seed, sigma] of [[11, 0.01], [12, 1], [13, 0.5], [14, 37], [15, 1e-3]] as const) {
+      const g = gaussian(50_000, seed, sigma);
+      const x = offEdges(g, b.bins, batchRange(b, g)[0]);
+      expect(x.length).toBeGreaterThan(49_000);
+      const binned = floorBins(b, x);
+      expect(binned[1]).toBe(batchRange(b, g)[0]); // the filter kept the batch's range
+      a.collect(x);
+      b.collectBinned(...binned);
+      expect(b.range).toBe(a.range);
+      expect(Array.from(b.counts)).toEqual(Array.from(a.counts));
+    }
+    expect([b.count, b.min, b.max]).toEqual([a.count, a.min, a.max]);
+  });
+
+  it('matches collect() on growing Gaussian batches binned as in the graph, up to values on bin edges', () => {
     const a = new AbsHistogram();
     const b = new AbsHistogram();
     const zeros = new Float32Array(1000);
@@ -254,19 +315,20 @@ describe('AbsHistogram.collectBinned', () => {
     expect([c.binned.bins, c.binned.range]).toEqual([512, 0]);
   });
 
-  it('rejects a range that is not the current one doubled, indices beyond ±bins, and > 32767 bins', () => {
+  it('rejects a range that is not the current one doubled, indices outside [-bins - 1, bins], and > 32767 bins', () => {
     const h = new AbsHistogram(8);
     h.collectBinned(new Int16Array([1, 2]), 4, 0.5, 1);
     expect(() => h.collectBinned(new Int16Array([1]), 12, 0, 1)).toThrow(/not this histogram's range 4 doubled/);
     expect(() => h.collectBinned(new Int16Array([1]), 2, 0, 1)).toThrow(/not this histogram's range 4 doubled/);
-    expect(() => h.collectBinned(new Int16Array([9, 1]), 4, 0, 1)).toThrow(/1 of 2 bin indices are beyond ±8/);
-    expect(() => h.collectBinned(new Int16Array([-9, 1]), 4, 0, 1)).toThrow(/beyond ±8/);
+    expect(() => h.collectBinned(new Int16Array([9, 1]), 4, 0, 1)).toThrow(/1 of 2 bin indices are outside \[-9, 8\]/);
+    expect(() => h.collectBinned(new Int16Array([-10, 1, -9, 8]), 4, 0, 1)).toThrow(/1 of 4 bin indices are outside/);
+    expect(() => h.collectBinned(new Int16Array([-32768, 32767, 0]), 4, 0, 1)).toThrow(/2 of 3 bin indices are outside/);
     expect(() => h.collectBinned(new Int16Array([1]), 4, 0, 5)).toThrow(/exceeds its range/);
     expect(() => h.collectBinned(new Int16Array([1]), 4, NaN, 1)).toThrow(/finite/);
     expect(() => new AbsHistogram(40000).collectBinned(new Int16Array([1]), 4, 0, 1)).toThrow(/at most 32767 bins/);
     // The rejected calls left the histogram as it was.
     expect(h.count).toBe(2);
     expect(h.range).toBe(4);
-    expect(sum(h.counts)).toBe(2);
+    expect(Array.from(h.counts)).toEqual([0, 1, 1, 0, 0, 0, 0, 0]);
   });
 });

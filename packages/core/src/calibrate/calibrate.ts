@@ -12,6 +12,9 @@ import { modelInputsOf, validateFeed } from './data/validate.js';
 import { sliceBatch } from './data/source.js';
 import { createProgress, type ProgressOptions } from '../util/progress.js';
 
+/** The smallest normal float32: a narrower in-graph bin width loses precision. */
+const MIN_NORMAL_FLOAT32 = 2 ** -126;
+
 export interface CalibrateOptions {
   /** A registered method name ("entropy", "percentile", "mse", "minmax", or a plugin's) or a factory. Default "mse" (the most accurate on the reference models, see the README). */
   calibrator?: string | CalibratorFactory;
@@ -140,10 +143,14 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
       runFeeds[binnedNames(stub.tensor.name).range] = new ort.Tensor('float32', new Float32Array([range]), []);
     }
     const out = names.length ? await session.run(runFeeds, names) : {};
-    const scalar = (k: string) => Number(out[k]!.data[0]);
+    // -0 (the min of ReLU zeros, negated twice in the graph) reads as 0.
+    const scalar = (k: string) => {
+      const v = Number(out[k]!.data[0]);
+      return v === 0 ? 0 : v;
+    };
     // Batches the graph could not reduce or bin — non-finite values (their probes say so:
     // onnxruntime's ReduceMin/ReduceMax skip NaN), a range growing > 2^30-fold at once, a
-    // tiny range whose bins/range overflows — are run again for the values, and collect()
+    // range so tiny that its bin width is not a normal float — are run again for the values, and collect()
     // takes them (and reports non-finite values with their count).
     const finite = (...outputs: string[]) => outputs.every((k) => Number.isFinite(scalar(k)));
     for (const stub of stubs) {
@@ -153,7 +160,9 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
         if (!finite(e.min, e.max)) fallback.add(stub);
       } else if (how.get(stub) === 'binned') {
         const b = binnedNames(name);
-        if (!finite(b.batchRange, b.min, b.max, b.probe)) fallback.add(stub);
+        const R = scalar(b.batchRange);
+        const width = Math.fround(R / calibrators.get(stub)!.binned!.bins);
+        if (!finite(b.batchRange, b.min, b.max, b.probe) || (R > 0 && !(width >= MIN_NORMAL_FLOAT32))) fallback.add(stub);
       }
     }
     const values = fallback.size ? await fallbackRun(feeds, [...fallback].map((s) => s.tensor.name)) : {};

@@ -1,0 +1,47 @@
+;; Counts int16 histogram bin indices (AbsHistogram.collectBinned, via ../bin-counter.ts).
+;; After editing, regenerate count-bins.wasm.ts: `npm run gen:wasm -w @qdeploy/calibrators`.
+;;
+;; Memory layout (25 pages of 64 KiB, fixed: it never grows, so JS views stay valid):
+;;   bytes 0 .. 1048832      4 lanes of 65552 u32 counters, lane l at byte l * 262208.
+;;                           Index v counts in slot (v & 0xffff) of its lane: 0..32767 for
+;;                           v >= 0, 65536 + v for v < 0. 16 counters of padding per lane
+;;                           keep equal slots of the lanes from sharing a 4 KiB offset.
+;;   bytes 1048832 .. +2^19  the chunk: up to 262144 int16 indices, copied in by JS.
+;; The lane offsets are immediates in $count: keep them in step with $lane_stride.
+(module
+  (memory (export "memory") 25 25)
+  ;; Counters per lane.
+  (global $lane_stride (export "lane_stride") i32 (i32.const 65552))
+  ;; Byte offset and capacity (in indices) of the chunk.
+  (global $chunk_offset (export "chunk_offset") i32 (i32.const 1048832))
+  (global $chunk_length (export "chunk_length") i32 (i32.const 262144))
+
+  ;; Adds the first $n indices of the chunk to the lanes: index i to lane i % 4 in groups
+  ;; of four (independent counters, so that a run of equal indices does not serialise on
+  ;; one), the last n % 4 to lane 0. Loading the int16 zero-extended (load16_u) makes
+  ;; the slot: no sign handling at all in the loop, the lanes are folded in JS.
+  (func (export "count") (param $n i32)
+    (local $p i32) (local $end i32) (local $a i32)
+    (local.set $p (global.get $chunk_offset))
+    (local.set $end (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 1))))
+    (block $fours_done
+      (loop $fours
+        (br_if $fours_done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $a (i32.shl (i32.load16_u offset=0 (local.get $p)) (i32.const 2)))
+        (i32.store offset=0 (local.get $a) (i32.add (i32.load offset=0 (local.get $a)) (i32.const 1)))
+        (local.set $a (i32.shl (i32.load16_u offset=2 (local.get $p)) (i32.const 2)))
+        (i32.store offset=262208 (local.get $a) (i32.add (i32.load offset=262208 (local.get $a)) (i32.const 1)))
+        (local.set $a (i32.shl (i32.load16_u offset=4 (local.get $p)) (i32.const 2)))
+        (i32.store offset=524416 (local.get $a) (i32.add (i32.load offset=524416 (local.get $a)) (i32.const 1)))
+        (local.set $a (i32.shl (i32.load16_u offset=6 (local.get $p)) (i32.const 2)))
+        (i32.store offset=786624 (local.get $a) (i32.add (i32.load offset=786624 (local.get $a)) (i32.const 1)))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (br $fours)))
+    (local.set $end (i32.add (local.get $p) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 1))))
+    (block $rest_done
+      (loop $rest
+        (br_if $rest_done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $a (i32.shl (i32.load16_u offset=0 (local.get $p)) (i32.const 2)))
+        (i32.store offset=0 (local.get $a) (i32.add (i32.load offset=0 (local.get $a)) (i32.const 1)))
+        (local.set $p (i32.add (local.get $p) (i32.const 2)))
+        (br $rest)))))

@@ -1,0 +1,148 @@
+import * as ort from 'onnxruntime-node';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DataType, Graph, Model, Tensor, insertQdq, loadModel, observationSession, openNpy, transform, definePattern, op, input, type Value } from '../src/index.js';
+import { binnedNames, extremaOutputs } from '../src/calibrate/observe.js';
+import { channelsOf } from '../src/calibrate/channels.js';
+import { vendored } from './helpers/fixtures.js';
+
+// The observation graph: what calibration adds to the FP32 graph to get each stubbed
+// tensor's extrema and bin indices without copying the tensor out of onnxruntime.
+
+const CONV = definePattern({ name: 'Conv', root: op(['Conv', 'Gemm'], [input('input')]), qdqPoints: ['input'] });
+const calib = openNpy(path.join(__dirname, 'fixtures/data/calib_64.npy'));
+const batch = () => new ort.Tensor('float32', Float32Array.from(calib.readRows(0, 16) as Float32Array), [16, 1, 28, 28]);
+
+function fmnist() {
+  const { model, matches } = transform(loadModel(vendored('fmnist_resnet.onnx')), { patterns: [CONV] });
+  const q = insertQdq(model, matches);
+  return { model: q.model, names: q.stubs().map((s) => s.tensor.name) };
+}
+
+async function values(model: Model, names: string[]): Promise<Record<string, ort.Tensor>> {
+  const s = await observationSession(model, names);
+  try {
+    return await s.run({ input: batch() }, names);
+  } finally {
+    await s.release();
+  }
+}
+
+const extrema = (t: ort.Tensor) => {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const x of t.data as Float32Array) {
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  return { min, max };
+};
+
+describe('channelsOf', () => {
+  it('finds the channel count of every 4-D activation of the fmnist ResNet, and nothing for the flattened one', async () => {
+    const { model, names } = fmnist();
+    const out = await values(model, names);
+    for (const n of names) {
+      const dims = out[n]!.dims;
+      expect(channelsOf(model.graph.value(n)!), n).toBe(dims.length === 4 ? dims[1] : null);
+    }
+  });
+
+  it('follows broadcasts, concatenation and channel-keeping ops, and gives up when the graph does not tell', () => {
+    const g = new Graph();
+    const x = g.getOrCreateValue('x'); // no declared shape
+    g.inputs.push(x);
+    const conv = (cout: number, from: Value) =>
+      g.addNode({ opType: 'Conv', inputs: [from, g.addInitializer(g.uniqueName('w'), Tensor.fromArray(new Float32Array(cout * 9), [cout, 1, 3, 3]))] }).output();
+    const node = (opType: string, inputs: Value[], attrs?: Record<string, number>) => g.addNode({ opType, inputs, ...(attrs ? { attrs } : {}) }).output();
+    const a = conv(8, x);
+    const one = conv(1, x); // N×1×H×W: a broadcast against it keeps the other operand's 8
+    expect(channelsOf(node('Relu', [a]))).toBe(8);
+    expect(channelsOf(node('Mul', [one, a]))).toBe(8);
+    expect(channelsOf(node('Add', [one, g.addInitializer('c', Tensor.fromArray(new Float32Array(6), [6, 1, 1]))]))).toBe(6);
+    expect(channelsOf(node('Concat', [a, node('Relu', [one])], { axis: 1 }))).toBe(9);
+    expect(channelsOf(node('Concat', [a, one], { axis: 2 }))).toBeNull();
+    expect(channelsOf(node('Add', [a, x]))).toBeNull(); // x: unknown rank
+    expect(channelsOf(x)).toBeNull();
+    expect(channelsOf(node('Flatten', [a]))).toBeNull();
+  });
+});
+
+describe('observationSession', () => {
+  it('reduces 4-D tensors per channel in the graph (GlobalMaxPool, depthwise −1 Conv), others with Reduce ops, to the exact extrema', async () => {
+    const { model, names } = fmnist();
+    const session = await observationSession(model, [], {}, names);
+    let out: Record<string, ort.Tensor>;
+    try {
+      out = await session.run({ input: batch() });
+    } finally {
+      await session.release();
+    }
+    const want = await values(model, names);
+    let negative = 0;
+    for (const n of names) {
+      const e = extrema(want[n]!);
+      const o = extremaOutputs(n);
+      // == compares -0 and 0 as equal: x·(−1) of a ReLU zero is −0.
+      expect(Number(out[o.min]!.data[0]) == e.min, `${n} min`).toBe(true);
+      expect(Number(out[o.max]!.data[0]), `${n} max`).toBe(e.max);
+      if (e.min < 0) negative++;
+    }
+    expect(negative).toBeGreaterThanOrEqual(1); // the normalised input image
+  });
+
+  it('bins x into the signed floor of x / w, w = range / bins: the bin of |x| is i or −i−1', async () => {
+    const { model, names } = fmnist();
+    const bins = 2048;
+    const session = await observationSession(model, [], {}, [], names.map((name) => ({ name, bins })));
+    const feeds: Record<string, ort.Tensor> = { input: batch() };
+    for (const n of names) feeds[binnedNames(n).range] = new ort.Tensor('float32', new Float32Array([0]), []);
+    let out: Record<string, ort.Tensor>;
+    try {
+      out = await session.run(feeds);
+    } finally {
+      await session.release();
+    }
+    const want = await values(model, names);
+    for (const n of names) {
+      const b = binnedNames(n);
+      const x = want[n]!.data as Float32Array;
+      const e = extrema(want[n]!);
+      const R = Number(out[b.batchRange]!.data[0]);
+      expect(R, n).toBe(Math.max(-e.min, e.max)); // first batch: the range is max |x|
+      expect(Number.isFinite(Number(out[b.probe]!.data[0])), n).toBe(true);
+      const w = Math.fround(R / bins);
+      const idx = out[b.indices]!.data as Int16Array;
+      expect(out[b.indices]!.type).toBe('int16');
+      expect(idx.length).toBe(x.length);
+      let offEdge = 0;
+      for (let i = 0; i < x.length; i++) {
+        const y = x[i]! / w;
+        if (idx[i] === Math.floor(y)) continue;
+        // float32 rounding of x − w/2 may move a value within 1e-4 bin of an edge across it.
+        expect(Math.abs(y - Math.round(y)), `${n}[${i}] = ${x[i]}: index ${idx[i]}`).toBeLessThan(1e-4);
+        expect(Math.abs(idx[i]! - Math.floor(y))).toBe(1);
+        offEdge++;
+      }
+      expect(offEdge, n).toBeLessThanOrEqual(x.length * 1e-4);
+    }
+  });
+
+  it('flags a NaN made inside the network in the probe', async () => {
+    const g = new Graph();
+    const x = g.getOrCreateValue('x');
+    x.type = { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 8 }, { dimValue: 1 }, { dimValue: 1 }] } } };
+    g.inputs.push(x);
+    const y = g.addNode({ opType: 'Log', inputs: [x], outputs: [g.getOrCreateValue('y')] }).output();
+    g.outputs.push(g.addNode({ opType: 'Relu', inputs: [y], outputs: [g.getOrCreateValue('z')] }).output());
+    const m = new Model(g, { irVersion: 8, opsetImport: [{ domain: '', version: 17 }] });
+    expect(channelsOf(y)).toBe(8); // the per-channel (NCHWc-friendly) reductions are used
+    const session = await observationSession(m, [], {}, [], [{ name: 'y', bins: 16 }]);
+    try {
+      const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from([1, 2, 3, -1, 4, 5, 6, 7]), [1, 8, 1, 1]), [binnedNames('y').range]: new ort.Tensor('float32', new Float32Array([0]), []) });
+      expect(Number(out[binnedNames('y').probe]!.data[0])).toBeNaN();
+    } finally {
+      await session.release();
+    }
+  });
+});
