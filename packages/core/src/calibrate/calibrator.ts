@@ -67,9 +67,10 @@ export interface BinnedCollector {
   /**
    * Observe one batch binned in the graph: `indices[i]` = floor(x_i · bins / range), the
    * signed floor on the grid of `range` (the batch's range R above), so the bin of |x_i|
-   * is v = indices[i] for v >= 0 and -v - 1 for v < 0. The indices lie in [-bins, bins]:
-   * -bins for x_i in [-range, -range + w) and bins only for x_i = range, both in the last
-   * bin (w = range / bins); an index outside [-bins, bins] throws. `min`/`max` are the
+   * is v = indices[i] for v >= 0 and -v - 1 for v < 0. The indices lie in
+   * [-bins - 1, bins]: -bins for x_i in [-range, -range + w), bins only for x_i = range
+   * and -bins - 1 only for x_i = -range pushed a bin lower by float32 rounding, all three
+   * in the last bin (w = range / bins); an index outside that throws. `min`/`max` are the
    * batch's signed extrema, all finite. Equivalent to `collect(values)` up to the
    * rounding of values on a bin edge (the graph computes QuantizeLinear(x − w/2, w),
    * which may put such a value one bin lower).

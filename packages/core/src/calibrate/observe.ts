@@ -12,9 +12,10 @@ const MS_DOMAIN = 'com.microsoft';
 
 /**
  * Output names under which the observation graph returns a tensor's batch extrema. An
- * infinite value shows in them; a NaN made inside the network does not (onnxruntime's
- * ReduceMin/ReduceMax skip NaN), and a full NaN probe pass cost minmax ~15 % of its
- * time, so minmax leaves it to the input check (validateFeed rejects NaN inputs).
+ * infinite value shows in them; a NaN made inside the network may not (onnxruntime's
+ * ReduceMin/ReduceMax and GlobalMaxPool may skip NaN), and a full NaN probe pass cost
+ * minmax ~15 % of its time, so minmax leaves it to the input check (validateFeed rejects
+ * NaN inputs).
  */
 export const extremaOutputs = (name: string) => ({ min: `${name}__qdeploy_min`, max: `${name}__qdeploy_max` });
 
