@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EntropyCalibrator, PercentileCalibrator, entropyCutBin } from '../src/index.js';
-import { batches, gaussian, laplace, relu, rng } from './helpers.js';
+import { batches, gaussian, irregularHistograms, laplace, relu } from './helpers.js';
 
 /**
  * Slow reference of the KL sweep, written directly from the description (TensorRT's
@@ -78,15 +78,7 @@ describe('entropy', () => {
   });
 
   it('matches the reference on irregular histograms (gaps, spikes, tails), with strides and other level counts', () => {
-    const u = rng(32);
-    for (let t = 0; t < 6; t++) {
-      const n = 300 + Math.floor(u() * 300);
-      const hist = new Float64Array(n);
-      for (let j = 0; j < n; j++) {
-        // decaying mass, random holes, a few spikes
-        const r = u();
-        hist[j] = r < 0.2 ? 0 : Math.floor(1e5 * Math.exp(-j / (40 + 80 * u())) * (r > 0.97 ? 20 : 1) + (u() < 0.5 ? 1 : 0));
-      }
+    for (const [t, hist] of irregularHistograms(32, 6).entries()) {
       for (const [levels, start, stride] of [[128, 128, 1], [64, 64, 3], [16, 100, 7]] as const) {
         const ref = referenceCut(hist, levels, start, stride);
         const cut = entropyCutBin(hist, levels, start, stride);

@@ -87,3 +87,17 @@ export function boundedGaussian(n: number, seed: number, sigma: number, bound: n
   for (let i = 0; i < n; i++) while (Math.abs(x[i]!) >= bound) x[i]! *= 0.5;
   return x;
 }
+
+/** `count` histograms of 300–599 bins: decaying mass, random holes, a few spikes. */
+export function irregularHistograms(seed: number, count: number): Float64Array[] {
+  const u = rng(seed);
+  return Array.from({ length: count }, () => {
+    const n = 300 + Math.floor(u() * 300);
+    const hist = new Float64Array(n);
+    for (let j = 0; j < n; j++) {
+      const r = u();
+      hist[j] = r < 0.2 ? 0 : Math.floor(1e5 * Math.exp(-j / (40 + 80 * u())) * (r > 0.97 ? 20 : 1) + (u() < 0.5 ? 1 : 0));
+    }
+    return hist;
+  });
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EntropyCalibrator, MseCalibrator, entropyCutBin, mseBestBin } from '../src/index.js';
-import { gaussian, laplace, relu, rng, uniform } from './helpers.js';
+import { gaussian, irregularHistograms, laplace, relu, rng, uniform } from './helpers.js';
 import { referenceEntropyCutBin, referenceMseBestBin } from './reference-sweeps.js';
 
 // The fast sweeps must return exactly the bin the straightforward ones (reference-sweeps.ts,
@@ -172,14 +172,7 @@ describe('fast entropy / mse sweeps = the reference sweeps, bin for bin', () => 
     tie[1] = 4;
     for (const stride of [1, 5]) expectSameEntropy(tie, 4, 8, stride, 'tie');
     expectSameMse(tie, 8, 1, 8, 'tie');
-    const u = rng(32);
-    for (let t = 0; t < 6; t++) {
-      const n = 300 + Math.floor(u() * 300);
-      const hist = new Float64Array(n);
-      for (let j = 0; j < n; j++) {
-        const r = u();
-        hist[j] = r < 0.2 ? 0 : Math.floor(1e5 * Math.exp(-j / (40 + 80 * u())) * (r > 0.97 ? 20 : 1) + (u() < 0.5 ? 1 : 0));
-      }
+    for (const [t, hist] of irregularHistograms(32, 6).entries()) {
       for (const [levels, start, stride] of [[128, 128, 1], [64, 64, 3], [16, 100, 7]] as const) {
         expectSameEntropy(hist, levels, start, stride, `irregular #${t}`);
       }
