@@ -16,8 +16,19 @@ const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Sum', 'Max', 'Min']);
  * ops that keep channels (activations, BN, pooling, residual Adds). Calibration uses it
  * to reduce such tensors with GlobalMaxPool and a depthwise Conv, which onnxruntime runs
  * in its blocked NCHWc layout; ReduceMin/ReduceMax would force a copy back to NCHW.
+ * `memo` caches the answer per value: pass one Map for many queries on one graph (a
+ * value reached along several paths — x and sigmoid(x) of a SiLU — is walked once).
  */
-export function channelsOf(v: Value, depth = 64): number | null {
+export function channelsOf(v: Value, memo = new Map<Value, number | null>(), depth = 64): number | null {
+  let c = memo.get(v);
+  if (c === undefined) {
+    c = walk(v, memo, depth);
+    memo.set(v, c);
+  }
+  return c;
+}
+
+function walk(v: Value, memo: Map<Value, number | null>, depth: number): number | null {
   const shape = v.shape;
   if (shape) {
     if (shape.length !== 4) return null;
@@ -42,7 +53,7 @@ export function channelsOf(v: Value, depth = 64): number | null {
       if (Number(p.attr('axis', 0)) !== 1) return null;
       let total = 0;
       for (const x of p.inputs) {
-        const c = x ? channelsOf(x, depth - 1) : null;
+        const c = x ? channelsOf(x, memo, depth - 1) : null;
         if (c === null) return null;
         total += c;
       }
@@ -51,7 +62,7 @@ export function channelsOf(v: Value, depth = 64): number | null {
   }
   if (SAME_CHANNELS.has(p.opType)) {
     const x = input(0);
-    return x ? channelsOf(x, depth - 1) : null;
+    return x ? channelsOf(x, memo, depth - 1) : null;
   }
   if (BROADCASTING.has(p.opType)) {
     // Broadcasting: C is the largest channel count among the operands, so every operand
@@ -61,7 +72,7 @@ export function channelsOf(v: Value, depth = 64): number | null {
     for (const x of p.inputs) {
       if (!x) continue;
       const constant = x.constant() !== null;
-      const k = constant ? constantChannels(x) : channelsOf(x, depth - 1);
+      const k = constant ? constantChannels(x) : channelsOf(x, memo, depth - 1);
       if (k === null) return null;
       fourD ||= !constant;
       c = Math.max(c, k);

@@ -43,7 +43,7 @@ export interface BinnedObservation {
 
 /** The largest growth of the range within one batch that the graph handles: 2^MAX_DOUBLINGS. */
 export const MAX_DOUBLINGS = 30;
-/** Bin indices are returned as int16, and reach ±bins (for |x| = range). */
+/** Bin indices are returned as int16, in [-bins - 1, bins] (±bins for |x| = range). */
 export const MAX_GRAPH_BINS = 32767;
 /** The ai.onnx ops the binning nodes use (GreaterOrEqual, Where, keepdims reductions, ...) are all there from opset 13. */
 export const MIN_BINNING_OPSET = 13;
@@ -166,16 +166,7 @@ function addBinning(g: Graph, x: Value, b: BinnedObservation, c: BinningConstant
   r.type = { tensorType: { elemType: DataType.FLOAT, shape: { dim: [] } } };
   g.inputs.push(r);
   const node = (opType: string, inputs: Value[], attrs?: Record<string, number>, output?: string, domain = ''): Value =>
-    g
-      .addNode({
-        opType,
-        domain,
-        name: g.uniqueName(`${b.name}__qdeploy_${opType}`),
-        inputs,
-        outputs: output !== undefined ? [g.getOrCreateValue(output)] : 1,
-        ...(attrs ? { attrs } : {}),
-      })
-      .output();
+    addObservationNode(g, b.name, opType, inputs, attrs, output, domain);
   const output = (v: Value) => g.outputs.push(v);
 
   const { min: mn, max: mx } = reductions.extrema(x, { min: names.min, max: names.max });
@@ -207,6 +198,8 @@ function addBinning(g: Graph, x: Value, b: BinnedObservation, c: BinningConstant
  */
 class Reductions {
   private readonly negWeights = new Map<number, Value>();
+  /** channelsOf's answers on this graph: each observed tensor is asked for twice or more. */
+  private readonly channels = new Map<Value, number | null>();
 
   constructor(private readonly g: Graph) {}
 
@@ -239,7 +232,7 @@ class Reductions {
    */
   private blockedChannels(x: Value): number | null {
     if (!x.producer) return null;
-    const C = channelsOf(x);
+    const C = channelsOf(x, this.channels);
     return C !== null && C % 8 === 0 ? C : null;
   }
 
@@ -253,15 +246,24 @@ class Reductions {
   }
 
   private node(opType: string, inputs: Value[], attrs?: Record<string, number>, output?: string): Value {
-    const g = this.g;
-    return g
-      .addNode({
-        opType,
-        name: g.uniqueName(`${output ?? inputs[0]!.name}__qdeploy_${opType}`),
-        inputs,
-        outputs: output !== undefined ? [g.getOrCreateValue(output)] : 1,
-        ...(attrs ? { attrs } : {}),
-      })
-      .output();
+    return addObservationNode(this.g, output ?? inputs[0]!.name, opType, inputs, attrs, output);
   }
+}
+
+/**
+ * Appends one node of the observation graph, named after `base` (unique in the graph),
+ * and returns its output: the value named `output` when given (a graph output the
+ * caller reads by that name), else a fresh one.
+ */
+function addObservationNode(g: Graph, base: string, opType: string, inputs: Value[], attrs?: Record<string, number>, output?: string, domain = ''): Value {
+  return g
+    .addNode({
+      opType,
+      domain,
+      name: g.uniqueName(`${base}__qdeploy_${opType}`),
+      inputs,
+      outputs: output !== undefined ? [g.getOrCreateValue(output)] : 1,
+      ...(attrs ? { attrs } : {}),
+    })
+    .output();
 }
