@@ -59,9 +59,13 @@ if (!only || only === 'calibration') {
     return runs[1];
   };
   const models = [['fmnist', '512', 'fmnist ResNet, 512 images']];
-  const fixtures = path.resolve(process.env.QDEPLOY_FIXTURES ?? path.join(here, '../../shared/fixtures'));
-  if (fs.existsSync(path.join(fixtures, 'resnet18_bn.onnx'))) models.push(['resnet18', '64', 'ResNet-18 224², 64 images']);
-  else row('Calibration (ResNet-18)', 'skipped', `no ${path.join(fixtures, 'resnet18_bn.onnx')} (set QDEPLOY_FIXTURES)`);
+  const { sharedFixture } = await import('@qdeploy/core/testing');
+  try {
+    sharedFixture('resnet18_bn.onnx');
+    models.push(['resnet18', '64', 'ResNet-18 224², 64 images']);
+  } catch (e) {
+    row('Calibration (ResNet-18)', 'skipped', String(e.message));
+  }
   for (const [which, samples, label] of models) {
     for (const method of ['minmax', 'percentile', 'entropy', 'mse']) {
       const c = ratioMedian(method, samples, which);

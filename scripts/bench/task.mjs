@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { loadModel, saveModel, transform, insertQdq, calibrate, openNpy, modelToBytes, usePlugin } from '@qdeploy/core';
 import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
 import calibrators from '@qdeploy/calibrators';
+import { sharedFixture } from '@qdeploy/core/testing';
 
 const [task, ...args] = process.argv.slice(2);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -16,8 +17,12 @@ await usePlugin(calibrators);
 
 /** 512 calibration images: the shared Fashion-MNIST slice when present, else the vendored 64 repeated. */
 function calibrationRows() {
-  const shared = path.resolve(process.env.QDEPLOY_FIXTURES ?? path.join(root, '../shared/fixtures'), 'calib_512.npy');
-  const file = fs.existsSync(shared) ? shared : path.join(root, 'packages/core/test/fixtures/data/calib_64.npy');
+  let file;
+  try {
+    file = sharedFixture('calib_512.npy');
+  } catch {
+    file = path.join(root, 'packages/core/test/fixtures/data/calib_64.npy');
+  }
   const npy = openNpy(file);
   return (i, n) => {
     const out = new Float32Array(n * 784);
@@ -58,7 +63,7 @@ const tasks = {
     const feeds = [];
     let file;
     if (which === 'resnet18') {
-      file = path.resolve(process.env.QDEPLOY_FIXTURES ?? path.join(root, '../shared/fixtures'), 'resnet18_bn.onnx');
+      file = sharedFixture('resnet18_bn.onnx');
       let seed = 1;
       const uniform = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
       for (let i = 0; i < n; i += 16) {
