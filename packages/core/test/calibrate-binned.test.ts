@@ -2,8 +2,8 @@ import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  DataError, DataType, Graph, Model, Tensor, calibrate, definePattern, input, insertQdq, loadModel, observationSession, op, openNpy, resolveCalibratorFactory,
-  transform, usePlugin, type Calibrator, type CalibratorFactory, type ForwardLoop, type QuantizedModel,
+  DEFAULT_HISTOGRAM_STRIDE, DataError, DataType, Graph, Model, Tensor, calibrate, definePattern, input, insertQdq, loadModel, observationSession, op, openNpy, resolveCalibratorFactory,
+  sampleGrid, sampleStrideOf, transform, usePlugin, type Calibrator, type CalibratorFactory, type ForwardLoop, type QuantizedModel,
 } from '../src/index.js';
 import calibrators, { type AbsHistogram, type HistogramCalibrator } from '@qdeploy/calibrators';
 import { vendored } from './helpers/fixtures.js';
@@ -63,15 +63,18 @@ function spying(factory: CalibratorFactory) {
   return { calls, factory: wrapped };
 }
 
-/** Every stub's calibrator fed the same batches through collect() (the JS path). */
-async function viaCollect(q: QuantizedModel, method: string, batches: readonly ort.Tensor[]): Promise<Map<string, HistogramCalibrator>> {
+/**
+ * Every stub's calibrator fed the same batches through collect() (the JS path), 4-D
+ * tensors on the grid of `stride` (calibrate's histogramStride, default 2).
+ */
+async function viaCollect(q: QuantizedModel, method: string, batches: readonly ort.Tensor[], stride = DEFAULT_HISTOGRAM_STRIDE): Promise<Map<string, HistogramCalibrator>> {
   const names = q.stubs().map((s) => s.tensor.name);
   const session = await observationSession(q.model, names);
   const cals = new Map(names.map((n) => [n, resolveCalibratorFactory(method)() as HistogramCalibrator]));
   try {
     for (const b of batches) {
       const out = await session.run({ input: b }, names);
-      for (const n of names) cals.get(n)!.collect(out[n]!.data as Float32Array);
+      for (const n of names) cals.get(n)!.collect(sampleGrid(out[n]!.data as Float32Array, out[n]!.dims, sampleStrideOf(q.model, n, stride)));
     }
   } finally {
     await session.release();

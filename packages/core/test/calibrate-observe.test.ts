@@ -2,7 +2,8 @@ import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  DataType, Graph, Model, Tensor, calibrate, definePattern, input, insertQdq, loadModel, observationSession, op, openNpy, resolveCalibratorFactory, transform, usePlugin,
+  DEFAULT_HISTOGRAM_STRIDE, DataType, Graph, Model, Tensor, calibrate, definePattern, input, insertQdq, loadModel, observationSession, op, openNpy, resolveCalibratorFactory,
+  sampleGrid, sampleStrideOf, transform, usePlugin,
   type Calibrator, type Value,
 } from '../src/index.js';
 import calibrators, { type HistogramCalibrator } from '@qdeploy/calibrators';
@@ -179,7 +180,11 @@ describe('in-graph observation on other architectures', () => {
           const cals = new Map(names.map((name) => [name, resolveCalibratorFactory(method)()]));
           for (const f of feeds) {
             const out = await session.run({ input: f }, names);
-            for (const name of names) cals.get(name)!.collect(out[name]!.data as Float32Array);
+            for (const name of names) {
+              // Histogram methods see 4-D tensors on calibrate()'s default grid.
+              const stride = method === 'minmax' ? 1 : sampleStrideOf(model, name, DEFAULT_HISTOGRAM_STRIDE);
+              cals.get(name)!.collect(sampleGrid(out[name]!.data as Float32Array, out[name]!.dims, stride));
+            }
           }
           ref.set(method, cals);
         }

@@ -6,6 +6,7 @@ import { resolveCalibratorFactory } from '../plugins/container.js';
 import type { BinnedCollector, Calibrator, CalibratorFactory, CalibratorOptions, CalibratorState, CalibrationRange } from './calibrator.js';
 import type { Feed, ForwardLoop } from './types.js';
 import { binnedNames, canBinInGraph, extremaOutputs, observationSession } from './observe.js';
+import { DEFAULT_HISTOGRAM_STRIDE, hasNonFinite, sampleGrid, sampleStrideOf } from './sample.js';
 import { DataError } from './data/errors.js';
 import { CalibrationStopped } from './data/forward-loop.js';
 import { modelInputsOf, validateFeed } from './data/validate.js';
@@ -26,6 +27,13 @@ export interface CalibrateOptions {
    * all, clip the foreground away there, while the input's range is known and bounded.
    */
   inputCalibrator?: string | CalibratorFactory | null;
+  /**
+   * Histogram methods (calibrators with a `binned` collector: entropy, percentile, mse)
+   * count 4-D feature maps on a grid of every `histogramStride`-th row and column
+   * (default 2: a quarter of the values, at half the cost; 1: every value). See
+   * `DEFAULT_HISTOGRAM_STRIDE` for why. Other calibrators always see every value.
+   */
+  histogramStride?: number;
   /** Stop after this many samples (first dimension of the batches). */
   limit?: number;
   /** Show a progress bar (default: on when stderr is a terminal). `total` is in samples. */
@@ -78,6 +86,16 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   for (const [stub, cal] of calibrators) {
     how.set(stub, cal.collectExtrema ? 'extrema' : cal.binned && canBinInGraph(quantized.model, stub.tensor.name, cal.binned.bins) ? 'binned' : 'values');
   }
+  // Histogram calibrators see 4-D tensors on a grid (whichever way they observe them).
+  const histogramStride = options.histogramStride ?? DEFAULT_HISTOGRAM_STRIDE;
+  if (!Number.isInteger(histogramStride) || histogramStride < 1) {
+    throw new Error(`calibrate: histogramStride must be a positive integer, got ${histogramStride}`);
+  }
+  const strides = new Map<QuantStub, number>();
+  for (const [stub, cal] of calibrators) {
+    if (cal.binned && !cal.collectExtrema) strides.set(stub, sampleStrideOf(quantized.model, stub.tensor.name, histogramStride));
+  }
+  const strideOf = (stub: QuantStub) => strides.get(stub) ?? 1;
   const tensorsObserved = (kind: 'extrema' | 'binned' | 'values') => stubs.filter((s) => how.get(s) === kind).map((s) => s.tensor.name);
   const binned = stubs.filter((s) => how.get(s) === 'binned').map((s) => [s, calibrators.get(s) as Binned] as const);
   const names = [
@@ -93,7 +111,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     tensorsObserved('values'),
     options.sessionOptions,
     tensorsObserved('extrema'),
-    binned.map(([s, c]) => ({ name: s.tensor.name, bins: c.binned.bins })),
+    binned.map(([s, c]) => ({ name: s.tensor.name, bins: c.binned.bins, stride: strideOf(s) })),
   );
   // For the rare batch the graph cannot reduce or bin (below): a session returning those
   // tensors' values, made when first needed.
@@ -166,11 +184,17 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
       }
     }
     const values = fallback.size ? await fallbackRun(feeds, [...fallback].map((s) => s.tensor.name)) : {};
+    // Values for a histogram calibrator go through the same grid as the in-graph binning,
+    // unless they hold a NaN or ±Infinity: then all of them, so that collect() reports it.
+    const valuesFor = (stub: QuantStub, t: ort.Tensor): Float32Array => {
+      const v = t.data as Float32Array;
+      return strideOf(stub) === 1 || hasNonFinite(v) ? v : sampleGrid(v, t.dims, strideOf(stub));
+    };
     for (const [stub, cal] of calibrators) {
       const name = stub.tensor.name;
       try {
         if (fallback.has(stub)) {
-          cal.collect(values[name]!.data as Float32Array);
+          cal.collect(valuesFor(stub, values[name]!));
         } else if (how.get(stub) === 'extrema') {
           const ext = extremaOutputs(name);
           cal.collectExtrema!(scalar(ext.min), scalar(ext.max), n);
@@ -178,7 +202,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
           const o = binnedNames(name);
           cal.binned!.collectBinned(out[o.indices]!.data as Int16Array, scalar(o.batchRange), scalar(o.min), scalar(o.max));
         } else {
-          cal.collect(out[name]!.data as Float32Array);
+          cal.collect(valuesFor(stub, out[name]!));
         }
       } catch (e) {
         throw new DataError('non-finite', `batch ${index}, tensor "${name}": ${(e as Error).message}`);

@@ -2,4 +2,5 @@ export * from './calibrator.js';
 export * from './types.js';
 export * from './calibrate.js';
 export { observationSession } from './observe.js';
+export { DEFAULT_HISTOGRAM_STRIDE, sampleGrid, sampleStrideOf } from './sample.js';
 export * from './data/index.js';

@@ -87,6 +87,7 @@ const calibration = z.strictObject(
     inputMethod: z.union([nonEmpty('a calibration method name'), z.null()], expecting('a calibration method name, or null (same as method)')).optional(),
     batchSize: posInt().optional(),
     limit: posInt().optional(),
+    histogramStride: posInt().optional(),
     inputName: nonEmpty('a model input name').optional(),
     kind: z.enum(['npy', 'images', 'module'], expecting('one of "npy", "images", "module"')).optional(),
     sampleRank: posInt().optional(),

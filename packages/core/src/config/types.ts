@@ -65,6 +65,8 @@ export interface CalibrationSettings {
   batchSize?: number;
   /** Use at most this many samples. */
   limit?: number;
+  /** Histogram methods count 4-D feature maps on a grid of every k-th row and column (default 2; 1: every value). */
+  histogramStride?: number;
   /** The model input the data feeds (default: the model's only input). */
   inputName?: string;
   /** What `data` is, when the file extension or folder contents do not tell. */

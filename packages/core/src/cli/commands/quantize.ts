@@ -13,6 +13,7 @@ interface QuantizeFlags {
   inputCalibrator?: string;
   batchSize?: number;
   limit?: number;
+  histogramStride?: number;
   inputName?: string;
   plugin?: string[];
   backendOption?: Record<string, unknown>;
@@ -35,6 +36,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('--calib-option <key=value>', 'an option of the calibration method, e.g. percentile=99.99 (repeatable)', keyValue)
     .option('--batch-size <n>', 'calibration batch size (default: 32)', positiveInt)
     .option('--limit <n>', 'calibrate on at most n samples', positiveInt)
+    .option('--histogram-stride <k>', 'histogram methods count 4-D feature maps on every k-th row and column (default: 2; 1: every value)', positiveInt)
     .option('--input-name <name>', 'model input the calibration data feeds (default: the only input)')
     .option('--backend-option <key=value>', 'a backend pattern option, e.g. minLinearSize=0 for tensorrt (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
@@ -63,6 +65,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
       if (flags.calibOption) calibration.options = { ...base?.options, ...flags.calibOption };
       if (flags.batchSize !== undefined) calibration.batchSize = flags.batchSize;
       if (flags.limit !== undefined) calibration.limit = flags.limit;
+      if (flags.histogramStride !== undefined) calibration.histogramStride = flags.histogramStride;
       if (flags.inputName !== undefined) calibration.inputName = flags.inputName;
     }
     const summary = await quantizeModel({

@@ -86,6 +86,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
       inputCalibrator: inputMethod,
       calibratorOptions: cal.options,
       limit: cal.limit,
+      histogramStride: cal.histogramStride,
       progress: options.progress === false ? false : { total: source.totalSamples },
     });
     calibration = { method: r.method, inputMethod, data: data!, batches: r.batches, samples: r.samples, seconds: r.seconds };
