@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // INT8 top-1 vs FP32 for each calibrator on the trained Fashion-MNIST models.
-// Usage: node scripts/accuracy.mjs [--backend tensorrt|reference] [--models a,b] [--methods m1,m2] [--min-linear-size N]
+// Usage: node scripts/accuracy.mjs [--backend tensorrt|reference] [--models a,b] [--methods m1,m2] [--min-linear-size N] [--histogram-stride K]
 // Needs the shared fixtures (../shared/fixtures or $QDEPLOY_FIXTURES) and a build (npm run build).
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -58,7 +58,7 @@ for (const file of models) {
         const n = Math.min(64, calibN - i);
         await run(new ort.Tensor('float32', calibX.readRows(i, n), [n, ...rowDims]));
       }
-    }, { calibrator: method, progress: false });
+    }, { calibrator: method, progress: false, histogramStride: args['histogram-stride'] ? Number(args['histogram-stride']) : undefined });
     const calibS = (performance.now() - t0) / 1000;
     const int8 = await top1(modelToBytes(q.toExportModel({ quiet: true })));
     rows.push({ model: file, method, fp32: (fp32 * 100).toFixed(2), int8: (int8 * 100).toFixed(2), delta: ((int8 - fp32) * 100).toFixed(2), calibS: calibS.toFixed(2) });

@@ -58,7 +58,7 @@ const tasks = {
   // Plain FP32 inference over the calibration batches vs calibrate() over the same batches,
   // on the trained fashion-MNIST ResNet (real images, batches of 64) or on torchvision's
   // ResNet-18 at 224×224 (synthetic images, batches of 16: its weights are random anyway).
-  async calibration(method = 'entropy', samples = '512', which = 'fmnist') {
+  async calibration(method = 'entropy', samples = '512', which = 'fmnist', histogramStride = '2') {
     const n = Number(samples);
     const feeds = [];
     let file;
@@ -95,7 +95,7 @@ const tasks = {
     const { model, matches } = transform(original, { patterns: TENSORRT_PATTERNS });
     const q = insertQdq(model, matches);
     const t = now();
-    const r = await calibrate(q, async (run) => { for (const f of feeds) await run(f); }, { calibrator: method, progress: false });
+    const r = await calibrate(q, async (run) => { for (const f of feeds) await run(f); }, { calibrator: method, progress: false, histogramStride: Number(histogramStride) });
     const calibMs = now() - t;
     // Timed before and after calibrating, against drift on a shared machine.
     const inferMs = (cold1 + (await infer(await fresh()))) / 2;
