@@ -160,6 +160,19 @@ describe('in-process', () => {
     expect(fs.statSync(out).size).toBe(s.outputBytes);
   });
 
+  it('histogramStride reaches calibration: every value (1) vs the default grid give other activation scales', async () => {
+    const scales = async (histogramStride?: number) => {
+      const out = path.join(tmp, `stride/${histogramStride ?? 'default'}.onnx`);
+      await quantizeModel({ model: MOBILENET_BN, output: out, backend: 'tensorrt', calibration: { data: CALIB_32, method: 'percentile', limit: 16, histogramStride }, progress: false });
+      const m = loadModel(out);
+      return m.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.input(1)!.constant()!.toNumbers()[0]!);
+    };
+    const [all, grid] = [await scales(1), await scales(undefined)];
+    expect(all.length).toBe(grid.length);
+    expect(all.filter((s, i) => s !== grid[i]).length).toBeGreaterThan(0);
+    expect(await runCli(['quantize', MOBILENET_BN, '-o', path.join(tmp, 'stride/bad.onnx'), '--calib', CALIB_32, '--histogram-stride', '0'])).toMatchObject({ code: 2 });
+  });
+
   it('main() returns the exit code and writes to the given streams', async () => {
     let out = '';
     let err = '';

@@ -45,7 +45,7 @@ describe('loadConfig: formats', () => {
         ...minimal,
         model: '../models/m.onnx',
         plugins: ['./plugins/p.mjs', 'some-package', '@scope/pkg'],
-        calibration: { data: 'calib.npy', method: 'percentile', options: { percentile: 99.99 }, batchSize: 16, limit: 64 },
+        calibration: { data: 'calib.npy', method: 'percentile', options: { percentile: 99.99 }, batchSize: 16, limit: 64, histogramStride: 1 },
         evaluate: { data: 'x.npy', labels: '/abs/y.npy' },
         build: { output: 'model.engine', precision: 'best', shapes: { input: [1, 1, 28, 28] } },
       }),
@@ -58,7 +58,7 @@ describe('loadConfig: formats', () => {
     expect(c.output).toBe(path.join(dir, 'out/m.int8.onnx'));
     expect(c.backend).toBe('tensorrt');
     expect(c.plugins).toEqual([path.join(dir, 'plugins/p.mjs'), 'some-package', '@scope/pkg']);
-    expect(c.calibration).toEqual({ data: path.join(dir, 'calib.npy'), method: 'percentile', options: { percentile: 99.99 }, batchSize: 16, limit: 64 });
+    expect(c.calibration).toEqual({ data: path.join(dir, 'calib.npy'), method: 'percentile', options: { percentile: 99.99 }, batchSize: 16, limit: 64, histogramStride: 1 });
     expect(c.evaluate).toEqual({ data: path.join(dir, 'x.npy'), labels: '/abs/y.npy' });
     // Backend-specific build options pass through; the output path is resolved.
     expect(c.build).toEqual({ output: path.join(dir, 'model.engine'), precision: 'best', shapes: { input: [1, 1, 28, 28] } });
@@ -150,7 +150,7 @@ describe('loadConfig: errors name the file and the path', () => {
         backend: '',
         plugins: ['ok', 3],
         quant: { weight: { nBits: 9, perChannel: 'yes' } },
-        calibration: { data: 'c.npy', kind: 'csv', limit: 0, image: { crop: [224, 'x'], channels: 2 } },
+        calibration: { data: 'c.npy', kind: 'csv', limit: 0, histogramStride: 1.5, image: { crop: [224, 'x'], channels: 2 } },
         evaluate: { data: 'x.npy' },
       }),
     );
@@ -165,12 +165,13 @@ describe('loadConfig: errors name the file and the path', () => {
         'quant.weight.perChannel: expected true or false, got "yes"',
         'calibration.kind: expected one of "npy", "images", "module", got "csv"',
         'calibration.limit: expected a positive integer, got 0',
+        'calibration.histogramStride: expected a positive integer, got 1.5',
         'calibration.image.crop: expected a positive integer or [height, width], got [224,"x"]',
         'calibration.image.channels: expected 1 (grayscale) or 3 (RGB), got 2',
         'evaluate.labels: expected a path to evaluation labels (.npy), got nothing',
       ]),
     );
-    expect(rest).toHaveLength(10);
+    expect(rest).toHaveLength(11);
     for (const line of err.issues) expect(line).not.toContain('\n');
   });
 

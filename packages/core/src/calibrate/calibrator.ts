@@ -38,7 +38,9 @@ export interface Calibrator {
    * when the model allows it (ai.onnx opset >= 13, a float tensor, bins <= 32767); else,
    * and for any batch the graph cannot bin (non-finite values, a range that grows more
    * than 2^30-fold at once, a range not exactly representable as a float32), `collect`
-   * gets the values instead.
+   * gets the values instead. A calibrator with `binned` sees 4-D feature maps on the
+   * grid of calibrate's `histogramStride` (every 2nd row and column by default), through
+   * either path alike.
    */
   readonly binned?: BinnedCollector;
   /** The range chosen from everything collected so far. Throws if nothing was collected. */
