@@ -3,12 +3,13 @@ import { channelsOf } from './channels.js';
 
 /**
  * Histogram calibrators see each 4-D feature map on a spatial grid: rows and columns
- * 0, s, 2s, … of every N×C plane (a quarter of the values at the default s = 2). The
- * histograms they build estimate a distribution over a few hundred images, and
- * neighbouring pixels are strongly correlated, so the grid costs them little (on the
- * Fashion-MNIST models the chosen ranges move less than the test set can tell, see the
- * README), while binning and counting every value cost histogram calibration twice the
- * inference time there. The check for NaN and ±Infinity still covers every value.
+ * 0, s, 2s, … of every N×C plane (a quarter of the values at the default s = 2). Binning
+ * and counting every value cost histogram calibration of the fmnist ResNet twice its
+ * inference time; the grid halves that. Measured on the Fashion-MNIST models, the chosen
+ * amax then moves about as much as when calibrating on a quarter of the images instead
+ * (median 0.2–1 % for percentile and mse, 3–6 % for entropy), and top-1 stays within 0.1
+ * point of FP32 for every method (see the README). The check for NaN and ±Infinity still
+ * covers every value.
  */
 export const DEFAULT_HISTOGRAM_STRIDE = 2;
 
