@@ -1,4 +1,6 @@
 import * as ort from 'onnxruntime-node';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -130,6 +132,35 @@ describe('observationSession', () => {
         offEdge++;
       }
       expect(offEdge, n).toBeLessThanOrEqual(x.length * 1e-4);
+    }
+  });
+
+  it('observes each tensor right after onnxruntime computes it, not at the end of the run', async () => {
+    // onnxruntime's profile gives the order in which the kernels ran.
+    const { model, names } = fmnist();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qdeploy-order-'));
+    try {
+      const session = await observationSession(model, [], { enableProfiling: true, profileFilePrefix: path.join(dir, 'p') }, names.slice(0, 2), names.slice(2).map((name) => ({ name, bins: 2048 })));
+      const range = Object.fromEntries(names.slice(2).map((n) => [binnedNames(n).range, new ort.Tensor('float32', new Float32Array([0]), [])]));
+      await session.run({ input: batch(), ...range });
+      session.endProfiling();
+      await session.release();
+      const [file] = fs.readdirSync(dir);
+      const kernels = (JSON.parse(fs.readFileSync(path.join(dir, file!), 'utf8')) as { cat?: string; name: string; ts: number }[])
+        .filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'))
+        .sort((a, b) => a.ts - b.ts)
+        .map((e) => e.name);
+      const first = (prefix: string) => kernels.findIndex((k) => k.startsWith(prefix));
+      const lastModelConv = kernels.findLastIndex((k) => k.startsWith('/l3/') && !k.includes('__qdeploy'));
+      // The stem's output (extrema) and a first-stage activation (binned) are observed
+      // before the last stage's convolutions run.
+      for (const name of [names[1]!, '/l1/l1.0/c1/c1.2/Relu_output_0']) {
+        const at = first(`${name}__qdeploy`);
+        expect(at, name).toBeGreaterThanOrEqual(0);
+        expect(at, name).toBeLessThan(lastModelConv);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
