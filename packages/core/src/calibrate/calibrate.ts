@@ -6,10 +6,10 @@ import { resolveCalibratorFactory } from '../plugins/container.js';
 import type { BinnedCollector, Calibrator, CalibratorFactory, CalibratorOptions, CalibratorState, CalibrationRange } from './calibrator.js';
 import type { Feed, ForwardLoop } from './types.js';
 import { binnedNames, canBinInGraph, extremaOutputs, observationSession } from './observe.js';
-import { DEFAULT_HISTOGRAM_STRIDE, hasNonFinite, sampleGrid, sampleStrideOf } from './sample.js';
+import { DEFAULT_HISTOGRAM_STRIDE, sampleGrid, sampleStrideOf } from './sample.js';
 import { DataError } from './data/errors.js';
 import { CalibrationStopped } from './data/forward-loop.js';
-import { modelInputsOf, validateFeed } from './data/validate.js';
+import { countNonFinite, modelInputsOf, validateFeed } from './data/validate.js';
 import { sliceBatch } from './data/source.js';
 import { createProgress, type ProgressOptions } from '../util/progress.js';
 
@@ -96,6 +96,14 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     if (cal.binned && !cal.collectExtrema) strides.set(stub, sampleStrideOf(quantized.model, stub.tensor.name, histogramStride));
   }
   const strideOf = (stub: QuantStub) => strides.get(stub) ?? 1;
+  // Values for a histogram calibrator go through the same grid as the in-graph binning,
+  // unless they hold a NaN or ±Infinity: then all of them, so that collect() reports it.
+  const valuesFor = (stub: QuantStub, t: ort.Tensor): Float32Array => {
+    const s = strideOf(stub);
+    if (s === 1) return t.data as Float32Array;
+    const { nan, inf } = countNonFinite(t);
+    return nan + inf > 0 ? (t.data as Float32Array) : sampleGrid(t.data as Float32Array, t.dims, s);
+  };
   const tensorsObserved = (kind: 'extrema' | 'binned' | 'values') => stubs.filter((s) => how.get(s) === kind).map((s) => s.tensor.name);
   const binned = stubs.filter((s) => how.get(s) === 'binned').map((s) => [s, calibrators.get(s) as Binned] as const);
   const names = [
@@ -184,12 +192,6 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
       }
     }
     const values = fallback.size ? await fallbackRun(feeds, [...fallback].map((s) => s.tensor.name)) : {};
-    // Values for a histogram calibrator go through the same grid as the in-graph binning,
-    // unless they hold a NaN or ±Infinity: then all of them, so that collect() reports it.
-    const valuesFor = (stub: QuantStub, t: ort.Tensor): Float32Array => {
-      const v = t.data as Float32Array;
-      return strideOf(stub) === 1 || hasNonFinite(v) ? v : sampleGrid(v, t.dims, strideOf(stub));
-    };
     for (const [stub, cal] of calibrators) {
       const name = stub.tensor.name;
       try {

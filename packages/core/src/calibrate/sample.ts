@@ -45,9 +45,3 @@ export function sampleGrid(values: Float32Array, dims: readonly number[], stride
   }
   return out;
 }
-
-/** Whether some value is NaN or ±Infinity. */
-export function hasNonFinite(values: Float32Array): boolean {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return true;
-  return false;
-}
