@@ -17,7 +17,41 @@ export const calibratorToken = (method: string): string => `qdeploy:calibrator:$
 /** Token under which a backend is registered. */
 export const backendToken = (name: string): string => `qdeploy:backend:${name}`;
 
-const calibratorNames = new Set<string>();
+/**
+ * One kind of named entry in the container (calibration methods, backends): registers
+ * under a token, lists what is registered, resolves by name with an error that lists the
+ * known names, or says how to get some when there are none.
+ */
+class NamedRegistry<T> {
+  private readonly names = new Set<string>();
+
+  constructor(
+    private readonly token: (name: string) => string,
+    private readonly kind: string,
+    private readonly noneHint: (name: string) => string,
+  ) {}
+
+  register(name: string, value: T, target: DependencyContainer): void {
+    target.register<T>(this.token(name), { useValue: value });
+    this.names.add(name);
+  }
+
+  registered(): string[] {
+    return [...this.names].filter((n) => qdeployContainer.isRegistered(this.token(n), true)).sort();
+  }
+
+  resolve(name: string, target: DependencyContainer): T {
+    const token = this.token(name);
+    if (!target.isRegistered(token, true)) {
+      const known = this.registered();
+      throw new Error(`unknown ${this.kind} "${name}"` + (known.length ? ` (registered: ${known.join(', ')})` : ` (none registered: ${this.noneHint(name)})`));
+    }
+    return target.resolve<T>(token);
+  }
+}
+
+const calibrators = new NamedRegistry<CalibratorFactory>(calibratorToken, 'calibrator', () => 'add "@qdeploy/calibrators" to plugins, or call registerCalibrator');
+const backends = new NamedRegistry<Backend>(backendToken, 'backend', (name) => `install and list a backend plugin, e.g. "@qdeploy/backend-${name}"`);
 
 export function registerCalibrator(
   method: string,
@@ -27,50 +61,30 @@ export function registerCalibrator(
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(method)) {
     throw new Error(`registerCalibrator: invalid method name "${method}" (letters, digits, . _ - only)`);
   }
-  target.register<CalibratorFactory>(calibratorToken(method), { useValue: factory });
-  calibratorNames.add(method);
+  calibrators.register(method, factory, target);
 }
 
 export function registeredCalibrators(): string[] {
-  return [...calibratorNames].filter((m) => qdeployContainer.isRegistered(calibratorToken(m), true)).sort();
+  return calibrators.registered();
 }
 
 export function resolveCalibratorFactory(method: string, target: DependencyContainer = qdeployContainer): CalibratorFactory {
-  const token = calibratorToken(method);
-  if (!target.isRegistered(token, true)) {
-    const known = registeredCalibrators();
-    throw new Error(
-      `unknown calibrator "${method}"` +
-        (known.length ? ` (registered: ${known.join(', ')})` : ' (none registered: add "@qdeploy/calibrators" to plugins, or call registerCalibrator)'),
-    );
-  }
-  return target.resolve<CalibratorFactory>(token);
+  return calibrators.resolve(method, target);
 }
-
-const backendNames = new Set<string>();
 
 export function registerBackend(backend: Backend, target: DependencyContainer = qdeployContainer): void {
   if (!backend || typeof backend.name !== 'string' || !Array.isArray(backend.patterns)) {
     throw new Error('registerBackend: a backend needs a name and a patterns array');
   }
-  target.register<Backend>(backendToken(backend.name), { useValue: backend });
-  backendNames.add(backend.name);
+  backends.register(backend.name, backend, target);
 }
 
 export function registeredBackends(): string[] {
-  return [...backendNames].filter((n) => qdeployContainer.isRegistered(backendToken(n), true)).sort();
+  return backends.registered();
 }
 
 export function resolveBackend(name: string, target: DependencyContainer = qdeployContainer): Backend {
-  const token = backendToken(name);
-  if (!target.isRegistered(token, true)) {
-    const known = registeredBackends();
-    throw new Error(
-      `unknown backend "${name}"` +
-        (known.length ? ` (registered: ${known.join(', ')})` : ` (none registered: install and list a backend plugin, e.g. "@qdeploy/backend-${name}")`),
-    );
-  }
-  return target.resolve<Backend>(token);
+  return backends.resolve(name, target);
 }
 
 /**
