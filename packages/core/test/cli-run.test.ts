@@ -5,7 +5,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../src/cli/pipeline/index.js';
-import { CALIB_32, EVAL_X, EVAL_Y, MOBILENET_BN, errLines, hasStackTrace, makeTmp, requireBuilt, runCli } from './fixtures/cli/helpers.js';
+import { CALIB_32, EVAL_X, EVAL_Y, MOBILENET_BN, errLines, hasStackTrace, makeTmp, requireBuilt, runCli, writeUnder } from './fixtures/cli/helpers.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -20,12 +20,7 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function write(rel: string, text: string): string {
-  const file = path.join(tmp, rel);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, text);
-  return file;
-}
+const write = (rel: string, text: string): string => writeUnder(tmp, rel, text);
 
 async function expectRunsModel(output: string): Promise<void> {
   expect(fs.existsSync(output), output).toBe(true);

@@ -10,7 +10,7 @@ import {
   validateConfig,
   type QdeployConfig,
 } from '../src/config/index.js';
-import { makeTmp } from './fixtures/cli/helpers.js';
+import { makeTmp, writeUnder } from './fixtures/cli/helpers.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -18,12 +18,7 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function write(rel: string, text: string): string {
-  const file = path.join(tmp, rel);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, text);
-  return file;
-}
+const write = (rel: string, text: string): string => writeUnder(tmp, rel, text);
 
 async function configErrorOf(file: string): Promise<ConfigError> {
   try {
