@@ -61,3 +61,15 @@ function describe(v: unknown): string {
 
 /** Largest representable level for a signed `nBits` quantizer: 2^(nBits-1) - 1 (127 for INT8). */
 export const maxBound = (nBits: number): number => 2 ** (nBits - 1) - 1;
+
+/**
+ * Checks the integer arguments of an exported function (the WebAssembly sweeps take int32):
+ * `args` maps each name to [value, min, max = 2^30].
+ */
+export function checkIntegers(fn: string, args: Record<string, [number, number, number?]>): void {
+  for (const [name, [value, min, max = 2 ** 30]] of Object.entries(args)) {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new RangeError(`${fn}: ${name} must be an integer in [${min}, ${max}], got ${value}`);
+    }
+  }
+}

@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import wabtInit from 'wabt';
 import { describe, expect, it } from 'vitest';
 import { countBins, countBinsDirect, countBinsInLanes, MAX_BINS } from '../src/bin-counter.js';
-import { COUNT_BINS_WASM } from '../src/wasm/count-bins.wasm.js';
 import { rng } from './helpers.js';
 
 /** The plain definition: bin v for v >= 0, -v - 1 for v < 0, bins and -bins - 1 in the last bin; others left out. */
@@ -41,16 +38,6 @@ function check(count: Count, indices: Int16Array, bins: number): void {
   expect(Array.from(out.subarray(0, bins))).toEqual(ref.counts);
   expect(Array.from(out.subarray(bins))).toEqual([7, 7, 7]);
 }
-
-describe('count-bins.wasm.ts', () => {
-  it('is count-bins.wat as wabt compiles it (regenerate: npm run gen:wasm -w @qdeploy/calibrators)', async () => {
-    const wat = readFileSync(new URL('../src/wasm/count-bins.wat', import.meta.url), 'utf8');
-    const mod = (await wabtInit()).parseWat('count-bins.wat', wat);
-    const bytes = mod.toBinary({}).buffer;
-    mod.destroy();
-    expect(Array.from(COUNT_BINS_WASM)).toEqual(Array.from(bytes));
-  });
-});
 
 describe.each([
   ['countBins', countBins],

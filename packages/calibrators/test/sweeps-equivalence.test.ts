@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { EntropyCalibrator, MseCalibrator, entropyCutBin, mseBestBin } from '../src/index.js';
 import { gaussian, irregularHistograms, laplace, relu, rng, uniform } from './helpers.js';
-import { referenceEntropyCutBin, referenceMseBestBin } from './reference-sweeps.js';
+import { plainEntropyCutBin, plainMseBestBin } from '../src/plain-sweeps.js';
+import { wasmSweeps } from '../src/wasm-sweeps.js';
 
-// The fast sweeps must return exactly the bin the straightforward ones (reference-sweeps.ts,
-// the code they replaced) return: same KL / squared-error ties, same skipped cuts.
+// The WebAssembly sweeps must return exactly the bin the plain ones (plain-sweeps.ts) return:
+// same KL / squared-error ties, same skipped cuts.
+const fast = wasmSweeps()!;
 
 type Shape = (u: () => number, n: number) => Float64Array;
 
@@ -94,18 +96,22 @@ function pick<T>(u: () => number, xs: readonly T[]): T {
 }
 
 function expectSameEntropy(h: ArrayLike<number>, levels: number, start: number, stride: number, what: string): void {
-  expect(entropyCutBin(h, levels, start, stride), `${what} levels=${levels} start=${start} stride=${stride}`).toBe(
-    referenceEntropyCutBin(h, levels, start, stride),
+  expect(fast.entropyCutBin(h, levels, start, stride), `${what} levels=${levels} start=${start} stride=${stride}`).toBe(
+    plainEntropyCutBin(h, levels, start, stride),
   );
 }
 
 function expectSameMse(h: ArrayLike<number>, start: number, stride: number, nBits: number, what: string): void {
-  expect(mseBestBin(h, start, stride, nBits), `${what} start=${start} stride=${stride} nBits=${nBits}`).toBe(
-    referenceMseBestBin(h, start, stride, nBits),
+  expect(fast.mseBestBin(h, start, stride, nBits), `${what} start=${start} stride=${stride} nBits=${nBits}`).toBe(
+    plainMseBestBin(h, start, stride, nBits),
   );
 }
 
-describe('fast entropy / mse sweeps = the reference sweeps, bin for bin', () => {
+describe('WebAssembly entropy / mse sweeps = the plain sweeps, bin for bin', () => {
+  it('are available here (else every comparison below would be vacuous)', () => {
+    expect(wasmSweeps()).not.toBeNull();
+  });
+
   it('on 360 random histograms of varied shapes, sizes and options', () => {
     const u = rng(2024);
     const names = Object.keys(shapes);
@@ -203,12 +209,32 @@ describe('fast entropy / mse sweeps = the reference sweeps, bin for bin', () => 
     ];
     for (const [name, h] of cases) {
       const n = h.length;
-      for (const [levels, start, stride] of [[128, 128, 1], [4, 1, 1], [16, 8, 3], [1, 1, 1], [8, 0, 2]] as const) {
+      for (const [levels, start, stride] of [[128, 128, 1], [4, 1, 1], [16, 8, 3], [1, 1, 1], [8, 1, 2]] as const) {
         if (start <= n) expectSameEntropy(h, levels, start, stride, name);
       }
       for (const [start, stride, nBits] of [[128, 1, 8], [0, 1, 8], [0, 1, 2], [300, 1, 2], [5, 3, 4], [0, 1, 16]] as const) {
         expectSameMse(h, start, stride, nBits, name);
       }
     }
+  });
+});
+
+describe('entropyCutBin / mseBestBin', () => {
+  it('give the plain sweeps\' bin (through WebAssembly here)', () => {
+    const u = rng(7);
+    for (let t = 0; t < 20; t++) {
+      const h = shapes.laplacian!(u, 2048);
+      expect(entropyCutBin(h, 128, 128, 1)).toBe(plainEntropyCutBin(h, 128, 128, 1));
+      expect(mseBestBin(h, 128, 1, 8)).toBe(plainMseBestBin(h, 128, 1, 8));
+    }
+  });
+
+  it('reject arguments that are not integers in range, naming them', () => {
+    const h = new Float64Array(256).fill(1);
+    expect(() => entropyCutBin(h, 0, 128, 1)).toThrow('entropyCutBin: levels must be an integer in [1, 1073741824], got 0');
+    expect(() => entropyCutBin(h, 128, 0, 1)).toThrow('entropyCutBin: startBin must be');
+    expect(() => entropyCutBin(h, 128, 128, 1.5)).toThrow('entropyCutBin: stride must be');
+    expect(() => mseBestBin(h, -1, 1, 8)).toThrow('mseBestBin: startBin must be');
+    expect(() => mseBestBin(h, 0, 1, 17)).toThrow('mseBestBin: nBits must be an integer in [2, 16], got 17');
   });
 });

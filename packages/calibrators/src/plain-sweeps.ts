@@ -1,10 +1,11 @@
-// Test-only: verbatim copies of entropyCutBin and mseBestBin as they were before the
-// fast sweeps replaced them (only the names changed), kept as the exact reference the
-// new ones must reproduce bin for bin.
+import { maxBound } from './options.js';
 
-const maxBound = (nBits: number): number => 2 ** (nBits - 1) - 1;
+// The entropy and mse sweeps in their plain form: every candidate, evaluated in full. They
+// define the result: the WebAssembly sweeps (../assembly/sweeps.ts) return exactly their
+// candidate, faster, and they are what runs where WebAssembly is not available.
 
-export function referenceEntropyCutBin(counts: ArrayLike<number>, levels: number, startBin: number, stride: number): number {
+/** entropy (entropy.ts): the cut with the smallest KL divergence, the larger one on a tie. */
+export function plainEntropyCutBin(counts: ArrayLike<number>, levels: number, startBin: number, stride: number): number {
   const n = counts.length;
   const C = new Float64Array(n + 1); // prefix sums of h
   const HL = new Float64Array(n + 1); // prefix sums of h ln h
@@ -53,7 +54,8 @@ export function referenceEntropyCutBin(counts: ArrayLike<number>, levels: number
   return bestCut;
 }
 
-export function referenceMseBestBin(counts: ArrayLike<number>, startBin: number, stride: number, nBits: number): number {
+/** mse (mse.ts): the bin whose center minimises the squared error, the first one on a tie. */
+export function plainMseBestBin(counts: ArrayLike<number>, startBin: number, stride: number, nBits: number): number {
   const n = counts.length;
   const qmax = maxBound(nBits);
   // Non-zero bins, compacted: centers and counts.

@@ -1,0 +1,4 @@
+/** count-bins.wat as wabt compiles it. */
+export function compileCountBins(): Promise<Uint8Array>;
+/** assembly/sweeps.ts as AssemblyScript compiles it. */
+export function compileSweeps(): Promise<Uint8Array>;
