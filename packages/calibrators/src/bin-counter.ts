@@ -8,19 +8,19 @@ import { COUNT_BINS_WASM } from './wasm/count-bins.wasm.js';
  * An index v is the signed floor of x · bins / range, in [-bins - 1, bins]: the bin of
  * |x| is v for v >= 0 and -v - 1 (= ~v) for v < 0; v = bins (x = range) and v = -bins - 1
  * (x = -range, pushed one bin lower by float32 rounding in the graph) go to the last bin
- * as well. Other indices are left out: callers compare the total counted with the number
- * of indices.
+ * as well. Other indices break the contract: the batch is left out whole (see `addBins`).
  *
  * Large batches are counted in WebAssembly (./wasm/count-bins.wat), signed, into 4
  * interleaved "lanes" of u32 counters (index i into lane i % 4, so that a run of equal
  * indices — the zero bin, after ReLU — does not serialise on one counter), slot
  * `v & 0xffff` of its lane: one load, shift and increment per index, the indices copied
- * into the module's memory a chunk at a time. Then JS folds the lanes into the |x| bins.
+ * into the module's memory a chunk at a time. The module then folds the lanes into the
+ * |x| bins and adds them to the float64 counts (copied in and out: 16 KiB at 2048 bins).
  * On realistic activations (1.6 M indices per batch, half zeros) that costs ~0.57 ns per
  * index, copy and fold included, vs ~1.15 ns for the same lanes counted in JS. The fold
  * and the clearing of the lanes cost ~11 µs per batch at 2048 bins (~180 µs at 32767),
  * so small batches — and every batch where WebAssembly is missing (node --jitless) —
- * are counted directly into the bins instead, ~2 ns per index.
+ * are counted directly instead, ~2 ns per index.
  */
 
 /** Largest number of bins: the windows of the positive and negative slots stay apart. */
@@ -29,36 +29,49 @@ export const MAX_BINS = 32767;
 /** Batches shorter than DIRECT_BELOW · bins are counted directly (the fold would cost more). */
 const DIRECT_BELOW = 4;
 
+/** Adds a batch to float64 counts: how `addBins` counts (the lanes or directly). */
+type Adder = (indices: Int16Array, bins: number, counts: Float64Array) => number;
+
 /**
- * Counts the |x| bins of `indices` (signed floor indices, see above) into `out[0, bins)`,
- * overwriting them. Returns how many indices were in [-bins - 1, bins] and counted: fewer
- * than `indices.length` when some were outside.
+ * Adds the |x| bins of `indices` (signed floor indices, see above) to `counts[0, bins)`,
+ * if every index is in [-bins - 1, bins]. Returns how many were: when that is fewer than
+ * `indices.length`, `counts` is left as it was.
  */
-export function countBins(indices: Int16Array, bins: number, out: Uint32Array): number {
-  checkArgs(bins, out);
+export function addBins(indices: Int16Array, bins: number, counts: Float64Array): number {
+  checkArgs(bins, counts);
   const lanes = indices.length >= DIRECT_BELOW * bins ? wasmLanes() : null;
-  return lanes !== null ? countWith(lanes, indices, bins, out) : directCount(indices, bins, out);
+  return (lanes !== null ? lanes.add : addDirect)(indices, bins, counts);
 }
 
-/** `countBins` in the WebAssembly lanes whatever the length (for tests); throws without WebAssembly. */
-export function countBinsInLanes(indices: Int16Array, bins: number, out: Uint32Array): number {
-  checkArgs(bins, out);
+/** `addBins` in the WebAssembly lanes whatever the length (for tests); throws without WebAssembly. */
+export function addBinsInLanes(indices: Int16Array, bins: number, counts: Float64Array): number {
+  checkArgs(bins, counts);
   const lanes = wasmLanes();
   if (lanes === null) throw new Error('bin counter: WebAssembly is not available');
-  return countWith(lanes, indices, bins, out);
+  return lanes.add(indices, bins, counts);
 }
 
-/** `countBins` directly into the bins whatever the length (for tests). */
-export function countBinsDirect(indices: Int16Array, bins: number, out: Uint32Array): number {
-  checkArgs(bins, out);
-  return directCount(indices, bins, out);
+/** `addBins` directly, in JavaScript, whatever the length (for tests). */
+export function addBinsDirect(indices: Int16Array, bins: number, counts: Float64Array): number {
+  checkArgs(bins, counts);
+  return addDirect(indices, bins, counts);
 }
 
-function checkArgs(bins: number, out: Uint32Array): void {
+function checkArgs(bins: number, counts: Float64Array): void {
   if (!(Number.isInteger(bins) && bins >= 1 && bins <= MAX_BINS)) {
     throw new Error(`bin counter: bins must be an integer in [1, ${MAX_BINS}], got ${bins}`);
   }
-  if (out.length < bins) throw new Error(`bin counter: out holds ${out.length} counts, needs ${bins}`);
+  if (counts.length < bins) throw new Error(`bin counter: counts holds ${counts.length} bins, needs ${bins}`);
+}
+
+/** One batch's counts for `addDirect` (counting is synchronous: one for all callers). */
+let scratch = new Uint32Array(2048);
+
+function addDirect(indices: Int16Array, bins: number, counts: Float64Array): number {
+  if (scratch.length < bins) scratch = new Uint32Array(bins);
+  const seen = directCount(indices, bins, scratch);
+  if (seen === indices.length) for (let k = 0; k < bins; k++) counts[k]! += scratch[k]!;
+  return seen;
 }
 
 /** Module-level and small, so that V8 compiles it to a tight loop. */
@@ -80,54 +93,6 @@ const LANES = 4;
 /** Slots per lane that an index can reach (u16). */
 const SLOTS = 65536;
 
-/**
- * The WebAssembly counter, one for all callers (counting is synchronous): LANES lanes of
- * `stride` counters in its memory, slot u16(v) of lane l at l · stride + u16(v).
- */
-interface Lanes {
-  readonly lanes: Uint32Array;
-  readonly stride: number;
-  /** Adds the indices to the lanes. */
-  add(indices: Int16Array): void;
-}
-
-function countWith({ lanes, stride, add }: Lanes, indices: Int16Array, bins: number, out: Uint32Array): number {
-  // Clear the windows that the fold reads: slots [0, bins] and [SLOTS - bins - 1, SLOTS)
-  // of each lane. Whatever lies outside them (indices out of range) is never read.
-  for (let l = 0; l < LANES; l++) {
-    const o = l * stride;
-    lanes.fill(0, o, o + bins + 1);
-    lanes.fill(0, o + SLOTS - bins - 1, o + SLOTS);
-  }
-  add(indices);
-  return foldLanes(lanes, stride, bins, out);
-}
-
-/**
- * Lane slots -> |x| bins: bin k gets slots k (v = k) and SLOTS - 1 - k (v = -k - 1) of
- * every lane, the last bin also slots `bins` (v = bins) and SLOTS - 1 - bins
- * (v = -bins - 1). Returns the total counted.
- */
-function foldLanes(lanes: Uint32Array, stride: number, bins: number, out: Uint32Array): number {
-  const s1 = stride;
-  const s2 = 2 * stride;
-  const s3 = 3 * stride;
-  let seen = 0;
-  for (let k = 0, m = SLOTS - 1; k < bins; k++, m--) {
-    const c =
-      lanes[k]! + lanes[k + s1]! + lanes[k + s2]! + lanes[k + s3]! +
-      lanes[m]! + lanes[m + s1]! + lanes[m + s2]! + lanes[m + s3]!;
-    out[k] = c;
-    seen += c;
-  }
-  const m = SLOTS - 1 - bins;
-  const c =
-    lanes[bins]! + lanes[bins + s1]! + lanes[bins + s2]! + lanes[bins + s3]! +
-    lanes[m]! + lanes[m + s1]! + lanes[m + s2]! + lanes[m + s3]!;
-  out[bins - 1]! += c;
-  return seen + c;
-}
-
 /** The part of the WebAssembly API used here (the TS lib in use does not declare it). */
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
@@ -137,9 +102,16 @@ interface WasmApi {
 interface CountBinsExports {
   memory: { buffer: ArrayBuffer };
   count(n: number): void;
+  fold(bins: number): number;
   lane_stride: { value: number };
   chunk_offset: { value: number };
   chunk_length: { value: number };
+  bins_offset: { value: number };
+}
+
+/** The WebAssembly counter, one for all callers (counting is synchronous). */
+interface Lanes {
+  readonly add: Adder;
 }
 
 /** undefined: not tried yet; null: no WebAssembly here. */
@@ -151,7 +123,7 @@ function wasmLanes(): Lanes | null {
   if (api === undefined) return (shared = null); // node --jitless
   let wasm: CountBinsExports;
   try {
-    // The module is tiny (~300 bytes): synchronous compilation is fine.
+    // The module is tiny (~600 bytes): synchronous compilation is fine.
     wasm = new api.Instance(new api.Module(COUNT_BINS_WASM), {}).exports as unknown as CountBinsExports;
   } catch {
     return (shared = null); // not allowed to compile WebAssembly here
@@ -160,17 +132,29 @@ function wasmLanes(): Lanes | null {
   const stride = wasm.lane_stride.value;
   const chunkLength = wasm.chunk_length.value;
   const chunk = new Int16Array(wasm.memory.buffer, wasm.chunk_offset.value, chunkLength);
-  const count = wasm.count;
+  const lanes = new Uint32Array(wasm.memory.buffer, 0, LANES * stride);
+  const binCounts = new Float64Array(wasm.memory.buffer, wasm.bins_offset.value, MAX_BINS + 1);
+  const { count, fold } = wasm;
   return (shared = {
-    lanes: new Uint32Array(wasm.memory.buffer, 0, LANES * stride),
-    stride,
-    add(indices: Int16Array): void {
+    add(indices, bins, counts) {
+      // Clear the windows that the fold reads: slots [0, bins] and [SLOTS - bins - 1, SLOTS)
+      // of each lane. Whatever lies outside them (indices out of range) is never read.
+      for (let l = 0; l < LANES; l++) {
+        const o = l * stride;
+        lanes.fill(0, o, o + bins + 1);
+        lanes.fill(0, o + SLOTS - bins - 1, o + SLOTS);
+      }
       const n = indices.length;
       for (let i = 0; i < n; i += chunkLength) {
         const part = indices.subarray(i, Math.min(n, i + chunkLength));
         chunk.set(part);
         count(part.length);
       }
+      const into = binCounts.subarray(0, bins);
+      into.set(counts.subarray(0, bins));
+      const seen = fold(bins);
+      if (seen === n) counts.set(into);
+      return seen;
     },
   });
 }

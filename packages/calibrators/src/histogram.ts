@@ -1,4 +1,4 @@
-import { countBins, MAX_BINS } from './bin-counter.js';
+import { addBins, MAX_BINS } from './bin-counter.js';
 import { scanBatch, type BatchExtrema } from './scan.js';
 
 /**
@@ -140,13 +140,16 @@ export class AbsHistogram {
     } else if (range > 0) {
       r = range;
     }
-    const seen = countBins(indices, this.bins, this.scratch);
-    if (seen !== n) throw new Error(`histogram: ${n - seen} of ${n} bin indices are outside [-${this.bins + 1}, ${this.bins}]`);
-    if (r !== this._range) {
-      if (this._range > 0) rebinInPlace(this.counts, this._range / r);
-      this._range = r;
+    // Onto the grid of r first (a copy: the counts stay as they were if the batch is refused).
+    let counts = this.counts;
+    if (r !== this._range && this._range > 0) {
+      counts = Float64Array.from(counts);
+      rebinInPlace(counts, this._range / r);
     }
-    this.addScratch();
+    const seen = addBins(indices, this.bins, counts);
+    if (seen !== n) throw new Error(`histogram: ${n - seen} of ${n} bin indices are outside [-${this.bins + 1}, ${this.bins}]`);
+    if (counts !== this.counts) this.counts.set(counts);
+    this._range = r;
     this._count += n;
     if (min < this._min) this._min = min;
     if (max > this._max) this._max = max;

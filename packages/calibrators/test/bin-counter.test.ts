@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countBins, countBinsDirect, countBinsInLanes, MAX_BINS } from '../src/bin-counter.js';
+import { addBins, addBinsDirect, addBinsInLanes, MAX_BINS } from '../src/bin-counter.js';
 import { rng } from './helpers.js';
 
 /** The plain definition: bin v for v >= 0, -v - 1 for v < 0, bins and -bins - 1 in the last bin; others left out. */
@@ -28,26 +28,31 @@ function randomIndices(n: number, seed: number, bins: number, beyond = 0): Int16
   return out;
 }
 
-type Count = typeof countBins;
+type Add = typeof addBins;
 
-function check(count: Count, indices: Int16Array, bins: number): void {
-  const out = new Uint32Array(bins + 3).fill(7); // garbage before, and past `bins`
-  const seen = count(indices, bins, out);
+/** Adds to counts that already hold some (fractional) values: those must stay, and bins past `bins` stay untouched. */
+function check(add: Add, indices: Int16Array, bins: number): void {
+  const before = Float64Array.from({ length: bins + 3 }, (_, k) => (k * 0.25) % 3);
+  const counts = before.slice();
+  const seen = add(indices, bins, counts);
   const ref = reference(indices, bins);
   expect(seen).toBe(ref.seen);
-  expect(Array.from(out.subarray(0, bins))).toEqual(ref.counts);
-  expect(Array.from(out.subarray(bins))).toEqual([7, 7, 7]);
+  const expected = seen === indices.length ? ref.counts.map((c, k) => before[k]! + c) : Array.from(before.subarray(0, bins));
+  expect(Array.from(counts.subarray(0, bins))).toEqual(expected);
+  expect(Array.from(counts.subarray(bins))).toEqual(Array.from(before.subarray(bins)));
 }
 
 describe.each([
-  ['countBins', countBins],
-  ['countBinsInLanes (WebAssembly)', countBinsInLanes],
-  ['countBinsDirect', countBinsDirect],
-] as const)('%s', (_, count: Count) => {
+  ['addBins', addBins],
+  ['addBinsInLanes (WebAssembly)', addBinsInLanes],
+  ['addBinsDirect', addBinsDirect],
+] as const)('%s', (_, count: Add) => {
   it('folds signed floor indices into |x| bins: v, -v - 1; bins, -bins and -bins - 1 in the last', () => {
-    const out = new Uint32Array(8);
-    expect(count(Int16Array.from([0, -1, 1, -2, 2, 7, -7, -8, 8, 3, -4, -9]), 8, out)).toBe(12);
-    expect(Array.from(out)).toEqual([2, 2, 1, 2, 0, 0, 1, 4]);
+    const counts = new Float64Array(8);
+    expect(count(Int16Array.from([0, -1, 1, -2, 2, 7, -7, -8, 8, 3, -4, -9]), 8, counts)).toBe(12);
+    expect(Array.from(counts)).toEqual([2, 2, 1, 2, 0, 0, 1, 4]);
+    expect(count(Int16Array.from([0, 8, -9]), 8, counts)).toBe(3);
+    expect(Array.from(counts)).toEqual([3, 2, 1, 2, 0, 0, 1, 6]);
   });
 
   it('matches the reference for lengths 0-7 and odd lengths', () => {
@@ -77,18 +82,18 @@ describe.each([
     }
   });
 
-  it('leaves out the indices outside [-bins - 1, bins] and says how many it counted', () => {
-    const out = new Uint32Array(8);
-    expect(count(Int16Array.from([9, -10, -32768, 32767, 8, -8, 0, 100, -100]), 8, out)).toBe(3);
-    expect(Array.from(out)).toEqual([1, 0, 0, 0, 0, 0, 0, 2]);
+  it('adds nothing when some index is outside [-bins - 1, bins], and says how many were inside', () => {
+    const counts = new Float64Array(8).fill(1);
+    expect(count(Int16Array.from([9, -10, -32768, 32767, 8, -8, 0, 100, -100]), 8, counts)).toBe(3);
+    expect(Array.from(counts)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
     check(count, randomIndices(300_001, 11, 2048, 0.01), 2048);
     check(count, randomIndices(300_001, 12, 3, 0.2), 3);
   });
 
-  it('rejects bins outside [1, 32767] and a too short out', () => {
-    expect(() => count(new Int16Array(1), 0, new Uint32Array(1))).toThrow(/bins must be an integer in \[1, 32767\]/);
-    expect(() => count(new Int16Array(1), 32768, new Uint32Array(32768))).toThrow(/bins must be/);
-    expect(() => count(new Int16Array(1), 1.5, new Uint32Array(2))).toThrow(/bins must be/);
-    expect(() => count(new Int16Array(1), 8, new Uint32Array(7))).toThrow(/out holds 7 counts, needs 8/);
+  it('rejects bins outside [1, 32767] and too short counts', () => {
+    expect(() => count(new Int16Array(1), 0, new Float64Array(1))).toThrow(/bins must be an integer in \[1, 32767\]/);
+    expect(() => count(new Int16Array(1), 32768, new Float64Array(32768))).toThrow(/bins must be/);
+    expect(() => count(new Int16Array(1), 1.5, new Float64Array(2))).toThrow(/bins must be/);
+    expect(() => count(new Int16Array(1), 8, new Float64Array(7))).toThrow(/counts holds 7 bins, needs 8/);
   });
 });
