@@ -177,4 +177,27 @@ describe('Tensor', () => {
     expect(t.dataType).toBe(DataType.FLOAT);
     expect(Array.from(Tensor.fromProto({ dims: [2], dataType: 1, rawData: t.rawBytes() }).toFloat32())).toEqual([1.5, -2]);
   });
+
+  it('toFloat32Copy: a copy to modify, from raw data at any alignment, from typed fields and other types', () => {
+    const values = new Float32Array([1.5, -2, 3.25]);
+    const bytes = new Uint8Array(values.buffer);
+    for (const offset of [0, 1, 2, 3]) {
+      const raw = new Uint8Array(12 + offset);
+      raw.set(bytes, offset);
+      const t = Tensor.fromProto({ dims: [3], dataType: DataType.FLOAT, rawData: raw.subarray(offset) });
+      const copy = t.toFloat32Copy();
+      expect(Array.from(copy)).toEqual([1.5, -2, 3.25]);
+      copy[0] = 99;
+      expect(Array.from(t.toFloat32())).toEqual([1.5, -2, 3.25]); // the tensor is unchanged
+      expect(t.toFloat32Copy()).not.toBe(t.toFloat32()); // a copy after decoding too
+    }
+    const typed = Tensor.fromProto({ dims: [2], dataType: DataType.FLOAT, floatData: [4, 5] });
+    expect(Array.from(typed.toFloat32Copy())).toEqual([4, 5]);
+    const fromArray = Tensor.fromArray(values, [3]);
+    const c = fromArray.toFloat32Copy();
+    c[1] = 0;
+    expect(values[1]).toBe(-2);
+    expect(Array.from(Tensor.fromArray(new Int8Array([-3, 7]), [2]).toFloat32Copy())).toEqual([-3, 7]);
+    expect(() => Tensor.fromProto({ dims: [4], dataType: DataType.FLOAT, rawData: bytes }).toFloat32Copy()).toThrow(/12 bytes, expected 16/);
+  });
 });

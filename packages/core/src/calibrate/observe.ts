@@ -195,10 +195,10 @@ function addBinning(g: Graph, x: Value, b: BinnedObservation, c: BinningConstant
   // The grid sample: a 1×1 MaxPool, which onnxruntime runs in its NCHWc layout.
   const s = b.stride ?? 1;
   if (s > 1) x = node('MaxPool', [x], { kernel_shape: [1, 1], strides: [s, s] });
-  const { min: mn, max: mx } = reductions.extrema(x, { min: names.min, max: names.max });
+  const { min: mn, max: mx, negMin } = reductions.extrema(x, { min: names.min, max: names.max });
   output(mn);
   output(mx);
-  const bmax = node('Max', [node('Neg', [mn]), mx]);
+  const bmax = node('Max', [negMin ?? node('Neg', [mn]), mx]);
   // R: the current range (or bmax when there is none yet) doubled until it covers bmax.
   const base = node('Where', [node('Greater', [r, c.zero]), r, bmax]);
   const candidates = node('Mul', [base, c.pow2]);
@@ -228,8 +228,11 @@ class Reductions {
 
   constructor(private readonly g: Graph) {}
 
-  /** Signed min and max of `x` as scalar graph values named `names.min` / `names.max`. */
-  extrema(x: Value, names: { min: string; max: string }): { min: Value; max: Value } {
+  /**
+   * Signed min and max of `x` as scalar graph values named `names.min` / `names.max`, and
+   * max(−x) (= −min) when the graph computes it on the way (for max |x| without a Neg).
+   */
+  extrema(x: Value, names: { min: string; max: string }): { min: Value; max: Value; negMin?: Value } {
     const C = this.blockedChannels(x);
     if (C === null) {
       return { min: this.node('ReduceMin', [x], { keepdims: 0 }, names.min), max: this.node('ReduceMax', [x], { keepdims: 0 }, names.max) };
@@ -237,7 +240,7 @@ class Reductions {
     const max = this.node('ReduceMax', [this.node('GlobalMaxPool', [x])], { keepdims: 0 }, names.max);
     const negated = this.node('Conv', [x, this.negWeight(C)], { group: C });
     const negMax = this.node('ReduceMax', [this.node('GlobalMaxPool', [negated])], { keepdims: 0 });
-    return { min: this.node('Neg', [negMax], undefined, names.min), max };
+    return { min: this.node('Neg', [negMax], undefined, names.min), max, negMin: negMax };
   }
 
   /**

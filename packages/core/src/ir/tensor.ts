@@ -97,6 +97,26 @@ export class Tensor {
     return out;
   }
 
+  /**
+   * A fresh float32 copy of the elements, to modify. Float raw data that was never decoded
+   * is copied straight from its bytes: one copy, not two (decoding an unaligned tensor
+   * copies it to view it), and no decoded copy kept on this tensor.
+   */
+  toFloat32Copy(): Float32Array {
+    const src = this.source;
+    if (!this.cached && this.dataType === DataType.FLOAT && src.kind !== 'array') {
+      const bytes = src.kind === 'external' ? readExternalData(src.ref) : src.proto.rawData;
+      const need = this.size * 4;
+      if (bytes && bytes.byteLength >= need && (src.kind === 'external' || bytes.byteLength > 0)) {
+        const out = new Float32Array(this.size);
+        new Uint8Array(out.buffer).set(bytes.subarray(0, need));
+        return out;
+      }
+    }
+    const d = this.data();
+    return d instanceof Float32Array ? d.slice() : this.toFloat32();
+  }
+
   /** Small integer tensors (shapes, axes) as plain numbers. */
   toNumbers(): number[] {
     const d = this.data();

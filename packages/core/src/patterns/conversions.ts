@@ -67,8 +67,7 @@ function foldBatchNorm(m: PatternMatch, g: Graph): void {
   for (let c = 0; c < channels; c++) scale[c] = gamma[c]! / Math.sqrt(variance[c]! + eps);
 
   const wT = m.roles.weight!.constant()!;
-  const w = wT.toFloat32();
-  const folded = new Float32Array(w.length);
+  const folded = wT.toFloat32Copy(); // scaled in place below
   const dims = wT.dims;
   // Which weight axis indexes the output channel, and the stride pattern to walk it.
   let axis = 0;
@@ -84,7 +83,7 @@ function foldBatchNorm(m: PatternMatch, g: Graph): void {
     for (let c = 0; c < perGroup; c++) {
       const s = scale[g0 * perGroup + c]!;
       const base = (o * perGroup + c) * inner;
-      for (let i = 0; i < inner; i++) folded[base + i] = w[base + i]! * s;
+      for (let i = base; i < base + inner; i++) folded[i] = folded[i]! * s;
     }
   }
   const bias = new Float32Array(channels);
