@@ -2,3 +2,5 @@
 export function compileCountBins(): Promise<Uint8Array>;
 /** assembly/sweeps.ts as AssemblyScript compiles it. */
 export function compileSweeps(): Promise<Uint8Array>;
+/** weight-extrema.wat as wabt compiles it. */
+export function compileWeightExtrema(): Promise<Uint8Array>;

@@ -1,25 +1,33 @@
-// Compiles the calibrators' WebAssembly into TypeScript modules next to their sources, so
-// that the package needs neither compiler nor a file read at run time:
-//   packages/calibrators/src/wasm/count-bins.wat   (wabt)           -> count-bins.wasm.ts
-//   packages/calibrators/assembly/sweeps.ts        (AssemblyScript) -> src/wasm/sweeps.wasm.ts
-// Both compilers are devDependencies of @qdeploy/calibrators; tests check that the committed
-// modules are what this script makes (compileCountBins / compileSweeps below).
-// Run: npm run gen:wasm -w @qdeploy/calibrators
+// Compiles the project's WebAssembly into TypeScript modules next to their sources, so that
+// the packages need neither compiler nor a file read at run time:
+//   packages/calibrators/src/wasm/count-bins.wat        (wabt)           -> count-bins.wasm.ts
+//   packages/calibrators/assembly/sweeps.ts             (AssemblyScript) -> src/wasm/sweeps.wasm.ts
+//   packages/core/src/quantize/wasm/weight-extrema.wat  (wabt)           -> weight-extrema.wasm.ts
+// Both compilers are root devDependencies; tests check that the committed modules are what
+// this script makes (the compile* functions below).
+// Run: npm run gen:wasm
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const pkg = new URL('../packages/calibrators/', import.meta.url);
+const core = new URL('../packages/core/', import.meta.url);
 
-/** count-bins.wat as wabt compiles it. */
-export async function compileCountBins() {
+/** A .wat file as wabt compiles it. */
+async function compileWat(url) {
   const { default: wabtInit } = await import('wabt');
   const wabt = await wabtInit();
-  const mod = wabt.parseWat('count-bins.wat', readFileSync(new URL('src/wasm/count-bins.wat', pkg), 'utf8'));
+  const mod = wabt.parseWat(url.pathname.split('/').at(-1), readFileSync(url, 'utf8'), { simd: true });
   mod.validate();
   const bytes = mod.toBinary({}).buffer;
   mod.destroy();
   return bytes;
 }
+
+/** count-bins.wat as wabt compiles it. */
+export const compileCountBins = () => compileWat(new URL('src/wasm/count-bins.wat', pkg));
+
+/** weight-extrema.wat as wabt compiles it. */
+export const compileWeightExtrema = () => compileWat(new URL('src/quantize/wasm/weight-extrema.wat', core));
 
 /** assembly/sweeps.ts as AssemblyScript compiles it: optimised, no runtime (it allocates nothing). */
 export async function compileSweeps() {
@@ -45,11 +53,12 @@ ${rows.join('\n')}
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const [compile, constant, from, to] of [
-    [compileCountBins, 'COUNT_BINS_WASM', 'count-bins.wat', 'src/wasm/count-bins.wasm.ts'],
-    [compileSweeps, 'SWEEPS_WASM', 'assembly/sweeps.ts', 'src/wasm/sweeps.wasm.ts'],
+    [compileCountBins, 'COUNT_BINS_WASM', 'count-bins.wat', new URL('src/wasm/count-bins.wasm.ts', pkg)],
+    [compileSweeps, 'SWEEPS_WASM', 'assembly/sweeps.ts', new URL('src/wasm/sweeps.wasm.ts', pkg)],
+    [compileWeightExtrema, 'WEIGHT_EXTREMA_WASM', 'weight-extrema.wat', new URL('src/quantize/wasm/weight-extrema.wasm.ts', core)],
   ]) {
     const bytes = await compile();
-    writeFileSync(new URL(to, pkg), toModule(bytes, constant, from));
-    console.log(`${to}: ${bytes.length} bytes`);
+    writeFileSync(to, toModule(bytes, constant, from));
+    console.log(`${fileURLToPath(to)}: ${bytes.length} bytes`);
   }
 }

@@ -1,5 +1,5 @@
 // The entropy and mse sweeps (../src/entropy.ts, ../src/mse.ts), in AssemblyScript, compiled
-// to WebAssembly by `npm run gen:wasm -w @qdeploy/calibrators` into
+// to WebAssembly by `npm run gen:wasm` into
 // ../src/wasm/sweeps.wasm.ts (../src/wasm-sweeps.ts loads it).
 //
 // Why WebAssembly: a calibration runs each sweep once per tensor, a few dozen times in a

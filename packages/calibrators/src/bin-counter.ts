@@ -1,3 +1,4 @@
+import { instantiateWasm } from '@qdeploy/core';
 import { COUNT_BINS_WASM } from './wasm/count-bins.wasm.js';
 
 /**
@@ -93,11 +94,6 @@ const LANES = 4;
 /** Slots per lane that an index can reach (u16). */
 const SLOTS = 65536;
 
-/** The part of the WebAssembly API used here (the TS lib in use does not declare it). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
 /** What count-bins.wat exports. */
 interface CountBinsExports {
   memory: { buffer: ArrayBuffer };
@@ -119,15 +115,8 @@ let shared: Lanes | null | undefined;
 
 function wasmLanes(): Lanes | null {
   if (shared !== undefined) return shared;
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  if (api === undefined) return (shared = null); // node --jitless
-  let wasm: CountBinsExports;
-  try {
-    // The module is tiny (~600 bytes): synchronous compilation is fine.
-    wasm = new api.Instance(new api.Module(COUNT_BINS_WASM), {}).exports as unknown as CountBinsExports;
-  } catch {
-    return (shared = null); // not allowed to compile WebAssembly here
-  }
+  const wasm = instantiateWasm<CountBinsExports>(COUNT_BINS_WASM);
+  if (wasm === null) return (shared = null);
   // The memory is fixed-size (it never grows), so these views stay valid.
   const stride = wasm.lane_stride.value;
   const chunkLength = wasm.chunk_length.value;

@@ -1,3 +1,4 @@
+import { instantiateWasm } from '@qdeploy/core';
 import { SWEEPS_WASM } from './wasm/sweeps.wasm.js';
 
 /**
@@ -24,28 +25,16 @@ interface SweepsExports {
   mseBestBin(bins: number, startBin: number, stride: number, nBits: number): number;
 }
 
-/** The part of the WebAssembly API used here (the TS lib in use does not declare it). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-
 /** undefined: not tried yet; null: no WebAssembly here. */
 let shared: WasmSweeps | null | undefined;
 
 /** The WebAssembly sweeps, one instance for all callers (they are synchronous); null without WebAssembly (node --jitless). */
 export function wasmSweeps(): WasmSweeps | null {
   if (shared !== undefined) return shared;
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  if (api === undefined) return (shared = null);
-  let x: SweepsExports;
-  try {
-    // Small (~5 KB): synchronous compilation is fine. Math.log itself is imported, so that
-    // V8 calls its own log (the one of Math.log in JavaScript) from the module.
-    x = new api.Instance(new api.Module(SWEEPS_WASM), { env: { log: Math.log } }).exports as unknown as SweepsExports;
-  } catch {
-    return (shared = null); // not allowed to compile WebAssembly here
-  }
+  // Math.log itself is imported, so that V8 calls its own log (the one of Math.log in
+  // JavaScript) from the module.
+  const x = instantiateWasm<SweepsExports>(SWEEPS_WASM, { env: { log: Math.log } });
+  if (x === null) return (shared = null);
   /** Copies the counts to the module's memory; false when it cannot grow enough. */
   const load = (counts: ArrayLike<number>, bytes: number): boolean => {
     if (!x.reserve(bytes)) return false;

@@ -22,6 +22,7 @@ export * from './quantize/index.js';
 export * from './calibrate/index.js';
 export * from './util/progress.js';
 export * from './util/atomic-write.js';
+export * from './util/wasm.js';
 export * from './evaluate/index.js';
 export * from './config/index.js';
 export {

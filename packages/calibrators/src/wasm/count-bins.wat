@@ -1,5 +1,5 @@
 ;; Counts int16 histogram bin indices (AbsHistogram.collectBinned, via ../bin-counter.ts).
-;; After editing, regenerate count-bins.wasm.ts: `npm run gen:wasm -w @qdeploy/calibrators`.
+;; After editing, regenerate count-bins.wasm.ts: `npm run gen:wasm`.
 ;;
 ;; Memory layout (29 pages of 64 KiB, fixed: it never grows, so JS views stay valid):
 ;;   bytes 0 .. 1048832      4 lanes of 65552 u32 counters, lane l at byte l * 262208.

@@ -4,6 +4,7 @@ import type { PatternMatch } from '../patterns/pattern.js';
 import type { CalibrationRange } from '../calibrate/calibrator.js';
 import type { TensorQuantConfig } from './config.js';
 import { fakeQuantizeInPlace, scaleFor, type Quantizer } from './quantizer.js';
+import { channelExtrema } from './weight-extrema.js';
 
 /**
  * A weight quantizer: per output channel (or per tensor), with scales taken from the
@@ -41,20 +42,8 @@ export class WeightFakeQuantize implements Quantizer {
   private observe(w: Tensor): void {
     const data = w.toFloat32();
     const channels = this.scale.length;
-    const min = new Float32Array(channels);
-    const max = new Float32Array(channels);
     const inner = this.axis === null ? data.length : w.dims.slice(this.axis + 1).reduce((a, b) => a * b, 1);
-    for (let start = 0, c = 0; start < data.length; start += inner, c = c + 1 === channels ? 0 : c + 1) {
-      let lo = min[c]!, hi = max[c]!;
-      const end = Math.min(data.length, start + inner);
-      for (let i = start; i < end; i++) {
-        const x = data[i]!;
-        if (x < lo) lo = x;
-        if (x > hi) hi = x;
-      }
-      min[c] = lo;
-      max[c] = hi;
-    }
+    const { min, max } = channelExtrema(data, channels, inner);
     for (let c = 0; c < channels; c++) {
       const amax = Math.max(-min[c]!, max[c]!);
       this.amax[c] = amax;

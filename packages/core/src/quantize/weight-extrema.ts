@@ -1,0 +1,102 @@
+import { WEIGHT_EXTREMA_WASM } from './wasm/weight-extrema.wasm.js';
+import { instantiateWasm } from '../util/wasm.js';
+
+/**
+ * Per-channel extrema of a weight: channel c's min and max over the segments of `inner`
+ * values s = c, c + channels, c + 2·channels, ... of `data` (for an axis-0 weight, simply
+ * its c-th run of `inner` values), both starting from 0 (so min <= 0 <= max). The result of
+ * the plain loop `if (x < lo) lo = x; if (x > hi) hi = x` (NaN skipped), computed four
+ * values at a time in WebAssembly (./wasm/weight-extrema.wat) where available: ~5x faster.
+ */
+export function channelExtrema(data: Float32Array, channels: number, inner: number): { min: Float32Array; max: Float32Array } {
+  const min = new Float32Array(channels);
+  const max = new Float32Array(channels);
+  if (data.length === 0) return { min, max };
+  const simd = wasmExtrema();
+  if (simd === null || !simd.run(data, channels, inner, min, max)) plainExtrema(data, channels, inner, min, max);
+  return { min, max };
+}
+
+/** Whether channelExtrema runs in WebAssembly here (else the plain loop). */
+export function simdExtremaAvailable(): boolean {
+  return wasmExtrema() !== null;
+}
+
+/** The plain loop (without WebAssembly, and the reference of the tests). */
+export function plainExtrema(data: Float32Array, channels: number, inner: number, min: Float32Array, max: Float32Array): void {
+  for (let start = 0, c = 0; start < data.length; start += inner, c = c + 1 === channels ? 0 : c + 1) {
+    let lo = min[c]!;
+    let hi = max[c]!;
+    const end = Math.min(data.length, start + inner);
+    for (let i = start; i < end; i++) {
+      const x = data[i]!;
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+    min[c] = lo;
+    max[c] = hi;
+  }
+}
+
+/** Values copied into the module per call: 4 MiB, so its memory stays small. */
+const CHUNK = 1 << 20;
+const PAGE = 65536;
+
+interface Exports {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  extrema(n: number, inner: number, channels: number, c0: number, out: number): void;
+}
+interface Simd {
+  /** False when the module's memory cannot hold the channels' extrema. */
+  run(data: Float32Array, channels: number, inner: number, min: Float32Array, max: Float32Array): boolean;
+}
+
+/** undefined: not tried yet; null: no WebAssembly (or no SIMD) here. */
+let shared: Simd | null | undefined;
+
+function wasmExtrema(): Simd | null {
+  if (shared !== undefined) return shared;
+  const x = instantiateWasm<Exports>(WEIGHT_EXTREMA_WASM);
+  if (x === null) return (shared = null);
+  const out = CHUNK * 4; // the values first, then the extrema
+  return (shared = {
+    run(data, channels, inner, min, max) {
+      const need = out + 8 * channels;
+      const have = x.memory.buffer.byteLength;
+      if (need > have) {
+        if (need > 2 ** 31) return false;
+        try {
+          x.memory.grow(Math.ceil((need - have) / PAGE));
+        } catch {
+          return false;
+        }
+      }
+      const buf = x.memory.buffer;
+      const values = new Float32Array(buf, 0, CHUNK);
+      new Float32Array(buf, out, 2 * channels).fill(0);
+      const fold = (from: number, to: number, segment: number, c: number) => {
+        values.set(data.subarray(from, to));
+        x.extrema(to - from, segment, channels, c, out);
+      };
+      if (inner <= CHUNK) {
+        // Whole segments per call; the channel of the first one steps on.
+        const step = Math.floor(CHUNK / inner) * inner;
+        for (let from = 0, c = 0; from < data.length; from += step, c = (c + step / inner) % channels) {
+          fold(from, Math.min(data.length, from + step), inner, c);
+        }
+      } else {
+        // Segments longer than a chunk: each in pieces, all of its channel.
+        for (let start = 0, c = 0; start < data.length; start += inner, c = c + 1 === channels ? 0 : c + 1) {
+          const end = Math.min(data.length, start + inner);
+          for (let from = start; from < end; from += CHUNK) {
+            const to = Math.min(end, from + CHUNK);
+            fold(from, to, to - from, c);
+          }
+        }
+      }
+      min.set(new Float32Array(buf, out, channels));
+      max.set(new Float32Array(buf, out + 4 * channels, channels));
+      return true;
+    },
+  });
+}

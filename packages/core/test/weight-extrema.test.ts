@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { compileWeightExtrema } from '../../../scripts/gen-wasm.mjs';
+import { channelExtrema, plainExtrema, simdExtremaAvailable } from '../src/quantize/weight-extrema.js';
+import { WEIGHT_EXTREMA_WASM } from '../src/quantize/wasm/weight-extrema.wasm.js';
+
+function random(n: number, seed: number): Float32Array {
+  let s = seed;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    out[i] = (s / 2147483648 - 0.4) * (1 + (i % 7));
+  }
+  return out;
+}
+
+function expectPlain(data: Float32Array, channels: number, inner: number): { min: Float32Array; max: Float32Array } {
+  const got = channelExtrema(data, channels, inner);
+  const min = new Float32Array(channels);
+  const max = new Float32Array(channels);
+  plainExtrema(data, channels, inner, min, max);
+  expect(Array.from(got.min)).toEqual(Array.from(min));
+  expect(Array.from(got.max)).toEqual(Array.from(max));
+  return got;
+}
+
+describe('channelExtrema', () => {
+  it('runs in WebAssembly here (else the comparisons below would be vacuous)', () => {
+    expect(simdExtremaAvailable()).toBe(true);
+  });
+
+  it('is the plain loop: per output channel (axis 0), lengths that are not multiples of 4', () => {
+    for (const [channels, inner] of [[1, 1], [3, 5], [64, 576], [7, 13], [2048, 3], [1, 1001]] as const) {
+      expectPlain(random(channels * inner, channels + inner), channels, inner);
+    }
+  });
+
+  it('cycles the channels when the axis is not the first (ConvTranspose, Gemm without transB)', () => {
+    expectPlain(random(4 * 6 * 9, 3), 6, 9); // 4 × [6 channels × 9]
+    expectPlain(random(5 * 3, 4), 3, 1); // a 5×3 Gemm weight, axis 1
+  });
+
+  it('starts from 0 (min <= 0 <= max) and skips NaN like the loop', () => {
+    const { min, max } = expectPlain(Float32Array.from([1, 2, NaN, 3, NaN, -4, 5, NaN, 6, 7]), 2, 5);
+    expect(Array.from(min)).toEqual([0, -4]);
+    expect(Array.from(max)).toEqual([3, 7]);
+    expectPlain(Float32Array.from([NaN, NaN, NaN, NaN, NaN]), 1, 5);
+    expectPlain(Float32Array.from([Infinity, -Infinity, 1, 2]), 2, 2);
+  });
+
+  it('handles weights larger than one chunk, and segments larger than one chunk', () => {
+    expectPlain(random(3_000_017, 9), 1, 3_000_017); // per tensor: one segment of 3 M values
+    expectPlain(random(5 * 700_001, 10), 5, 700_001); // segments that do not fill a chunk evenly
+    expectPlain(random(4096 * 600, 11), 4096, 600);
+  });
+});
+
+describe('weight-extrema.wasm.ts', () => {
+  it('is weight-extrema.wat as wabt compiles it (regenerate: npm run gen:wasm)', async () => {
+    expect(Array.from(WEIGHT_EXTREMA_WASM)).toEqual(Array.from(await compileWeightExtrema()));
+  });
+});
