@@ -4,3 +4,5 @@ export function compileCountBins(): Promise<Uint8Array>;
 export function compileSweeps(): Promise<Uint8Array>;
 /** weight-extrema.wat as wabt compiles it. */
 export function compileWeightExtrema(): Promise<Uint8Array>;
+/** quantize-weights.wat as wabt compiles it. */
+export function compileQuantizeWeights(): Promise<Uint8Array>;

@@ -3,6 +3,7 @@
 //   packages/calibrators/src/wasm/count-bins.wat        (wabt)           -> count-bins.wasm.ts
 //   packages/calibrators/assembly/sweeps.ts             (AssemblyScript) -> src/wasm/sweeps.wasm.ts
 //   packages/core/src/quantize/wasm/weight-extrema.wat  (wabt)           -> weight-extrema.wasm.ts
+//   packages/core/src/quantize/wasm/quantize-weights.wat (wabt)          -> quantize-weights.wasm.ts
 // Both compilers are root devDependencies; tests check that the committed modules are what
 // this script makes (the compile* functions below).
 // Run: npm run gen:wasm
@@ -28,6 +29,9 @@ export const compileCountBins = () => compileWat(new URL('src/wasm/count-bins.wa
 
 /** weight-extrema.wat as wabt compiles it. */
 export const compileWeightExtrema = () => compileWat(new URL('src/quantize/wasm/weight-extrema.wat', core));
+
+/** quantize-weights.wat as wabt compiles it. */
+export const compileQuantizeWeights = () => compileWat(new URL('src/quantize/wasm/quantize-weights.wat', core));
 
 /** assembly/sweeps.ts as AssemblyScript compiles it: optimised, no runtime (it allocates nothing). */
 export async function compileSweeps() {
@@ -56,6 +60,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     [compileCountBins, 'COUNT_BINS_WASM', 'count-bins.wat', new URL('src/wasm/count-bins.wasm.ts', pkg)],
     [compileSweeps, 'SWEEPS_WASM', 'assembly/sweeps.ts', new URL('src/wasm/sweeps.wasm.ts', pkg)],
     [compileWeightExtrema, 'WEIGHT_EXTREMA_WASM', 'weight-extrema.wat', new URL('src/quantize/wasm/weight-extrema.wasm.ts', core)],
+    [compileQuantizeWeights, 'QUANTIZE_WEIGHTS_WASM', 'quantize-weights.wat', new URL('src/quantize/wasm/quantize-weights.wasm.ts', core)],
   ]) {
     const bytes = await compile();
     writeFileSync(to, toModule(bytes, constant, from));

@@ -1,5 +1,6 @@
 import { WEIGHT_EXTREMA_WASM } from './wasm/weight-extrema.wasm.js';
 import { instantiateWasm } from '../util/wasm.js';
+import { forEachChunk, growTo } from './channel-chunks.js';
 
 /**
  * Per-channel extrema of a weight: channel c's min and max over the segments of `inner`
@@ -40,7 +41,6 @@ export function plainExtrema(data: Float32Array, channels: number, inner: number
 
 /** Values copied into the module per call: 4 MiB, so its memory stays small. */
 const CHUNK = 1 << 20;
-const PAGE = 65536;
 
 interface Exports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
@@ -61,39 +61,14 @@ function wasmExtrema(): Simd | null {
   const out = CHUNK * 4; // the values first, then the extrema
   return (shared = {
     run(data, channels, inner, min, max) {
-      const need = out + 8 * channels;
-      const have = x.memory.buffer.byteLength;
-      if (need > have) {
-        if (need > 2 ** 31) return false;
-        try {
-          x.memory.grow(Math.ceil((need - have) / PAGE));
-        } catch {
-          return false;
-        }
-      }
+      if (!growTo(x.memory, out + 8 * channels)) return false;
       const buf = x.memory.buffer;
       const values = new Float32Array(buf, 0, CHUNK);
       new Float32Array(buf, out, 2 * channels).fill(0);
-      const fold = (from: number, to: number, segment: number, c: number) => {
+      forEachChunk(data.length, channels, inner, CHUNK, (from, to, segment, c) => {
         values.set(data.subarray(from, to));
         x.extrema(to - from, segment, channels, c, out);
-      };
-      if (inner <= CHUNK) {
-        // Whole segments per call; the channel of the first one steps on.
-        const step = Math.floor(CHUNK / inner) * inner;
-        for (let from = 0, c = 0; from < data.length; from += step, c = (c + step / inner) % channels) {
-          fold(from, Math.min(data.length, from + step), inner, c);
-        }
-      } else {
-        // Segments longer than a chunk: each in pieces, all of its channel.
-        for (let start = 0, c = 0; start < data.length; start += inner, c = c + 1 === channels ? 0 : c + 1) {
-          const end = Math.min(data.length, start + inner);
-          for (let from = start; from < end; from += CHUNK) {
-            const to = Math.min(end, from + CHUNK);
-            fold(from, to, to - from, c);
-          }
-        }
-      }
+      });
       min.set(new Float32Array(buf, out, channels));
       max.set(new Float32Array(buf, out + 4 * channels, channels));
       return true;

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { compileWeightExtrema } from '../../../scripts/gen-wasm.mjs';
+import { compileQuantizeWeights, compileWeightExtrema } from '../../../scripts/gen-wasm.mjs';
+import { plainQuantizeInto, quantizeInto } from '../src/quantize/rounding.js';
+import { simdQuantizer } from '../src/quantize/quantize-weights.js';
+import { QUANTIZE_WEIGHTS_WASM } from '../src/quantize/wasm/quantize-weights.wasm.js';
 import { channelExtrema, plainExtrema, simdExtremaAvailable } from '../src/quantize/weight-extrema.js';
 import { WEIGHT_EXTREMA_WASM } from '../src/quantize/wasm/weight-extrema.wasm.js';
 
@@ -57,5 +60,44 @@ describe('channelExtrema', () => {
 describe('weight-extrema.wasm.ts', () => {
   it('is weight-extrema.wat as wabt compiles it (regenerate: npm run gen:wasm)', async () => {
     expect(Array.from(WEIGHT_EXTREMA_WASM)).toEqual(Array.from(await compileWeightExtrema()));
+  });
+});
+
+describe('quantizeInto', () => {
+  /** Values that exercise rounding ties, clamping and non-finite inputs, scaled per channel. */
+  function tricky(n: number, seed: number, scale: Float32Array, inner: number): Float32Array {
+    const x = random(n, seed);
+    const special = [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 127.5, -128.5, 1e30, -1e30, Infinity, -Infinity, NaN, -0, 0];
+    for (let i = 0; i < n; i++) {
+      const c = Math.floor(i / inner) % scale.length;
+      x[i] = i % 5 === 0 ? special[(i / 5) % special.length]! * scale[c]! : x[i]! * 300 * scale[c]!;
+    }
+    return x;
+  }
+
+  it('runs in WebAssembly here', () => {
+    expect(simdQuantizer()).not.toBeNull();
+  });
+
+  for (const [name, Out, qmin, qmax] of [['int8 symmetric', Int8Array, -128, 127], ['uint8 with zero points', Uint8Array, 0, 255]] as const) {
+    it(`${name}: the plain loop's integers, ties to even, clamped, NaN to 0, every layout`, () => {
+      for (const [channels, inner, outer] of [[1, 1001, 1], [3, 5, 1], [64, 576, 1], [6, 9, 4], [3, 1, 5], [1, 3_000_017, 1], [5, 700_001, 1]] as const) {
+        const scale = Float32Array.from({ length: channels }, (_, c) => 0.01 * (c + 1) + 1e-3);
+        const zeroPoint = Int32Array.from({ length: channels }, (_, c) => (qmin === 0 ? 100 + c : 0));
+        const n = channels * inner * outer;
+        const data = tricky(n, n, scale, inner);
+        const got = new Out(n);
+        const want = new Out(n);
+        quantizeInto(data, got, scale, zeroPoint, inner, qmin, qmax);
+        plainQuantizeInto(data, want, scale, zeroPoint, inner, qmin, qmax);
+        expect(got).toEqual(want);
+      }
+    });
+  }
+});
+
+describe('quantize-weights.wasm.ts', () => {
+  it('is quantize-weights.wat as wabt compiles it (regenerate: npm run gen:wasm)', async () => {
+    expect(Array.from(QUANTIZE_WEIGHTS_WASM)).toEqual(Array.from(await compileQuantizeWeights()));
   });
 });

@@ -1,0 +1,46 @@
+import { QUANTIZE_WEIGHTS_WASM } from './wasm/quantize-weights.wasm.js';
+import { instantiateWasm } from '../util/wasm.js';
+import { forEachChunk, growTo } from './channel-chunks.js';
+
+/** Values copied into the module per call: 4 MiB of float32, so its memory stays small. */
+const CHUNK = 1 << 20;
+
+interface Exports {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  quantize(n: number, inner: number, channels: number, c0: number, out: number, params: number, qmin: number, qmax: number, signed: number): void;
+}
+
+/** A weight quantizer in WebAssembly (./wasm/quantize-weights.wat), four values at a time. */
+export interface SimdQuantizer {
+  /** `quantizeInto` (rounding.ts); false when the module's memory cannot hold the channels' parameters. */
+  run(data: Float32Array, out: Int8Array | Uint8Array, scale: Float32Array, zeroPoint: Int32Array, inner: number, qmin: number, qmax: number): boolean;
+}
+
+/** undefined: not tried yet; null: no WebAssembly (or no SIMD) here. */
+let shared: SimdQuantizer | null | undefined;
+
+/** The WebAssembly weight quantizer, one for all callers (it is synchronous); null without WebAssembly. */
+export function simdQuantizer(): SimdQuantizer | null {
+  if (shared !== undefined) return shared;
+  const x = instantiateWasm<Exports>(QUANTIZE_WEIGHTS_WASM);
+  if (x === null) return (shared = null);
+  const ints = CHUNK * 4; // the values, then the integers, then the parameters
+  const params = ints + CHUNK;
+  return (shared = {
+    run(data, out, scale, zeroPoint, inner, qmin, qmax) {
+      const channels = scale.length;
+      if (!growTo(x.memory, params + 8 * channels)) return false;
+      const buf = x.memory.buffer;
+      const values = new Float32Array(buf, 0, CHUNK);
+      new Float32Array(buf, params, channels).set(scale);
+      new Int32Array(buf, params + 4 * channels, channels).set(zeroPoint);
+      const signed = out instanceof Int8Array ? 1 : 0;
+      forEachChunk(data.length, channels, inner, CHUNK, (from, to, segment, c) => {
+        values.set(data.subarray(from, to));
+        x.quantize(to - from, segment, channels, c, ints, params, qmin, qmax, signed);
+        out.set(signed ? new Int8Array(buf, ints, to - from) : new Uint8Array(buf, ints, to - from), from);
+      });
+      return true;
+    },
+  });
+}
