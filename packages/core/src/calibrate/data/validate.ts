@@ -80,6 +80,9 @@ export function countNonFinite(tensor: ort.Tensor): { nan: number; inf: number }
   if (tensor.location !== undefined && tensor.location !== 'cpu' && tensor.location !== 'cpu-pinned') return { nan, inf };
   if (tensor.type === 'float32' || tensor.type === 'float64') {
     const data = tensor.data as Float32Array | Float64Array;
+    // Native scans first (includes finds NaN too): as fast as the loop below once V8 has
+    // optimised it, and without the ~2 ms that loop costs on a first batch of 50 k values.
+    if (!data.includes(NaN) && !data.includes(Infinity) && !data.includes(-Infinity)) return { nan, inf };
     for (let i = 0; i < data.length; i++) {
       const x = data[i]!;
       if (x - x !== 0) {
