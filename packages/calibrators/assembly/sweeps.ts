@@ -105,6 +105,7 @@ let NZ: usize = 0; // prefix counts of non-zero bins (int32)
 let cache: usize = 0; // terms by (width, first bin), NaN until computed
 let useCache: bool = false; // false when n·W is too large (few levels: few terms anyway)
 let lower: usize = 0; // each cut's first lower bound
+let lnZs: usize = 0; // each cut's ln(Z/T)
 let T: f64 = 0;
 let errorPerTerm: f64 = 0;
 
@@ -114,11 +115,11 @@ export function entropyWorkBytes(bins: i32, lv: i32, startBin: i32, stride: i32)
   const w = Math.ceil(b / <f64>lv) + 2;
   const terms = b * w <= 4194304 ? b * w : 0;
   const cuts = Math.max(0, Math.floor(<f64>(bins - startBin) / <f64>stride) + 1);
-  return 8 * (2 * b + 4 * (b + 1) + terms + cuts) + 64;
+  return 8 * (2 * b + 4 * (b + 1) + terms + 2 * cuts) + 64;
 }
 
 /** Prefix sums and error bound of the counts at base(); whether the bound holds. */
-function entropySetup(bins: i32, lv: i32): bool {
+function entropySetup(bins: i32, lv: i32, cuts: i32): bool {
   n = bins;
   levels = lv;
   const counts = base();
@@ -131,6 +132,7 @@ function entropySetup(bins: i32, lv: i32): bool {
   W = <i32>Math.ceil(<f64>bins / <f64>lv) + 2;
   useCache = <f64>bins * <f64>W <= 4194304;
   lower = useCache ? cache + f64s(bins * W) : cache;
+  lnZs = lower + f64s(cuts);
   if (useCache) memory.fill(cache, 0xff, f64s(bins * W)); // all-ones bits: a NaN
 
   for (let j = 0; j < bins; j++) st(h, j, ld(counts, j));
@@ -210,23 +212,31 @@ function lastTerm(i: i32): f64 {
 }
 
 /**
- * A lower bound of cut i's KL as `kl` computes it, given the running `sum` of its first
- * levels, at most `rest` levels left besides the last, and the `last` level's term. Each
+ * A lower bound of a cut's KL as `kl` computes it, given the running `sum` of its first
+ * levels, at most `rest` levels left besides the last, the `last` level's term and the
+ * cut's ln(Z/T). Each
  * term left is ≥ 0 exactly, so ≥ −errorPerTerm as computed; adding them one by one to the
  * running sum can lower it by no more than `slack`. Rounding is monotonic, so the rest of
  * `kl`'s arithmetic done on that lower sum gives a lower bound.
  */
-function lowerBound(i: i32, sum: f64, rest: i32, last: f64): f64 {
+function lowerBound(sum: f64, rest: i32, last: f64, lnZT: f64): f64 {
   const e = <f64>rest * errorPerTerm;
   const slack = e * 1.001 + 2 * U * <f64>rest * (Math.abs(sum) + e);
-  return (sum - slack + last) / T + log(ld(C, i) / T);
+  return (sum - slack + last) / T + lnZT;
+}
+
+/** ln(Z/T) of cut i: the same for every bound and for the KL of the cut, so computed once. */
+// @ts-ignore: decorator
+@inline function lnZT(i: i32): f64 {
+  return log(ld(C, i) / T);
 }
 
 /**
  * KL of cut i, summed as the plain sweep does: the terms in level order, the last level
- * last. When `bound` is finite, gives up (NaN) as soon as a lower bound exceeds it.
+ * last, then + ln(Z/T) (`lnZ`, the cut's lnZT). When `bound` is finite, gives up (NaN) as
+ * soon as a lower bound exceeds it: checked every 4 levels (a bound costs a few flops).
  */
-function kl(i: i32, bound: f64): f64 {
+function kl(i: i32, bound: f64, lnZ: f64): f64 {
   // Level k covers [⌈k·i/levels⌉, ⌈(k+1)·i/levels⌉); its upper edge is stepped in
   // integers (quotient, remainder). Empty levels (lo = hi, when i < levels) add nothing.
   const qi = i / levels;
@@ -250,9 +260,9 @@ function kl(i: i32, bound: f64): f64 {
       sum += cachedTerm(lo, hi);
       lo = hi;
     }
-    if ((++k & 15) == 0 && bound < Infinity && lowerBound(i, sum, levels - k, last) > bound) return NaN;
+    if ((++k & 3) == 0 && bound < Infinity && lowerBound(sum, levels - k, last, lnZ) > bound) return NaN;
   }
-  return (sum + last) / T + log(ld(C, i) / T);
+  return (sum + last) / T + lnZ;
 }
 
 /**
@@ -260,15 +270,15 @@ function kl(i: i32, bound: f64): f64 {
  * stride, ... <= bins, into `lv` levels. `bins` when every count is 0.
  */
 export function entropyCutBin(bins: i32, lv: i32, startBin: i32, stride: i32): i32 {
-  const boundable = entropySetup(bins, lv);
-  if (!(T > 0)) return bins;
   const count = max(0, (bins - startBin) / stride + 1);
+  const boundable = entropySetup(bins, lv, count);
+  if (!(T > 0)) return bins;
   let best: f64 = Infinity;
   let bestCut = bins;
   if (!boundable) {
     for (let i = startBin; i <= bins; i += stride) {
       if (infinite(i)) continue;
-      const v = kl(i, Infinity);
+      const v = kl(i, Infinity, lnZT(i));
       if (v <= best) {
         best = v;
         bestCut = i;
@@ -283,7 +293,12 @@ export function entropyCutBin(bins: i32, lv: i32, startBin: i32, stride: i32): i
   let low1 = -1;
   let low2 = -1;
   for (let c = 0, i = startBin; c < count; c++, i += stride) {
-    const b = infinite(i) ? NaN : lowerBound(i, 0, levels - 1, lastTerm(i));
+    let b: f64 = NaN;
+    if (!infinite(i)) {
+      const z = lnZT(i);
+      st(lnZs, c, z);
+      b = lowerBound(0, levels - 1, lastTerm(i), z);
+    }
     st(lower, c, b);
     if (!(b < (low2 < 0 ? Infinity : ld(lower, low2)))) continue;
     low2 = c;
@@ -299,13 +314,13 @@ export function entropyCutBin(bins: i32, lv: i32, startBin: i32, stride: i32): i
   let bound: f64 = Infinity;
   for (let t = 0; t < 3; t++) {
     const c = t == 0 ? low0 : t == 1 ? low1 : low2;
-    const v = c >= 0 ? kl(startBin + c * stride, Infinity) : NaN;
+    const v = c >= 0 ? kl(startBin + c * stride, Infinity, ld(lnZs, c)) : NaN;
     if (v < bound) bound = v;
   }
 
   for (let c = 0, i = startBin; c < count; c++, i += stride) {
     if (!(ld(lower, c) <= bound)) continue; // infinite, or cannot reach the minimum
-    const v = kl(i, bound); // NaN when abandoned half-way: above the bound
+    const v = kl(i, bound, ld(lnZs, c)); // NaN when abandoned half-way: above the bound
     if (v < bound) bound = v;
     if (v <= best) {
       best = v;
