@@ -83,6 +83,13 @@ describe('external data', () => {
     for (const v of model.graph.initializers()) {
       expect(Array.from(back.graph.value(v.name)!.initializer!.toFloat32())).toEqual(Array.from(v.initializer!.toFloat32()));
     }
+    // A copy to modify, straight from the side file, leaves the tensor as it was.
+    const w = loadModel(out).graph.initializers().find((v) => v.initializer!.isExternal && v.initializer!.dataType === DataType.FLOAT)!.initializer!;
+    const copy = w.toFloat32Copy();
+    const original = Array.from(copy);
+    copy.fill(7);
+    expect(Array.from(w.toFloat32())).toEqual(original);
+    expect(Array.from(w.toFloat32Copy())).toEqual(original);
     // Inline again: identical to the original.
     const inline = path.join(dir, 'inline.onnx');
     await saveModel(back, inline);

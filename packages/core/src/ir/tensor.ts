@@ -105,11 +105,14 @@ export class Tensor {
   toFloat32Copy(): Float32Array {
     const src = this.source;
     if (!this.cached && this.dataType === DataType.FLOAT && src.kind !== 'array') {
-      const bytes = src.kind === 'external' ? readExternalData(src.ref) : src.proto.rawData;
       const need = this.size * 4;
-      if (bytes && bytes.byteLength >= need && (src.kind === 'external' || bytes.byteLength > 0)) {
+      if (src.kind === 'external') {
+        // A fresh buffer read from the file: ours to keep, viewed in place.
+        const bytes = readExternalData(src.ref);
+        if (bytes.byteLength >= need && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, this.size);
+      } else if (src.proto.rawData && src.proto.rawData.byteLength >= need && need > 0) {
         const out = new Float32Array(this.size);
-        new Uint8Array(out.buffer).set(bytes.subarray(0, need));
+        new Uint8Array(out.buffer).set(src.proto.rawData.subarray(0, need));
         return out;
       }
     }
