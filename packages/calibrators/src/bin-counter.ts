@@ -1,4 +1,4 @@
-import { instantiateWasm } from '@qdeploy/core';
+import { lazyWasm } from '@qdeploy/core';
 import { COUNT_BINS_WASM } from './wasm/count-bins.wasm.js';
 
 /**
@@ -110,13 +110,8 @@ interface Lanes {
   readonly add: Adder;
 }
 
-/** undefined: not tried yet; null: no WebAssembly here. */
-let shared: Lanes | null | undefined;
-
-function wasmLanes(): Lanes | null {
-  if (shared !== undefined) return shared;
-  const wasm = instantiateWasm<CountBinsExports>(COUNT_BINS_WASM);
-  if (wasm === null) return (shared = null);
+/** Null without WebAssembly (node --jitless). */
+const wasmLanes = lazyWasm<CountBinsExports, Lanes>(COUNT_BINS_WASM, (wasm) => {
   // The memory is fixed-size (it never grows), so these views stay valid.
   const stride = wasm.lane_stride.value;
   const chunkLength = wasm.chunk_length.value;
@@ -124,7 +119,7 @@ function wasmLanes(): Lanes | null {
   const lanes = new Uint32Array(wasm.memory.buffer, 0, LANES * stride);
   const binCounts = new Float64Array(wasm.memory.buffer, wasm.bins_offset.value, MAX_BINS + 1);
   const { count, fold } = wasm;
-  return (shared = {
+  return {
     add(indices, bins, counts) {
       // Clear the windows that the fold reads: slots [0, bins] and [SLOTS - bins - 1, SLOTS)
       // of each lane. Whatever lies outside them (indices out of range) is never read.
@@ -145,5 +140,5 @@ function wasmLanes(): Lanes | null {
       if (seen === n) counts.set(into);
       return seen;
     },
-  });
-}
+  };
+});

@@ -1,4 +1,4 @@
-import { instantiateWasm } from '@qdeploy/core';
+import { lazyWasm } from '@qdeploy/core';
 import { SWEEPS_WASM } from './wasm/sweeps.wasm.js';
 
 /**
@@ -25,28 +25,23 @@ interface SweepsExports {
   mseBestBin(bins: number, startBin: number, stride: number, nBits: number): number;
 }
 
-/** undefined: not tried yet; null: no WebAssembly here. */
-let shared: WasmSweeps | null | undefined;
-
-/** The WebAssembly sweeps, one instance for all callers (they are synchronous); null without WebAssembly (node --jitless). */
-export function wasmSweeps(): WasmSweeps | null {
-  if (shared !== undefined) return shared;
-  // Math.log itself is imported, so that V8 calls its own log (the one of Math.log in
-  // JavaScript) from the module.
-  const x = instantiateWasm<SweepsExports>(SWEEPS_WASM, { env: { log: Math.log } });
-  if (x === null) return (shared = null);
+/**
+ * The WebAssembly sweeps; null without WebAssembly (node --jitless). Math.log itself is
+ * imported, so that V8 calls its own log (the one of Math.log in JavaScript) from the module.
+ */
+export const wasmSweeps = lazyWasm<SweepsExports, WasmSweeps>(SWEEPS_WASM, (x) => {
   /** Copies the counts to the module's memory; false when it cannot grow enough. */
   const load = (counts: ArrayLike<number>, bytes: number): boolean => {
     if (!x.reserve(bytes)) return false;
     new Float64Array(x.memory.buffer, x.base(), counts.length).set(counts);
     return true;
   };
-  return (shared = {
+  return {
     entropyCutBin(counts, levels, startBin, stride) {
       return load(counts, x.entropyWorkBytes(counts.length, levels, startBin, stride)) ? x.entropyCutBin(counts.length, levels, startBin, stride) : null;
     },
     mseBestBin(counts, startBin, stride, nBits) {
       return load(counts, x.mseWorkBytes(counts.length, startBin, stride, nBits)) ? x.mseBestBin(counts.length, startBin, stride, nBits) : null;
     },
-  });
-}
+  };
+}, { env: { log: Math.log } });

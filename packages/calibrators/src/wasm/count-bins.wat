@@ -22,7 +22,7 @@
   ;; Adds the first $n indices of the chunk to the lanes: index i to lane i % 4 in groups
   ;; of four (independent counters, so that a run of equal indices does not serialise on
   ;; one), the last n % 4 to lane 0. Loading the int16 zero-extended (load16_u) makes
-  ;; the slot: no sign handling at all in the loop, the lanes are folded in JS.
+  ;; the slot: no sign handling at all in the loop; $fold below undoes it.
   (func (export "count") (param $n i32)
     (local $p i32) (local $end i32) (local $a i32)
     (local.set $p (global.get $chunk_offset))

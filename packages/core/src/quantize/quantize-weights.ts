@@ -1,5 +1,5 @@
 import { QUANTIZE_WEIGHTS_WASM } from './wasm/quantize-weights.wasm.js';
-import { instantiateWasm } from '../util/wasm.js';
+import { lazyWasm } from '../util/wasm.js';
 import { forEachChunk, growTo } from './channel-chunks.js';
 
 /** Values copied into the module per call: 4 MiB of float32, so its memory stays small. */
@@ -16,17 +16,11 @@ export interface SimdQuantizer {
   run(data: Float32Array, out: Int8Array | Uint8Array, scale: Float32Array, zeroPoint: Int32Array, inner: number, qmin: number, qmax: number): boolean;
 }
 
-/** undefined: not tried yet; null: no WebAssembly (or no SIMD) here. */
-let shared: SimdQuantizer | null | undefined;
-
-/** The WebAssembly weight quantizer, one for all callers (it is synchronous); null without WebAssembly. */
-export function simdQuantizer(): SimdQuantizer | null {
-  if (shared !== undefined) return shared;
-  const x = instantiateWasm<Exports>(QUANTIZE_WEIGHTS_WASM);
-  if (x === null) return (shared = null);
+/** The WebAssembly weight quantizer; null without WebAssembly (or SIMD). */
+export const simdQuantizer = lazyWasm<Exports, SimdQuantizer>(QUANTIZE_WEIGHTS_WASM, (x) => {
   const ints = CHUNK * 4; // the values, then the integers, then the parameters
   const params = ints + CHUNK;
-  return (shared = {
+  return {
     run(data, out, scale, zeroPoint, inner, qmin, qmax) {
       const channels = scale.length;
       if (!growTo(x.memory, params + 8 * channels)) return false;
@@ -42,5 +36,5 @@ export function simdQuantizer(): SimdQuantizer | null {
       });
       return true;
     },
-  });
-}
+  };
+});

@@ -9,7 +9,7 @@ interface WasmApi {
  * for a few KB); null where WebAssembly is missing (node --jitless), not allowed, or lacks
  * a feature the module uses — callers then take their JavaScript path.
  */
-export function instantiateWasm<T>(bytes: Uint8Array, imports: object = {}): T | null {
+function instantiateWasm<T>(bytes: Uint8Array, imports: object = {}): T | null {
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   if (api === undefined) return null;
   try {
@@ -17,4 +17,20 @@ export function instantiateWasm<T>(bytes: Uint8Array, imports: object = {}): T |
   } catch {
     return null;
   }
+}
+
+/**
+ * A WebAssembly kernel made on first use, once per process: `make` over the exports of
+ * the instantiated module, or null where `instantiateWasm` cannot give them. Kernels are
+ * synchronous, so one instance serves every caller.
+ */
+export function lazyWasm<E, K>(bytes: Uint8Array, make: (exports: E) => K, imports: object = {}): () => K | null {
+  let kernel: K | null | undefined; // undefined: not tried yet
+  return () => {
+    if (kernel === undefined) {
+      const x = instantiateWasm<E>(bytes, imports);
+      kernel = x === null ? null : make(x);
+    }
+    return kernel;
+  };
 }

@@ -12,8 +12,9 @@
   ;; q = clamp(round_half_even(x · (1 / scale)) + zero_point, qmin, qmax) in float64, as
   ;; the JavaScript `x * inv + MAGIC - MAGIC + z` with Math.max/Math.min: the clamp is
   ;; f64x2.pmax(x, qmin) = x < qmin ? qmin : x, then pmin(x, qmax), so that a NaN passes
-  ;; through and truncates to 0, as JavaScript stores it; for n values; segment s = values [s·inner, (s+1)·inner) uses channel
-  ;; (c0 + s) mod channels; $signed: int8 (else uint8).
+  ;; through and truncates to 0, as JavaScript stores it. For n values: segment
+  ;; s = values [s·inner, (s+1)·inner) uses channel (c0 + s) mod channels; $signed: int8
+  ;; (else uint8).
   (func (export "quantize")
     (param $n i32) (param $inner i32) (param $channels i32) (param $c0 i32)
     (param $out i32) (param $params i32) (param $qmin f64) (param $qmax f64) (param $signed i32)
