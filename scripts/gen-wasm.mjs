@@ -10,7 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const pkg = new URL('../packages/calibrators/', import.meta.url);
+const calibrators = new URL('../packages/calibrators/', import.meta.url);
 const core = new URL('../packages/core/', import.meta.url);
 
 /** A .wat file as wabt compiles it. */
@@ -25,7 +25,7 @@ async function compileWat(url) {
 }
 
 /** count-bins.wat as wabt compiles it. */
-export const compileCountBins = () => compileWat(new URL('src/wasm/count-bins.wat', pkg));
+export const compileCountBins = () => compileWat(new URL('src/wasm/count-bins.wat', calibrators));
 
 /** weight-extrema.wat as wabt compiles it. */
 export const compileWeightExtrema = () => compileWat(new URL('src/quantize/wasm/weight-extrema.wat', core));
@@ -36,7 +36,7 @@ export const compileQuantizeWeights = () => compileWat(new URL('src/quantize/was
 /** assembly/sweeps.ts as AssemblyScript compiles it: optimised, no runtime (it allocates nothing). */
 export async function compileSweeps() {
   const { default: asc } = await import('assemblyscript/asc');
-  const source = readFileSync(new URL('assembly/sweeps.ts', pkg), 'utf8');
+  const source = readFileSync(new URL('assembly/sweeps.ts', calibrators), 'utf8');
   const out = await asc.compileString({ 'sweeps.ts': source }, { optimizeLevel: 3, shrinkLevel: 0, runtime: 'stub', noAssert: true });
   if (out.error) throw new Error(`assembly/sweeps.ts: ${out.error.message}\n${out.stderr.toString()}`);
   return out.binary;
@@ -57,8 +57,8 @@ ${rows.join('\n')}
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const [compile, constant, from, to] of [
-    [compileCountBins, 'COUNT_BINS_WASM', 'count-bins.wat', new URL('src/wasm/count-bins.wasm.ts', pkg)],
-    [compileSweeps, 'SWEEPS_WASM', 'assembly/sweeps.ts', new URL('src/wasm/sweeps.wasm.ts', pkg)],
+    [compileCountBins, 'COUNT_BINS_WASM', 'count-bins.wat', new URL('src/wasm/count-bins.wasm.ts', calibrators)],
+    [compileSweeps, 'SWEEPS_WASM', 'assembly/sweeps.ts', new URL('src/wasm/sweeps.wasm.ts', calibrators)],
     [compileWeightExtrema, 'WEIGHT_EXTREMA_WASM', 'weight-extrema.wat', new URL('src/quantize/wasm/weight-extrema.wasm.ts', core)],
     [compileQuantizeWeights, 'QUANTIZE_WEIGHTS_WASM', 'quantize-weights.wat', new URL('src/quantize/wasm/quantize-weights.wasm.ts', core)],
   ]) {
