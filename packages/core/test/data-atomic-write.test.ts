@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProtectedPathError, drainTempFiles, pendingTempFiles, writeFileAtomic } from '../src/util/atomic-write.js';
+import { ProtectedPathError, committedFiles, drainTempFiles, pendingTempFiles, writeFileAtomic } from '../src/util/atomic-write.js';
 import { makeTmp } from './fixtures/data/helpers.js';
 
 const CORE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,6 +50,16 @@ describe('writeFileAtomic', () => {
     await expect(writeFileAtomic(target, async () => {})).rejects.toThrow(/did not create/);
     expect(listDir(dir)).toEqual(['out.onnx']);
     expect(pendingTempFiles()).toEqual([]);
+    expect(committedFiles()).not.toContain(target);
+  });
+
+  it('committedFiles lists each finished output by absolute path (what an interrupt reports)', async () => {
+    const dir = path.join(tmp, 'committed');
+    fs.mkdirSync(dir);
+    const rel = path.relative(process.cwd(), path.join(dir, 'a.onnx'));
+    const before = committedFiles().length;
+    await writeFileAtomic(rel, 'a');
+    expect(committedFiles().slice(before)).toEqual([path.join(dir, 'a.onnx')]);
   });
 
   it('refuses to overwrite a protected input (same path, relative path, symlink, hard link)', async () => {

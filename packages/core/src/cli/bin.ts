@@ -8,10 +8,14 @@
 const EXIT_SIGINT = 130;
 const EXIT_SIGTERM = 143;
 let drain: () => unknown = () => undefined;
+let written: () => string[] = () => [];
 
 function onSignal(signal: NodeJS.Signals, code: number): void {
   drain();
-  process.stderr.write(`\nqdeploy: interrupted (${signal}); no partial output left behind\n`);
+  // A signal that lands after an output was renamed into place leaves it complete: say so.
+  const done = written();
+  const what = done.length ? `${done.join(', ')} was already written in full` : 'no partial output left behind';
+  process.stderr.write(`\nqdeploy: interrupted (${signal}); ${what}\n`);
   process.exit(code);
 }
 process.on('SIGINT', () => onSignal('SIGINT', EXIT_SIGINT));
@@ -27,8 +31,9 @@ process.on('warning', (w) => {
 const args = process.argv.slice(2);
 const verbose = args.includes('--verbose') || /^(1|true|yes)$/i.test(process.env.QDEPLOY_VERBOSE ?? '');
 
-const { drainTempFiles } = await import('../util/atomic-write.js');
+const { committedFiles, drainTempFiles } = await import('../util/atomic-write.js');
 drain = drainTempFiles;
+written = committedFiles;
 const { EXIT_FAILED, errorLines } = await import('./errors.js');
 
 function fatal(err: unknown): void {

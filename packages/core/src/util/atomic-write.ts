@@ -28,6 +28,8 @@ export class ProtectedPathError extends Error {
 }
 
 const pending = new Set<string>();
+/** Targets this process has completed (renamed into place), in order. */
+const committed: string[] = [];
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 let installed = false;
 
@@ -73,6 +75,14 @@ export function registerTempFile(file: string): () => void {
 /** Temporary files currently registered. */
 export function pendingTempFiles(): string[] {
   return [...pending];
+}
+
+/**
+ * Outputs this process has finished writing (absolute paths). A signal that lands after a
+ * rename leaves that output complete; the CLI says so instead of "no output".
+ */
+export function committedFiles(): string[] {
+  return [...committed];
 }
 
 /** Removes every registered temporary file now (synchronously); returns their paths. */
@@ -142,7 +152,10 @@ export async function writeFileAtomic(
         await handle.close();
       }
     }
-    await fsp.rename(tmp, abs);
+    // Synchronous on purpose: a signal handler cannot run between the rename and the
+    // record of it, so an interrupt reports exactly what is on disk.
+    fs.renameSync(tmp, abs);
+    committed.push(abs);
   } catch (err) {
     await fsp.rm(tmp, { force: true }).catch(() => {});
     throw err;
