@@ -45,6 +45,10 @@ describe('calibrate()', () => {
     const r = await calibrate(q, batches(64), { calibrator: 'minmax', progress: false });
     expect(r.batches).toBe(4);
     expect(r.samples).toBe(64);
+    // The one-time parts (session creation and release) are timed within the whole call.
+    expect(r.setupSeconds).toBeGreaterThan(0);
+    expect(r.releaseSeconds).toBeGreaterThan(0);
+    expect(r.setupSeconds + r.releaseSeconds).toBeLessThan(r.seconds);
     const names = q.stubs().map((s) => s.tensor.name);
     const direct = await directAbsMax(model, names);
     for (const s of q.stubs()) {

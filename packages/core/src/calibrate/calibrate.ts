@@ -56,6 +56,8 @@ export interface CalibrationResult {
   seconds: number;
   /** Of which building the observation session (one-time, before the first batch). */
   setupSeconds: number;
+  /** Of which releasing the observation session(s) after the last batch (one-time, like setup). */
+  releaseSeconds: number;
   /** Range chosen for each stubbed tensor. */
   ranges: Record<string, CalibrationRange>;
   /** Each calibrator's serialised state: merge shards with `applyCalibrationStates`. */
@@ -143,6 +145,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   let batches = 0;
   let samples = 0;
   let stopped = false;
+  let releaseSeconds = 0;
   // One batch at a time: onnxruntime's run() keeps both the main thread and its own
   // threads busy, so there is no idle core to overlap the calibrators with (measured:
   // the event loop does not turn while a batch runs). Memory: one batch of activations.
@@ -222,8 +225,10 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     if (!(e instanceof CalibrationStopped)) throw e;
   } finally {
     progress.stop();
+    const releasing = performance.now();
     await session.release();
     if (valuesSession.made) await (await valuesSession.made.catch(() => null))?.release();
+    releaseSeconds = (performance.now() - releasing) / 1000;
   }
   if (batches === 0 || samples === 0) throw new DataError('empty', 'no calibration samples: the forward loop never called run()');
 
@@ -235,7 +240,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     states[stub.tensor.name] = cal.state();
     if (options.apply !== false) stub.setRange(range);
   }
-  return { method, batches, samples, seconds: (performance.now() - started) / 1000, setupSeconds, ranges, states };
+  return { method, batches, samples, seconds: (performance.now() - started) / 1000, setupSeconds, releaseSeconds, ranges, states };
 }
 
 /**
