@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   DataError, applyCalibrationStates, calibrate, definePattern, input, insertQdq, loadModel, modelToBytes, op, openNpy,
   registerCalibrator, saveModel, usePlugin, transform, type Calibrator, type ForwardLoop, type Model,
@@ -55,6 +55,18 @@ describe('calibrate()', () => {
       expect(s.range!.amax).toBeCloseTo(direct[s.tensor.name]!, 5);
       expect(s.scale[0]).toBeCloseTo(direct[s.tensor.name]! / 127, 7);
       expect(s.zeroPoint[0]).toBe(0);
+    }
+  });
+
+  it('runs the observation session without the memory pattern, unless the caller asks for it', async () => {
+    const create = vi.spyOn(ort.InferenceSession, 'create');
+    try {
+      await calibrate(prepare().q, batches(16), { calibrator: 'entropy', progress: false });
+      expect(create.mock.calls.at(-1)![1]).toMatchObject({ enableMemPattern: false, graphOptimizationLevel: 'all' });
+      await calibrate(prepare().q, batches(16), { calibrator: 'entropy', progress: false, sessionOptions: { enableMemPattern: true } });
+      expect(create.mock.calls.at(-1)![1]).toMatchObject({ enableMemPattern: true });
+    } finally {
+      create.mockRestore();
     }
   });
 
