@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProtectedPathError, committedFiles, drainTempFiles, pendingTempFiles, writeFileAtomic } from '../src/util/atomic-write.js';
+import { ProtectedPathError, committedFiles, trackCommittedFiles, drainTempFiles, pendingTempFiles, writeFileAtomic } from '../src/util/atomic-write.js';
 import { makeTmp } from './fixtures/data/helpers.js';
 
 const CORE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,16 +50,18 @@ describe('writeFileAtomic', () => {
     await expect(writeFileAtomic(target, async () => {})).rejects.toThrow(/did not create/);
     expect(listDir(dir)).toEqual(['out.onnx']);
     expect(pendingTempFiles()).toEqual([]);
-    expect(committedFiles()).not.toContain(target);
   });
 
-  it('committedFiles lists each finished output by absolute path (what an interrupt reports)', async () => {
+  it('committedFiles lists each finished output by absolute path once tracked (what an interrupt reports)', async () => {
     const dir = path.join(tmp, 'committed');
     fs.mkdirSync(dir);
     const rel = path.relative(process.cwd(), path.join(dir, 'a.onnx'));
-    const before = committedFiles().length;
+    await writeFileAtomic(rel, 'untracked');
+    expect(committedFiles()).toEqual([]); // not kept unless asked for
+    trackCommittedFiles();
     await writeFileAtomic(rel, 'a');
-    expect(committedFiles().slice(before)).toEqual([path.join(dir, 'a.onnx')]);
+    await expect(writeFileAtomic(path.join(dir, 'b.onnx'), () => Promise.reject(new Error('disk full')))).rejects.toThrow('disk full');
+    expect(committedFiles()).toEqual([path.join(dir, 'a.onnx')]);
   });
 
   it('refuses to overwrite a protected input (same path, relative path, symlink, hard link)', async () => {

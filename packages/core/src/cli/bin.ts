@@ -31,7 +31,8 @@ process.on('warning', (w) => {
 const args = process.argv.slice(2);
 const verbose = args.includes('--verbose') || /^(1|true|yes)$/i.test(process.env.QDEPLOY_VERBOSE ?? '');
 
-const { committedFiles, drainTempFiles } = await import('../util/atomic-write.js');
+const { committedFiles, drainTempFiles, trackCommittedFiles } = await import('../util/atomic-write.js');
+trackCommittedFiles();
 drain = drainTempFiles;
 written = committedFiles;
 const { EXIT_FAILED, errorLines } = await import('./errors.js');

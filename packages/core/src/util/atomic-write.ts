@@ -28,8 +28,8 @@ export class ProtectedPathError extends Error {
 }
 
 const pending = new Set<string>();
-/** Targets this process has completed (renamed into place), in order. */
-const committed: string[] = [];
+/** Targets completed (renamed into place) since `trackCommittedFiles()`; null: not tracked. */
+let committed: string[] | null = null;
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 let installed = false;
 
@@ -78,11 +78,19 @@ export function pendingTempFiles(): string[] {
 }
 
 /**
- * Outputs this process has finished writing (absolute paths). A signal that lands after a
- * rename leaves that output complete; the CLI says so instead of "no output".
+ * Starts recording the outputs this process finishes writing (the CLI does, for its
+ * interrupt message; a long-running library user need not keep the list).
+ */
+export function trackCommittedFiles(): void {
+  committed ??= [];
+}
+
+/**
+ * Outputs finished (absolute paths) since `trackCommittedFiles()`. A signal that lands
+ * after a rename leaves that output complete; the CLI says so instead of "no output".
  */
 export function committedFiles(): string[] {
-  return [...committed];
+  return committed ? [...committed] : [];
 }
 
 /** Removes every registered temporary file now (synchronously); returns their paths. */
@@ -155,7 +163,7 @@ export async function writeFileAtomic(
     // Synchronous on purpose: a signal handler cannot run between the rename and the
     // record of it, so an interrupt reports exactly what is on disk.
     fs.renameSync(tmp, abs);
-    committed.push(abs);
+    committed?.push(abs);
   } catch (err) {
     await fsp.rm(tmp, { force: true }).catch(() => {});
     throw err;
