@@ -1,3 +1,4 @@
+import { roundHalfEven } from '@qdeploy/core';
 import { maxBound } from './options.js';
 
 // The entropy and mse sweeps in their plain form: every candidate, evaluated in full. They
@@ -84,7 +85,7 @@ export function plainMseBestBin(counts: ArrayLike<number>, startBin: number, str
     for (let q = 0; q < p; q++) {
       const j = idx[q]!;
       const c = j + 0.5;
-      const d = c - roundHalfEven(c * scale) / scale;
+      const d = c - roundHalfEven(c * scale) / scale; // c · scale <= qmax < 2^15: in its range
       err += counts[j]! * d * d;
     }
     const clipped = sCC[i + 1]! - 2 * amax * sC[i + 1]! + amax * amax * sN[i + 1]!;
@@ -95,10 +96,4 @@ export function plainMseBestBin(counts: ArrayLike<number>, startBin: number, str
     }
   }
   return bestBin;
-}
-
-/** Round half to even (torch.round / numpy.round), for non-negative x. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
