@@ -1,3 +1,6 @@
+/** Values a weight kernel copies into its module per call: 4 MiB of float32, so its memory stays small. */
+export const CHUNK_VALUES = 1 << 20;
+
 /**
  * Walks a weight's values in chunks of at most `chunk` values, for kernels that take
  * them a chunk at a time into WebAssembly memory: segment s = values [s·inner,
@@ -25,8 +28,14 @@ export function forEachChunk(
   }
 }
 
+/** A weight kernel's WebAssembly memory, as its exports give it. */
+export interface GrowableMemory {
+  buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
 /** Grows a WebAssembly memory to at least `bytes`; false when it cannot (over 2 GiB, or refused). */
-export function growTo(memory: { buffer: ArrayBuffer; grow(pages: number): number }, bytes: number): boolean {
+export function growTo(memory: GrowableMemory, bytes: number): boolean {
   const have = memory.buffer.byteLength;
   if (bytes <= have) return true;
   if (bytes > 2 ** 31) return false;

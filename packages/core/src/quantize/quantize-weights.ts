@@ -1,12 +1,9 @@
 import { QUANTIZE_WEIGHTS_WASM } from './wasm/quantize-weights.wasm.js';
 import { lazyWasm } from '../util/wasm.js';
-import { forEachChunk, growTo } from './channel-chunks.js';
-
-/** Values copied into the module per call: 4 MiB of float32, so its memory stays small. */
-const CHUNK = 1 << 20;
+import { CHUNK_VALUES as CHUNK, forEachChunk, growTo, type GrowableMemory } from './channel-chunks.js';
 
 interface Exports {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  memory: GrowableMemory;
   quantize(n: number, inner: number, channels: number, c0: number, out: number, params: number, qmin: number, qmax: number, signed: number): void;
 }
 

@@ -1,6 +1,6 @@
 import { WEIGHT_EXTREMA_WASM } from './wasm/weight-extrema.wasm.js';
 import { lazyWasm } from '../util/wasm.js';
-import { forEachChunk, growTo } from './channel-chunks.js';
+import { CHUNK_VALUES as CHUNK, forEachChunk, growTo, type GrowableMemory } from './channel-chunks.js';
 
 /**
  * Per-channel extrema of a weight: channel c's min and max over the segments of `inner`
@@ -40,11 +40,8 @@ export function plainExtrema(data: Float32Array, channels: number, inner: number
   }
 }
 
-/** Values copied into the module per call: 4 MiB, so its memory stays small. */
-const CHUNK = 1 << 20;
-
 interface Exports {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  memory: GrowableMemory;
   extrema(n: number, inner: number, channels: number, c0: number, out: number): void;
 }
 interface Simd {
