@@ -6,11 +6,12 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_HISTOGRAM_STRIDE, DataType, Graph, Model, Tensor, calibrate, definePattern, input, insertQdq, loadModel, observationSession, op, openNpy, resolveCalibratorFactory,
   sampleGrid, sampleStrideOf, transform, usePlugin,
-  type Calibrator, type Value,
+  type AttrValue, type Calibrator, type Value,
 } from '../src/index.js';
 import calibrators, { type HistogramCalibrator } from '@qdeploy/calibrators';
 import { binnedNames, extremaOutputs } from '../src/calibrate/observe.js';
 import { channelsOf } from '../src/calibrate/channels.js';
+import { provablyNonNegative } from '../src/calibrate/non-negative.js';
 import { shared, vendored } from './helpers/fixtures.js';
 
 // The observation graph: what calibration adds to the FP32 graph to get each stubbed
@@ -75,6 +76,35 @@ describe('channelsOf', () => {
   });
 });
 
+describe('provablyNonNegative', () => {
+  it('knows ReLU-like outputs, non-negative Clips, and what pooling, reshaping and adding them keeps', () => {
+    const g = new Graph();
+    const x = g.getOrCreateValue('x');
+    g.inputs.push(x);
+    const node = (opType: string, inputs: (Value | null)[], attrs?: Record<string, AttrValue>) =>
+      g.addNode({ opType, inputs, ...(attrs ? { attrs } : {}) }).output();
+    const scalar = (v: number) => g.addInitializer(g.uniqueName('c'), Tensor.fromArray(new Float32Array([v]), []));
+    const conv = node('Conv', [x, g.addInitializer('w', Tensor.fromArray(new Float32Array(9), [1, 1, 3, 3]))]);
+    const relu = node('Relu', [conv]);
+    expect(provablyNonNegative(x)).toBe(false);
+    expect(provablyNonNegative(conv)).toBe(false);
+    expect(provablyNonNegative(relu)).toBe(true);
+    expect(provablyNonNegative(node('Sigmoid', [conv]))).toBe(true);
+    expect(provablyNonNegative(node('Clip', [conv, scalar(0), scalar(6)]))).toBe(true); // ReLU6
+    expect(provablyNonNegative(node('Clip', [conv, scalar(-1), scalar(1)]))).toBe(false);
+    expect(provablyNonNegative(node('Clip', [conv, null, scalar(6)]))).toBe(false); // no lower bound
+    expect(provablyNonNegative(node('Clip', [conv], { min: 0, max: 6 }))).toBe(true); // opset < 11
+    expect(provablyNonNegative(node('Flatten', [node('GlobalAveragePool', [node('MaxPool', [relu], { kernel_shape: [2, 2] })])]))).toBe(true);
+    expect(provablyNonNegative(node('Add', [relu, node('Relu', [x])]))).toBe(true);
+    expect(provablyNonNegative(node('Add', [relu, conv]))).toBe(false);
+    expect(provablyNonNegative(node('Max', [conv, relu]))).toBe(true);
+    expect(provablyNonNegative(node('Min', [conv, relu]))).toBe(false);
+    expect(provablyNonNegative(node('Pad', [relu, g.addInitializer('pads', Tensor.fromArray(new BigInt64Array(8), [8])), scalar(-1)]))).toBe(false);
+    expect(provablyNonNegative(node('Pad', [relu, g.addInitializer('pads2', Tensor.fromArray(new BigInt64Array(8), [8]))]))).toBe(true);
+    expect(provablyNonNegative(node('Neg', [relu]))).toBe(false);
+  });
+});
+
 describe('observationSession', () => {
   it('reduces 4-D tensors per channel in the graph (GlobalMaxPool, depthwise −1 Conv), others with Reduce ops, to the exact extrema', async () => {
     const { model, names } = fmnist();
@@ -132,6 +162,34 @@ describe('observationSession', () => {
         offEdge++;
       }
       expect(offEdge, n).toBeLessThanOrEqual(x.length * 1e-4);
+    }
+  });
+
+  it('skips the min of a tensor the graph proves >= 0 (no min output), and still bins it exactly', async () => {
+    const { model, names } = fmnist();
+    const session = await observationSession(model, [], {}, [], names.map((name) => ({ name, bins: 2048 })));
+    const feeds: Record<string, ort.Tensor> = { input: batch() };
+    for (const n of names) feeds[binnedNames(n).range] = new ort.Tensor('float32', new Float32Array([0]), []);
+    let out: Record<string, ort.Tensor>;
+    try {
+      expect(new Set(session.outputNames).size).toBe(session.outputNames.length);
+      out = await session.run(feeds);
+    } finally {
+      await session.release();
+    }
+    const want = await values(model, names);
+    const skipped = names.filter((n) => !(binnedNames(n).min in out));
+    // The ReLU outputs, and the flattened average of one; not the model input or the Conv outputs of the shortcuts.
+    expect(skipped.sort()).toEqual(names.filter((n) => provablyNonNegative(model.graph.value(n)!)).sort());
+    expect(skipped.length).toBeGreaterThanOrEqual(10);
+    expect(skipped.length).toBeLessThan(names.length);
+    for (const n of names) {
+      const e = extrema(want[n]!);
+      const b = binnedNames(n);
+      if (skipped.includes(n)) expect(e.min, n).toBeGreaterThanOrEqual(0);
+      else expect(Number(out[b.min]!.data[0]) == e.min, `${n} min`).toBe(true);
+      expect(Number(out[b.max]!.data[0]), `${n} max`).toBe(e.max);
+      expect(Number(out[b.batchRange]!.data[0]), n).toBe(Math.max(-e.min, e.max));
     }
   });
 

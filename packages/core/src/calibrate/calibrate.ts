@@ -108,7 +108,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   };
   const tensorsObserved = (kind: 'extrema' | 'binned' | 'values') => stubs.filter((s) => how.get(s) === kind).map((s) => s.tensor.name);
   const binned = stubs.filter((s) => how.get(s) === 'binned').map((s) => [s, calibrators.get(s) as Binned] as const);
-  const names = [
+  const wanted = [
     ...tensorsObserved('values'),
     ...tensorsObserved('extrema').flatMap((n) => Object.values(extremaOutputs(n))),
     ...tensorsObserved('binned').flatMap((n) => {
@@ -126,6 +126,9 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     tensorsObserved('extrema'),
     binned.map(([s, c]) => ({ name: s.tensor.name, bins: c.binned.bins, stride: strideOf(s) })),
   );
+  // A binned tensor that the graph proves >= 0 has no min output (it counts as 0).
+  const outputNames = new Set(session.outputNames);
+  const names = wanted.filter((k) => outputNames.has(k));
   // For the rare batch the graph cannot reduce or bin (below): a session returning those
   // tensors' values, made when first needed.
   const valuesSession: { made?: Promise<ort.InferenceSession> } = {};
@@ -194,7 +197,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
         const b = binnedNames(name);
         const R = scalar(b.batchRange);
         const width = Math.fround(R / calibrators.get(stub)!.binned!.bins);
-        if (!finite(b.batchRange, b.min, b.max, b.probe) || (R > 0 && !(width >= MIN_NORMAL_FLOAT32))) fallback.add(stub);
+        if (!finite(b.batchRange, b.max, b.probe) || (outputNames.has(b.min) && !finite(b.min)) || (R > 0 && !(width >= MIN_NORMAL_FLOAT32))) fallback.add(stub);
       }
     }
     const values = fallback.size ? await fallbackRun(feeds, [...fallback].map((s) => s.tensor.name)) : {};
@@ -208,7 +211,8 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
           cal.collectExtrema!(scalar(ext.min), scalar(ext.max), n);
         } else if (how.get(stub) === 'binned') {
           const o = binnedNames(name);
-          cal.binned!.collectBinned(out[o.indices]!.data as Int16Array, scalar(o.batchRange), scalar(o.min), scalar(o.max));
+          const min = outputNames.has(o.min) ? scalar(o.min) : 0;
+          cal.binned!.collectBinned(out[o.indices]!.data as Int16Array, scalar(o.batchRange), min, scalar(o.max));
         } else {
           cal.collect(valuesFor(stub, out[name]!));
         }

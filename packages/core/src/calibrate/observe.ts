@@ -8,6 +8,7 @@ import { DataType } from '../ir/dtype.js';
 import { modelToBytes } from '../onnx/save.js';
 import { channelsOf } from './channels.js';
 import { sampleStrideOf } from './sample.js';
+import { provablyNonNegative } from './non-negative.js';
 
 /** onnxruntime's contrib domain (its QuantizeLinear takes int16 at any ai.onnx opset). */
 const MS_DOMAIN = 'com.microsoft';
@@ -26,7 +27,8 @@ export const extremaOutputs = (name: string) => ({ min: `${name}__qdeploy_min`, 
  * `observationSession`): `range` is the graph input (float scalar) that carries the
  * calibrator's current range; the outputs are the signed bin indices (int16, the
  * tensor's shape), the batch's range (float scalar), the signed extrema and a
- * non-finite probe.
+ * non-finite probe. There is no `min` output for a tensor the graph proves to be >= 0
+ * (`provablyNonNegative`): its min counts as 0, all a range uses of it.
  */
 export const binnedNames = (name: string) => ({
   range: `${name}__qdeploy_range`,
@@ -83,6 +85,8 @@ export function canBinInGraph(model: Model, name: string, bins: number): boolean
  *   with a stride s > 1, x is then replaced by its grid sample MaxPool(x, 1×1, strides s)
  *       (`sampleGrid`): the rest sees only those values;
  *   mn, mx = the signed extrema of x (see `Reductions`), bmax = max(-mn, mx) (= max |x|);
+ *       for x that the graph proves >= 0 (ReLU outputs, ...), only mx, and bmax = mx:
+ *       the min would cost a negated copy of x;
  *   R = (r > 0 ? r : bmax) · 2^k for the smallest k in 0..30 with R >= bmax — found by
  *       comparing the 31 candidates (exact: multiplying by a power of two does not round),
  *       not with a logarithm, whose rounding picks the wrong k at exact powers of two;
@@ -127,9 +131,10 @@ export async function observationSession(
   }
   const reductions = new Reductions(g);
   const constants = binned.length ? binningConstants(g) : null;
+  const nonNegative = new Map<Value, boolean>();
   const observations = [
     ...extremaNames.map((name) => ({ x: find(name), add: (x: Value) => addExtrema(g, x, name, reductions) })),
-    ...binned.map((b) => ({ x: find(b.name), add: (x: Value) => addBinning(g, x, b, constants!, reductions) })),
+    ...binned.map((b) => ({ x: find(b.name), add: (x: Value) => addBinning(g, x, b, constants!, reductions, provablyNonNegative(x, nonNegative)) })),
   ];
   // onnxruntime runs the nodes in the order of a depth-first walk from the graph's leaves,
   // the last-added leaf first. So the observation of the last-computed tensor is added
@@ -181,7 +186,7 @@ function addExtrema(g: Graph, x: Value, name: string, reductions: Reductions): v
   g.outputs.push(min, max);
 }
 
-function addBinning(g: Graph, x: Value, b: BinnedObservation, c: BinningConstants, reductions: Reductions): void {
+function addBinning(g: Graph, x: Value, b: BinnedObservation, c: BinningConstants, reductions: Reductions, nonNegative: boolean): void {
   const names = binnedNames(b.name);
   const r = g.getOrCreateValue(names.range);
   if (r.producer || g.inputs.includes(r)) throw new Error(`cannot bin tensor "${b.name}": the model already has a value named "${names.range}"`);
@@ -195,10 +200,16 @@ function addBinning(g: Graph, x: Value, b: BinnedObservation, c: BinningConstant
   // The grid sample: a 1×1 MaxPool, which onnxruntime runs in its NCHWc layout.
   const s = b.stride ?? 1;
   if (s > 1) x = node('MaxPool', [x], { kernel_shape: [1, 1], strides: [s, s] });
-  const { min: mn, max: mx, negMin } = reductions.extrema(x, { min: names.min, max: names.max });
-  output(mn);
-  output(mx);
-  const bmax = node('Max', [negMin ?? node('Neg', [mn]), mx]);
+  let bmax: Value;
+  if (nonNegative) {
+    bmax = reductions.max(x, names.max);
+    output(bmax);
+  } else {
+    const { min: mn, max: mx, negMin } = reductions.extrema(x, { min: names.min, max: names.max });
+    output(mn);
+    output(mx);
+    bmax = node('Max', [negMin ?? node('Neg', [mn]), mx]);
+  }
   // R: the current range (or bmax when there is none yet) doubled until it covers bmax.
   const base = node('Where', [node('Greater', [r, c.zero]), r, bmax]);
   const candidates = node('Mul', [base, c.pow2]);
@@ -234,13 +245,17 @@ class Reductions {
    */
   extrema(x: Value, names: { min: string; max: string }): { min: Value; max: Value; negMin?: Value } {
     const C = this.blockedChannels(x);
-    if (C === null) {
-      return { min: this.node('ReduceMin', [x], { keepdims: 0 }, names.min), max: this.node('ReduceMax', [x], { keepdims: 0 }, names.max) };
-    }
-    const max = this.node('ReduceMax', [this.node('GlobalMaxPool', [x])], { keepdims: 0 }, names.max);
+    const max = this.max(x, names.max);
+    if (C === null) return { min: this.node('ReduceMin', [x], { keepdims: 0 }, names.min), max };
     const negated = this.node('Conv', [x, this.negWeight(C)], { group: C });
     const negMax = this.node('ReduceMax', [this.node('GlobalMaxPool', [negated])], { keepdims: 0 });
     return { min: this.node('Neg', [negMax], undefined, names.min), max, negMin: negMax };
+  }
+
+  /** The max of `x` as a scalar graph value named `name`. */
+  max(x: Value, name: string): Value {
+    const input = this.blockedChannels(x) === null ? x : this.node('GlobalMaxPool', [x]);
+    return this.node('ReduceMax', [input], { keepdims: 0 }, name);
   }
 
   /**
