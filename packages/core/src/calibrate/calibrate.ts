@@ -126,7 +126,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     tensorsObserved('extrema'),
     binned.map(([s, c]) => ({ name: s.tensor.name, bins: c.binned.bins, stride: strideOf(s) })),
   );
-  // A binned tensor that the graph proves >= 0 has no min output (it counts as 0).
+  // The outputs the session has (see minOf below).
   const outputNames = new Set(session.outputNames);
   const names = wanted.filter((k) => outputNames.has(k));
   // For the rare batch the graph cannot reduce or bin (below): a session returning those
@@ -187,17 +187,19 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     // onnxruntime's ReduceMin/ReduceMax skip NaN), a range growing > 2^30-fold at once, a
     // range so tiny that its bin width is not a normal float — are run again for the values, and collect()
     // takes them (and reports non-finite values with their count).
-    const finite = (...outputs: string[]) => outputs.every((k) => Number.isFinite(scalar(k)));
+    // A tensor that the graph proves >= 0 has no min output: its min counts as 0.
+    const minOf = (k: string) => (outputNames.has(k) ? scalar(k) : 0);
+    const finite = (...values: number[]) => values.every((v) => Number.isFinite(v));
     for (const stub of stubs) {
       const name = stub.tensor.name;
       if (how.get(stub) === 'extrema') {
         const e = extremaOutputs(name);
-        if (!finite(e.min, e.max)) fallback.add(stub);
+        if (!finite(minOf(e.min), scalar(e.max))) fallback.add(stub);
       } else if (how.get(stub) === 'binned') {
         const b = binnedNames(name);
         const R = scalar(b.batchRange);
         const width = Math.fround(R / calibrators.get(stub)!.binned!.bins);
-        if (!finite(b.batchRange, b.max, b.probe) || (outputNames.has(b.min) && !finite(b.min)) || (R > 0 && !(width >= MIN_NORMAL_FLOAT32))) fallback.add(stub);
+        if (!finite(R, minOf(b.min), scalar(b.max), scalar(b.probe)) || (R > 0 && !(width >= MIN_NORMAL_FLOAT32))) fallback.add(stub);
       }
     }
     const values = fallback.size ? await fallbackRun(feeds, [...fallback].map((s) => s.tensor.name)) : {};
@@ -208,11 +210,10 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
           cal.collect(valuesFor(stub, values[name]!));
         } else if (how.get(stub) === 'extrema') {
           const ext = extremaOutputs(name);
-          cal.collectExtrema!(scalar(ext.min), scalar(ext.max), n);
+          cal.collectExtrema!(minOf(ext.min), scalar(ext.max), n);
         } else if (how.get(stub) === 'binned') {
           const o = binnedNames(name);
-          const min = outputNames.has(o.min) ? scalar(o.min) : 0;
-          cal.binned!.collectBinned(out[o.indices]!.data as Int16Array, scalar(o.batchRange), min, scalar(o.max));
+          cal.binned!.collectBinned(out[o.indices]!.data as Int16Array, scalar(o.batchRange), minOf(o.min), scalar(o.max));
         } else {
           cal.collect(valuesFor(stub, out[name]!));
         }

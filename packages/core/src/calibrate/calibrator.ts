@@ -28,7 +28,9 @@ export interface Calibrator {
    * Optional fast path for methods that only need each batch's extrema (minmax): the
    * extrema are then computed inside the inference graph, and the tensor itself never
    * leaves onnxruntime. `count` is the number of values they summarise. A batch with an
-   * infinite extremum goes to `collect` instead (which should reject it).
+   * infinite extremum goes to `collect` instead (which should reject it). For a tensor
+   * the graph proves >= 0 (a ReLU's output, ...), `min` is 0, the lower bound: a range
+   * only uses min(0, min).
    */
   collectExtrema?(min: number, max: number, count: number): void;
   /**

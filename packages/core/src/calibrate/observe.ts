@@ -14,7 +14,8 @@ import { provablyNonNegative } from './non-negative.js';
 const MS_DOMAIN = 'com.microsoft';
 
 /**
- * Output names under which the observation graph returns a tensor's batch extrema. An
+ * Output names under which the observation graph returns a tensor's batch extrema (no
+ * `min` for a tensor the graph proves to be >= 0, see `binnedNames`). An
  * infinite value shows in them; a NaN made inside the network may not (onnxruntime's
  * ReduceMin/ReduceMax and GlobalMaxPool may skip NaN), and a full NaN probe pass cost
  * minmax ~15 % of its time, so minmax leaves it to the input check (validateFeed rejects
@@ -74,7 +75,8 @@ export function canBinInGraph(model: Model, name: string, bins: number): boolean
 /**
  * An onnxruntime session over the FP32 graph that also returns what calibration needs:
  * the full values of `tensorNames`; only the min and max (reduced inside the graph,
- * so the tensor never leaves onnxruntime) of `extremaNames`; and, for `binned`, the values
+ * so the tensor never leaves onnxruntime) of `extremaNames`, only the max of one that
+ * the graph proves >= 0 (`provablyNonNegative`); and, for `binned`, the values
  * already binned: an int16 bin index per value, so 2 bytes a value (not 4) leave
  * onnxruntime and the calibrator only has to count them.
  *
@@ -133,7 +135,7 @@ export async function observationSession(
   const constants = binned.length ? binningConstants(g) : null;
   const nonNegative = new Map<Value, boolean>();
   const observations = [
-    ...extremaNames.map((name) => ({ x: find(name), add: (x: Value) => addExtrema(g, x, name, reductions) })),
+    ...extremaNames.map((name) => ({ x: find(name), add: (x: Value) => addExtrema(g, x, name, reductions, provablyNonNegative(x, nonNegative)) })),
     ...binned.map((b) => ({ x: find(b.name), add: (x: Value) => addBinning(g, x, b, constants!, reductions, provablyNonNegative(x, nonNegative)) })),
   ];
   // onnxruntime runs the nodes in the order of a depth-first walk from the graph's leaves,
@@ -181,8 +183,13 @@ function binningConstants(g: Graph): BinningConstants {
   };
 }
 
-function addExtrema(g: Graph, x: Value, name: string, reductions: Reductions): void {
-  const { min, max } = reductions.extrema(x, extremaOutputs(name));
+function addExtrema(g: Graph, x: Value, name: string, reductions: Reductions, nonNegative: boolean): void {
+  const names = extremaOutputs(name);
+  if (nonNegative) {
+    g.outputs.push(reductions.max(x, names.max));
+    return;
+  }
+  const { min, max } = reductions.extrema(x, names);
   g.outputs.push(min, max);
 }
 
