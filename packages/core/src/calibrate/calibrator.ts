@@ -76,9 +76,9 @@ export interface BinnedCollector {
    * and -bins - 1 only for x_i = -range pushed a bin lower by float32 rounding, all three
    * in the last bin (w = range / bins); an index outside that throws. `min`/`max` are the
    * batch's signed extrema, all finite; for a tensor the graph proves >= 0 (a ReLU's
-   * output, ...), `min` is 0, the lower bound: a range only uses min(0, min). Equivalent to `collect(values)` up to the
-   * rounding of values on a bin edge (the graph computes QuantizeLinear(x − w/2, w),
-   * which may put such a value one bin lower).
+   * output, ...), `min` is 0, the lower bound: a range only uses min(0, min).
+   * Equivalent to `collect(values)` up to the rounding of values on a bin edge (the graph
+   * computes QuantizeLinear(x − w/2, w), which may put such a value one bin lower).
    */
   collectBinned(indices: Int16Array, range: number, min: number, max: number): void;
 }
