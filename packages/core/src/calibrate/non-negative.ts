@@ -1,3 +1,4 @@
+import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 
 /** Ops whose every output value is >= 0 (or NaN), whatever their input. */
@@ -33,10 +34,9 @@ function walk(v: Value, memo: Map<Value, boolean>, depth: number): boolean {
   const p = v.producer;
   if (!p || p.domain !== '' || depth === 0) return false;
   if (ALWAYS_NON_NEGATIVE.has(p.opType)) return true;
-  const input = (i: number) => p.input(i);
   if (FROM_FIRST_INPUT.has(p.opType)) {
-    const x = input(0);
-    if (p.opType === 'Pad' && !padValueNonNegative(p.attr('mode', 'constant'), input(2))) return false;
+    const x = p.input(0);
+    if (p.opType === 'Pad' && !padValueNonNegative(p.attr('mode', 'constant'), p.input(2))) return false;
     return x !== null && provablyNonNegative(x, memo, depth - 1);
   }
   if (FROM_ALL_INPUTS.has(p.opType)) {
@@ -47,12 +47,18 @@ function walk(v: Value, memo: Map<Value, boolean>, depth: number): boolean {
     return p.opType === 'Max' ? inputs.some(each) : inputs.every(each);
   }
   if (p.opType === 'Clip') {
-    // Opset >= 11: the bound is input 1; before, the attribute min (default: no bound).
-    const bound = input(1);
-    const lower = bound ? bound.constant()?.toFloat32()[0] : p.inputs.length <= 1 ? Number(p.attr('min', -Infinity)) : undefined;
+    const lower = clipLowerBound(p);
     return lower !== undefined && lower >= 0;
   }
   return false;
+}
+
+/** A Clip's lower bound: input 1 from opset 11, the attribute min before; undefined when it is not a constant. */
+function clipLowerBound(clip: Node): number | undefined {
+  const bound = clip.input(1);
+  if (bound) return bound.constant()?.toFloat32()[0];
+  // No bound input: before opset 11 the attribute (default: none); from 11 an omitted input.
+  return clip.inputs.length <= 1 ? Number(clip.attr('min', -Infinity)) : undefined;
 }
 
 /** Whether what a Pad adds is >= 0: zeros by default; reflect / edge / wrap repeat input values. */

@@ -184,13 +184,9 @@ function binningConstants(g: Graph): BinningConstants {
 }
 
 function addExtrema(g: Graph, x: Value, name: string, reductions: Reductions, nonNegative: boolean): void {
-  const names = extremaOutputs(name);
-  if (nonNegative) {
-    g.outputs.push(reductions.max(x, names.max));
-    return;
-  }
-  const { min, max } = reductions.extrema(x, names);
-  g.outputs.push(min, max);
+  const { min, max } = reductions.extrema(x, extremaOutputs(name), nonNegative);
+  if (min) g.outputs.push(min);
+  g.outputs.push(max);
 }
 
 function addBinning(g: Graph, x: Value, b: BinnedObservation, c: BinningConstants, reductions: Reductions, nonNegative: boolean): void {
@@ -207,16 +203,10 @@ function addBinning(g: Graph, x: Value, b: BinnedObservation, c: BinningConstant
   // The grid sample: a 1×1 MaxPool, which onnxruntime runs in its NCHWc layout.
   const s = b.stride ?? 1;
   if (s > 1) x = node('MaxPool', [x], { kernel_shape: [1, 1], strides: [s, s] });
-  let bmax: Value;
-  if (nonNegative) {
-    bmax = reductions.max(x, names.max);
-    output(bmax);
-  } else {
-    const { min: mn, max: mx, negMin } = reductions.extrema(x, { min: names.min, max: names.max });
-    output(mn);
-    output(mx);
-    bmax = node('Max', [negMin ?? node('Neg', [mn]), mx]);
-  }
+  const { min: mn, max: mx, negMin } = reductions.extrema(x, { min: names.min, max: names.max }, nonNegative);
+  if (mn) output(mn);
+  output(mx);
+  const bmax = mn ? node('Max', [negMin ?? node('Neg', [mn]), mx]) : mx;
   // R: the current range (or bmax when there is none yet) doubled until it covers bmax.
   const base = node('Where', [node('Greater', [r, c.zero]), r, bmax]);
   const candidates = node('Mul', [base, c.pow2]);
@@ -248,11 +238,13 @@ class Reductions {
 
   /**
    * Signed min and max of `x` as scalar graph values named `names.min` / `names.max`, and
-   * max(−x) (= −min) when the graph computes it on the way (for max |x| without a Neg).
+   * max(−x) (= −min) when the graph computes it on the way (for max |x| without a Neg);
+   * only the max when `nonNegative` (the graph proves x >= 0: its min counts as 0).
    */
-  extrema(x: Value, names: { min: string; max: string }): { min: Value; max: Value; negMin?: Value } {
+  extrema(x: Value, names: { min: string; max: string }, nonNegative = false): { min?: Value; max: Value; negMin?: Value } {
     const C = this.blockedChannels(x);
     const max = this.max(x, names.max);
+    if (nonNegative) return { max };
     if (C === null) return { min: this.node('ReduceMin', [x], { keepdims: 0 }, names.min), max };
     const negated = this.node('Conv', [x, this.negWeight(C)], { group: C });
     const negMax = this.node('ReduceMax', [this.node('GlobalMaxPool', [negated])], { keepdims: 0 });
@@ -260,7 +252,7 @@ class Reductions {
   }
 
   /** The max of `x` as a scalar graph value named `name`. */
-  max(x: Value, name: string): Value {
+  private max(x: Value, name: string): Value {
     const input = this.blockedChannels(x) === null ? x : this.node('GlobalMaxPool', [x]);
     return this.node('ReduceMax', [input], { keepdims: 0 }, name);
   }
