@@ -73,7 +73,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   const started = performance.now();
   const method = typeof options.calibrator === 'function' ? 'custom' : options.calibrator ?? 'mse';
   const factory = typeof options.calibrator === 'function' ? options.calibrator : resolveCalibratorFactory(method, options.container);
-  const stubs = quantized.stubs().filter((s) => s.enabled);
+  const stubs = quantized.stubs().filter((s) => s.enabled && !s.fixed); // a fixed amax (an override) is not calibrated
   const graphInputs = new Set(quantized.model.graph.inputs);
   const inputMethod = options.inputCalibrator === undefined ? 'minmax' : options.inputCalibrator;
   const inputFactory = inputMethod === null ? factory : typeof inputMethod === 'function' ? inputMethod : resolveCalibratorFactory(inputMethod, options.container);

@@ -50,13 +50,40 @@ const tensorQuant = z.strictObject(
   expecting('an object { nBits?, symmetric?, perChannel? }'),
 );
 
+const names = (what: string) => z.array(nonEmpty(what), expecting(`a list of ${what}s`));
+const exclude = z.strictObject(
+  {
+    nodes: names('node name or "/regex/"').optional(),
+    opTypes: names('op type').optional(),
+    patterns: names('pattern name').optional(),
+    matches: names('match id (anchor node name)').optional(),
+  },
+  expecting('an object { nodes?, opTypes?, patterns?, matches? }'),
+);
+const positive = () => z.number(expecting('a positive number')).positive(expecting('a positive number'));
+const tensorOverride = z.strictObject(
+  { ...tensorQuant.shape, amax: positive().optional() },
+  expecting('an object { nBits?, symmetric?, perChannel?, amax? }'),
+);
+const overrides = z.strictObject(
+  {
+    tensors: z.record(z.string(), tensorOverride, expecting('an object of tensor name → override')).optional(),
+    matches: z
+      .record(z.string(), z.strictObject({ activation: tensorOverride.optional(), weight: tensorOverride.optional() }, expecting('an object { activation?, weight? }')), expecting('an object of match id → override'))
+      .optional(),
+  },
+  expecting('an object { tensors?, matches? }'),
+);
+
 const quant = z.strictObject(
   {
     activation: tensorQuant.optional(),
     weight: tensorQuant.optional(),
     skipWeightQuantFor: z.array(str('a pattern name or op type'), expecting('a list of pattern names or op types')).optional(),
+    exclude: exclude.optional(),
+    overrides: overrides.optional(),
   },
-  expecting('an object { activation?, weight?, skipWeightQuantFor? }'),
+  expecting('an object { activation?, weight?, skipWeightQuantFor?, exclude?, overrides? }'),
 );
 
 const normalize = z.strictObject(

@@ -21,6 +21,18 @@ export interface QuantSettings {
   weight?: TensorQuantSettings;
   /** Pattern names or op types whose weights stay in float (default ["LayerNormalization"]). */
   skipWeightQuantFor?: string[];
+  /** Matches kept in float: by node name (exact or "/regex/"), op type, pattern name, or match id. */
+  exclude?: { nodes?: string[]; opTypes?: string[]; patterns?: string[]; matches?: string[] };
+  /** Per-tensor and per-match bit width, symmetry, per-channel, fixed amax (see QuantOverrides). */
+  overrides?: {
+    tensors?: Record<string, TensorOverrideSettings>;
+    matches?: Record<string, { activation?: TensorOverrideSettings; weight?: TensorOverrideSettings }>;
+  };
+}
+
+/** A TensorQuantSettings with an optional fixed amax. */
+export interface TensorOverrideSettings extends TensorQuantSettings {
+  amax?: number;
 }
 
 /** Per-channel normalisation applied to calibration data: `(x * scale - mean[c]) / std[c]`. */

@@ -6,6 +6,15 @@ import type { QuantConfig } from './config.js';
 import { QuantStub } from './quant-stub.js';
 import { WeightFakeQuantize } from './weight-fake-quantize.js';
 import { exportQdq, type ExportOptions } from './export-qdq.js';
+import type { ExcludedMatch } from './exclude.js';
+
+/** What insertQdq left out, and why. */
+export interface PlacementInfo {
+  /** Matches kept in float, each with the rule that caught it. */
+  excluded: readonly ExcludedMatch[];
+  /** Exclude rules that caught nothing (usually a typo). */
+  unusedExcludeRules: readonly string[];
+}
 
 /**
  * A transformed FP32 model with its quantizers attached. The graph itself stays float
@@ -18,6 +27,7 @@ export class QuantizedModel implements Exportable {
     readonly matches: readonly PatternMatch[],
     private readonly _quantizers: readonly Quantizer[],
     readonly config: QuantConfig,
+    readonly placement: PlacementInfo = { excluded: [], unusedExcludeRules: [] },
   ) {}
 
   quantizers(kind?: QuantizerKind): Quantizer[] {

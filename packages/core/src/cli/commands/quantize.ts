@@ -2,9 +2,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { CalibrationSettings, ResolvedConfig } from '../../config/types.js';
 import { UsageError } from '../errors.js';
+import { addExcludeOptions, withExcludeFlags, type ExcludeFlags } from '../placement-options.js';
 import { addCommonOptions, cliPluginSpecs, collect, keyValue, positiveInt, printJson, type CliIO } from '../options.js';
 
-interface QuantizeFlags {
+interface QuantizeFlags extends ExcludeFlags {
   output?: string;
   backend?: string;
   calib?: string | false;
@@ -41,6 +42,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('--backend-option <key=value>', 'a backend pattern option, e.g. minLinearSize=0 for tensorrt (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
     .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)');
+  addExcludeOptions(cmd);
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.addHelpText(
     'after',
@@ -75,7 +77,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
       backendOptions: flags.backendOption || config?.backendOptions ? { ...config?.backendOptions, ...flags.backendOption } : undefined,
       plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
       from: config?.dir ?? process.cwd(),
-      quant: config?.quant,
+      quant: withExcludeFlags(config?.quant, flags),
       calibration,
       progress: flags.progress,
       log: (line) => io.err(`${line}\n`),

@@ -11,9 +11,10 @@ import { saveModel } from '../../onnx/save.js';
 import { countMatches, transform } from '../../patterns/transform.js';
 import { ensureCalibrator } from '../../plugins/load.js';
 import { insertQdq } from '../../quantize/insert-qdq.js';
+import { matchId } from '../../quantize/exclude.js';
 import { formatBytes, formatCounts, formatSeconds, plural, table } from '../format.js';
 import { dataOptions, inputCalibrator } from './calibration.js';
-import { byOpType, configuredPatterns, mergeQuantConfig, prepareBackend, type PipelineContext } from './context.js';
+import { byOpType, configuredPatterns, mergeQuantConfig, placementOptions, prepareBackend, type PipelineContext } from './context.js';
 import { externalDataFiles } from '../../onnx/external-data.js';
 import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
 
@@ -45,6 +46,8 @@ export interface QuantizeSummary {
   /** Fusion matches by pattern (table order of first appearance). */
   matches: Record<string, number>;
   quantizers: { QuantStub: number; WeightFakeQuantize: number };
+  /** Matches kept in float by quant.exclude, with the rule that caught each. */
+  excluded: { id: string; pattern: string; rule: string }[];
   /** Nodes no fusion claimed, by op type. */
   unmatched: Record<string, number>;
   calibration: { method: string; inputMethod: string | null; data: string; batches: number; samples: number; seconds: number } | null;
@@ -75,8 +78,9 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
 
   const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
   const t2 = performance.now();
-  const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant) });
+  const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant), ...placementOptions(options.quant) });
   const t3 = performance.now();
+  for (const u of quantized.placement.unusedExcludeRules) log(`qdeploy: warning: exclude rule "${u}" caught no match`);
 
   let calibration: QuantizeSummary['calibration'] = null;
   if (source && cal) {
@@ -111,6 +115,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
     conversions: result.conversions,
     matches: countMatches(result.matches),
     quantizers: quantized.counts(),
+    excluded: quantized.placement.excluded.map((e) => ({ id: matchId(e.match), pattern: e.match.pattern.name, rule: `${e.rule.kind} ${e.rule.value}` })),
     unmatched: byOpType(result.unmatched),
     calibration,
     seconds: { load: s(t0, t1), transform: s(t1, t2), insertQdq: s(t2, t3), calibrate: s(t3, t4), save: s(t4, t5), total: s(t0, t5) },
@@ -128,6 +133,7 @@ export function formatQuantizeSummary(r: QuantizeSummary): string {
     ['conversions', conv],
     ['matches', `${matchTotal}: ${formatCounts(r.matches)}`],
     ['quantizers', `${plural(r.quantizers.QuantStub, 'QuantStub')} (activations), ${plural(r.quantizers.WeightFakeQuantize, 'WeightFakeQuantize', 'WeightFakeQuantizes')} (weights)`],
+    ...(r.excluded.length ? [['excluded', `${plural(r.excluded.length, 'match', 'matches')} kept in float: ${r.excluded.slice(0, 4).map((e) => `${e.pattern} @ ${e.id} (${e.rule})`).join('; ')}${r.excluded.length > 4 ? `; … (${r.excluded.length - 4} more)` : ''}`] as [string, string]] : []),
     ['unmatched', unmatchedTotal ? `${plural(unmatchedTotal, 'node')}: ${formatCounts(r.unmatched)}` : 'none'],
     [
       'calibration',
