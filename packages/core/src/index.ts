@@ -41,3 +41,5 @@ export {
   type LoadPluginOptions,
   type LoadedPlugin,
 } from './plugins/load.js';
+export * from './analyze/index.js';
+export * from './report/index.js';

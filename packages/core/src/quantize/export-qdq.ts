@@ -79,7 +79,7 @@ function axisAttr(q: Quantizer): Record<string, number> {
 }
 
 /** x → QuantizeLinear → DequantizeLinear; returns the dequantized value. */
-function addQdqPair(g: Graph, x: Value, q: Quantizer): Value {
+export function addQdqPair(g: Graph, x: Value, q: Quantizer): Value {
   const [scale, zp] = scaleZp(g, x.name, q);
   const quant = g.addNode({ opType: 'QuantizeLinear', name: g.uniqueName(`${x.name}_QuantizeLinear`), inputs: [x, scale, zp], outputs: [g.addValue(`${x.name}_quantized`)], attrs: axisAttr(q) });
   const ints = narrowToBits(g, quant.output(), q);

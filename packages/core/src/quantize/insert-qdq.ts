@@ -96,7 +96,7 @@ export function insertQdq(model: Model, matches: readonly PatternMatch[], option
       wq.addRequest(m);
     }
   }
-  return new QuantizedModel(model, matches, quantizers, config, { excluded: exclusion.excluded, unusedExcludeRules: exclusion.unused });
+  return new QuantizedModel(model, matches, quantizers, config, { excluded: exclusion.excluded, unusedExcludeRules: exclusion.unused, exclude: options.exclude, overrides });
 }
 
 function withoutAmax(o: TensorOverride): Omit<TensorOverride, 'amax'> {

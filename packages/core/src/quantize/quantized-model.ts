@@ -6,7 +6,8 @@ import type { QuantConfig } from './config.js';
 import { QuantStub } from './quant-stub.js';
 import { WeightFakeQuantize } from './weight-fake-quantize.js';
 import { exportQdq, type ExportOptions } from './export-qdq.js';
-import type { ExcludedMatch } from './exclude.js';
+import type { ExcludedMatch, ExcludeRules } from './exclude.js';
+import type { QuantOverrides } from './overrides.js';
 
 /** What insertQdq left out, and why. */
 export interface PlacementInfo {
@@ -14,6 +15,9 @@ export interface PlacementInfo {
   excluded: readonly ExcludedMatch[];
   /** Exclude rules that caught nothing (usually a typo). */
   unusedExcludeRules: readonly string[];
+  /** The rules insertQdq was given (to re-place the same model with more exclusions). */
+  exclude?: ExcludeRules;
+  overrides?: QuantOverrides;
 }
 
 /**

@@ -2,21 +2,17 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { calibrate } from '../../calibrate/calibrate.js';
-import { openCalibrationData } from '../../calibrate/data/open.js';
-import { toForwardLoop } from '../../calibrate/data/forward-loop.js';
 import type { CalibrationSettings, QuantSettings } from '../../config/types.js';
 import { displayPath } from '../../config/load.js';
 import { saveModel } from '../../onnx/save.js';
-import { countMatches, transform } from '../../patterns/transform.js';
-import { ensureCalibrator } from '../../plugins/load.js';
-import { insertQdq } from '../../quantize/insert-qdq.js';
+import { countMatches } from '../../patterns/transform.js';
 import { matchId } from '../../quantize/exclude.js';
 import { formatBytes, formatCounts, formatSeconds, plural, table } from '../format.js';
-import { dataOptions, inputCalibrator } from './calibration.js';
-import { byOpType, configuredPatterns, mergeQuantConfig, placementOptions, prepareBackend, type PipelineContext } from './context.js';
+import { placeAndCalibrate } from './calibrated.js';
+import { reportHistograms, writeRunReport } from './report.js';
+import { byOpType, type PipelineContext } from './context.js';
 import { externalDataFiles } from '../../onnx/external-data.js';
-import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
+import { checkOutputPath } from './model-files.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
   /** The FP32 ONNX model. */
@@ -33,6 +29,8 @@ export interface QuantizeModelOptions extends PipelineContext {
   calibration?: CalibrationSettings | null;
   /** Progress display during calibration (default: on a terminal). */
   progress?: boolean;
+  /** Also write an HTML report here (graph with the placement, histograms, summary). */
+  report?: string;
 }
 
 export interface QuantizeSummary {
@@ -52,52 +50,27 @@ export interface QuantizeSummary {
   unmatched: Record<string, number>;
   calibration: { method: string; inputMethod: string | null; data: string; batches: number; samples: number; seconds: number } | null;
   seconds: { load: number; transform: number; insertQdq: number; calibrate: number; save: number; total: number };
+  /** The HTML report, when one was asked for. */
+  report?: string;
 }
-
-const log0 = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
 export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
   const t0 = performance.now();
-  const log = options.log ?? log0;
   const model = path.resolve(options.model);
   const output = path.resolve(options.output);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
   await checkOutputPath(output, [model, data]);
 
-  const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
-  const method = cal?.method ?? backend.defaultCalibrator ?? 'mse';
-  if (cal) await ensureCalibrator(method, { from: options.from });
-
-  const m = loadInputModel(model);
-  await checkOutputPath(output, externalDataFiles(m));
-  const modelInputs = await validateModelFile(model);
-  const source = cal ? await openCalibrationData(data!, dataOptions(cal, modelInputs)) : undefined;
-  const t1 = performance.now();
-
-  const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
-  const t2 = performance.now();
-  const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant), ...placementOptions(options.quant) });
-  const t3 = performance.now();
-  for (const u of quantized.placement.unusedExcludeRules) log(`qdeploy: warning: exclude rule "${u}" caught no match`);
-
-  let calibration: QuantizeSummary['calibration'] = null;
-  if (source && cal) {
-    const inputMethod = await inputCalibrator(quantized, cal, method, options.from, log);
-    const r = await calibrate(quantized, toForwardLoop(source, { modelInputs }), {
-      calibrator: method,
-      inputCalibrator: inputMethod,
-      calibratorOptions: cal.options,
-      limit: cal.limit,
-      histogramStride: cal.histogramStride,
-      progress: options.progress === false ? false : { total: source.totalSamples },
-    });
-    calibration = { method: r.method, inputMethod, data: data!, batches: r.batches, samples: r.samples, seconds: r.seconds };
-  } else if (quantized.stubs().length > 0) {
-    log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calib <data> before deploying`);
-  }
-  const t4 = performance.now();
+  if (options.report) await checkOutputPath(options.report, [model, data, output]);
+  const calibrated = await placeAndCalibrate({
+    ...options,
+    onLoaded: (loaded) => checkOutputPath(output, externalDataFiles(loaded)),
+  });
+  const { backend, original: m, result, quantized, calibration: cal1, marks } = calibrated;
+  const calibration: QuantizeSummary['calibration'] = cal1 && { method: cal1.method, inputMethod: cal1.inputMethod, data: cal1.data, batches: cal1.batches, samples: cal1.samples, seconds: cal1.seconds };
+  const [t1, t2, t3, t4] = [marks.loaded, marks.transformed, marks.placed, marks.calibrated];
 
   await fsp.mkdir(path.dirname(output), { recursive: true });
   const exported = quantized.toExportModel({ quiet: true });
@@ -106,7 +79,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   const outputBytes = fs.statSync(output).size;
 
   const s = (a: number, b: number) => (b - a) / 1000;
-  return {
+  const summary: QuantizeSummary = {
     model,
     output,
     outputBytes,
@@ -120,10 +93,21 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
     calibration,
     seconds: { load: s(t0, t1), transform: s(t1, t2), insertQdq: s(t2, t3), calibrate: s(t3, t4), save: s(t4, t5), total: s(t0, t5) },
   };
+  if (options.report) {
+    const histograms = await reportHistograms(calibrated, options);
+    await writeRunReport(options.report, { title: `qdeploy quantize: ${path.basename(model)} for ${backend.name}`, quantized, summary: quantizeSummaryRows(summary), histograms }, [model, data, output]);
+    summary.report = path.resolve(options.report);
+  }
+  return summary;
 }
 
 /** The closing summary of a quantize run. */
 export function formatQuantizeSummary(r: QuantizeSummary): string {
+  return `quantized for ${r.backend}\n${table(quantizeSummaryRows(r))}`;
+}
+
+/** The summary as label / value rows (the text summary and the HTML report). */
+export function quantizeSummaryRows(r: QuantizeSummary): [string, string][] {
   const matchTotal = Object.values(r.matches).reduce((a, b) => a + b, 0);
   const unmatchedTotal = Object.values(r.unmatched).reduce((a, b) => a + b, 0);
   const conv = Object.keys(r.conversions).length ? formatCounts(r.conversions, ', ', ' ×') : 'none';
@@ -147,6 +131,7 @@ export function formatQuantizeSummary(r: QuantizeSummary): string {
       'time',
       `${formatSeconds(r.seconds.total)} (load ${formatSeconds(r.seconds.load)}, transform ${formatSeconds(r.seconds.transform)}, insertQdq ${formatSeconds(r.seconds.insertQdq)}, calibrate ${formatSeconds(r.seconds.calibrate)}, save ${formatSeconds(r.seconds.save)})`,
     ],
+    ...(r.report ? [['report', displayPath(r.report)] as [string, string]] : []),
   ];
-  return `quantized for ${r.backend}\n${table(rows)}`;
+  return rows;
 }
