@@ -154,6 +154,20 @@ const bench = z.strictObject(
   expecting('an object { batchSize?, iterations?, warmup?, threads?, compare? }'),
 );
 
+const tune = z.strictObject(
+  {
+    data: nonEmpty('a path to tuning data (.npy)'),
+    labels: nonEmpty('a path to its labels (.npy)').optional(),
+    heldOut: nonEmpty('a path to held-out data (.npy)').optional(),
+    heldOutLabels: nonEmpty('a path to its labels (.npy)').optional(),
+    limit: posInt().optional(),
+    metric: z.enum(['top1', 'agreement', 'sqnr'], expecting('one of "top1", "agreement", "sqnr"')).optional(),
+    maxDrop: z.number(expecting('a non-negative number')).min(0, expecting('a non-negative number')).optional(),
+    minSqnr: finite().optional(),
+  },
+  expecting('an object { data, labels?, heldOut?, heldOutLabels?, limit?, metric?, maxDrop?, minSqnr? }'),
+);
+
 export const configSchema = z.strictObject(
   {
     $schema: str().optional(),
@@ -167,6 +181,7 @@ export const configSchema = z.strictObject(
     build: build.optional(),
     evaluate: evaluate.optional(),
     bench: bench.optional(),
+    tune: tune.optional(),
   },
   expecting('an object { model, output, backend, ... }'),
 );
