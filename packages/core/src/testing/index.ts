@@ -75,3 +75,6 @@ export function sharedFixture(name: string): string {
 export function repoFixture(name: string): string {
   return path.join(repoRoot(), 'fixtures', name);
 }
+
+export { TorchExport, torchScope, type ConvSpec, type ParamRoute } from './torch-export.js';
+export { buildEfficientNetB0Like, buildMobileNetV2Like, buildResNet18Like, type TorchvisionOptions } from './torchvision.js';
