@@ -4,9 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatTuneReport, type AnalyzeSummary, type InspectReport, type QuantizeSummary, type TuneSummary } from '../src/cli/pipeline/index.js';
+import { repoRoot } from './helpers/fixtures.js';
 import { CALIB_32, EVAL_X, EVAL_Y, RESNET_BN, makeTmp, requireBuilt, runCli } from './fixtures/cli/helpers.js';
 
 beforeAll(() => requireBuilt());
+const FAKE_TRTEXEC = path.join(repoRoot(), 'packages/backend-tensorrt/test/fixtures/fake-trtexec.mjs');
 
 describe('exclusion on the command line', () => {
   it('inspect names each excluded match and its rule; ModelOpt spellings work; a rule that catches nothing is a warning', async () => {
@@ -57,12 +59,15 @@ describe('analyze and tune', () => {
     expect(s.runs).toBe(2 * 16 + 2);
   });
 
-  it('tune writes the model and a config snippet that reproduces its placement', async () => {
+  it('tune writes the model, a config snippet that reproduces its placement, and (--build-steps) each step\'s engine latency', async () => {
     const dir = makeTmp('qdeploy-cli-tune-');
     const out = path.join(dir, 'tuned.onnx');
-    const r = await runCli(['tune', RESNET_BN, '-o', out, '--calib', CALIB_32, '--calibrator', 'minmax', '--data', EVAL_X, '--labels', EVAL_Y, '--data-limit', '40', '--metric', 'sqnr', '--min-sqnr', '20', '--activation-bits', '4', '--weight-bits', '4', '--json']);
+    const r = await runCli(['tune', RESNET_BN, '-o', out, '--calib', CALIB_32, '--calibrator', 'minmax', '--data', EVAL_X, '--labels', EVAL_Y, '--data-limit', '40', '--metric', 'sqnr', '--min-sqnr', '20', '--activation-bits', '4', '--weight-bits', '4', '--json', '--build-steps'], { env: { TRTEXEC: FAKE_TRTEXEC } });
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as TuneSummary;
+    // --build-steps: every step's model went through trtexec (a stand-in here) and its latency is reported.
+    expect(j.builds!.map((b) => b.step)).toEqual(j.result.steps.map((x) => x.step));
+    for (const b of j.builds!) expect(b.summary.join('\n')).toMatch(/latency\s+median [\d.]+ ms/);
     expect(fs.existsSync(out)).toBe(true);
     expect(j.heldOutData).toMatch(/samples 20–39$/);
     expect(j.result.tuning.samples).toBe(20);

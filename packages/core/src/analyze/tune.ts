@@ -43,6 +43,9 @@ export interface TuneStep {
   /** Share of the model's MACs still quantized, and at the base bit width. */
   quantizedMacShare: number;
   baseMacShare: number;
+  /** Matches in float and at 8 bits after this step (ids). */
+  float: string[];
+  widened: string[];
 }
 
 export interface TuneEvaluation {
@@ -153,7 +156,15 @@ export async function tune(qm: QuantizedModel, tuning: HeldBatches, options: Tun
   try {
     const evaluate = async (action: TuneStep['action'], i?: number) => {
       current = await evaluateChoice(session, graph, tuning, sel);
-      const step: TuneStep = { step: steps.length, action, metrics: current.q, score: scoreOf(metric, current.fp32, current.q), ...shares() };
+      const step: TuneStep = {
+        step: steps.length,
+        action,
+        metrics: current.q,
+        score: scoreOf(metric, current.fp32, current.q),
+        ...shares(),
+        float: graph.ids.filter((_, k) => sel[k] === Precision.FLOAT),
+        widened: graph.ids.filter((_, k) => sel[k] === Precision.WIDE),
+      };
       if (i !== undefined) Object.assign(step, { match: graph.ids[i], pattern: graph.matches[i]!.pattern.name });
       steps.push(step);
       options.onStep?.(step);
@@ -172,12 +183,9 @@ export async function tune(qm: QuantizedModel, tuning: HeldBatches, options: Tun
   } finally {
     await session.release();
   }
-  const float = graph.ids.filter((_, i) => sel[i] === Precision.FLOAT);
-  const widened = graph.ids.filter((_, i) => sel[i] === Precision.WIDE);
-  const overrides: QuantOverrides | undefined = widened.length
-    ? { matches: Object.fromEntries(widened.map((id) => [id, { activation: { nBits: 8 }, weight: { nBits: 8 } }])) }
-    : undefined;
-  const quantized = materialize(qm, options.wide, float, overrides);
+  const { float, widened } = steps.at(-1)!;
+  const overrides = widenOverrides(widened);
+  const quantized = placementAt(qm, options.wide, float, widened);
   const last = steps.at(-1)!;
   const tuningEval: TuneEvaluation = { samples: tuning.samples, fp32: current!.fp32, quantized: current!.q, score: last.score, met: holds(last.score) };
   const result: TuneResult = {
@@ -203,8 +211,13 @@ export async function tune(qm: QuantizedModel, tuning: HeldBatches, options: Tun
   return result;
 }
 
-/** The final placement: float matches excluded, widened ones at 8 bits, scales copied from the searched quantizers. */
-function materialize(qm: QuantizedModel, wide: QuantizedModel | undefined, float: string[], overrides: QuantOverrides | undefined): QuantizedModel {
+function widenOverrides(widened: readonly string[]): QuantOverrides | undefined {
+  return widened.length ? { matches: Object.fromEntries(widened.map((id) => [id, { activation: { nBits: 8 }, weight: { nBits: 8 } }])) } : undefined;
+}
+
+/** A step's placement: float matches excluded, widened ones at 8 bits, scales copied from the searched quantizers. */
+export function placementAt(qm: QuantizedModel, wide: QuantizedModel | undefined, float: readonly string[], widened: readonly string[]): QuantizedModel {
+  const overrides = widenOverrides(widened);
   const { exclude: ex, overrides: ov } = qm.placement;
   const out = insertQdq(qm.model, qm.matches, {
     config: qm.config,

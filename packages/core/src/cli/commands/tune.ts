@@ -14,6 +14,7 @@ interface TuneFlags extends QuantizeFlags {
   metric?: 'top1' | 'agreement' | 'sqnr';
   maxDrop?: number;
   minSqnr?: number;
+  buildSteps?: boolean;
 }
 
 function nonNegative(value: string): number {
@@ -41,6 +42,7 @@ export function registerTune(program: Command, io: CliIO): void {
     .option('--metric <m>', 'top1 (needs labels), agreement (argmax vs FP32) or sqnr (default: top1 with labels, else agreement)', metric)
     .option('--max-drop <points>', 'largest allowed top-1 / agreement drop in points (default 1)', nonNegative)
     .option('--min-sqnr <dB>', 'smallest allowed output SQNR with --metric sqnr (default 20)', nonNegative)
+    .option('--build-steps', "build each step's model with the backend's builder (TensorRT: trtexec) and print its latency")
     .option('--report <file.html>', 'also write a self-contained HTML report (graph, sensitivity, search, histograms)');
   addQuantizeOptions(cmd);
   addCommonOptions(cmd, { progress: true, json: true });
@@ -68,6 +70,8 @@ export function registerTune(program: Command, io: CliIO): void {
       maxDrop: flags.maxDrop ?? t?.maxDrop,
       minSqnrDb: flags.minSqnr ?? t?.minSqnr,
       report: abs(flags.report),
+      buildSteps: flags.buildSteps,
+      buildOptions: config?.build ? Object.fromEntries(Object.entries(config.build).filter(([k]) => k !== 'enabled' && k !== 'output')) : undefined,
       log: (line) => io.err(`${line}\n`),
     });
     if (flags.json) printJson(io, summary);

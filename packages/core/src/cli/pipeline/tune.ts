@@ -1,8 +1,9 @@
 /** `qdeploy tune`: mixed precision under an accuracy budget, checked on held-out data. */
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { headOf, readBatches, type HeldBatches } from '../../analyze/data.js';
-import { tune, type TuneMetric, type TuneResult } from '../../analyze/tune.js';
+import { placementAt, tune, type TuneMetric, type TuneResult } from '../../analyze/tune.js';
 import { displayPath } from '../../config/load.js';
 import { externalDataFiles } from '../../onnx/external-data.js';
 import { saveModel } from '../../onnx/save.js';
@@ -10,6 +11,7 @@ import { UsageError } from '../errors.js';
 import { table } from '../format.js';
 import { placeAgain, placeAndCalibrate, type CalibratedOptions } from './calibrated.js';
 import { checkOutputPath } from './model-files.js';
+import { buildWithBackend } from './build.js';
 import { reportHistograms, writeRunReport } from './report.js';
 
 export interface TuneModelOptions extends CalibratedOptions {
@@ -26,6 +28,10 @@ export interface TuneModelOptions extends CalibratedOptions {
   maxDrop?: number;
   minSqnrDb?: number;
   report?: string;
+  /** Build each step's model with the backend's builder (TensorRT: trtexec) and report its latency. */
+  buildSteps?: boolean;
+  /** Options for those builds (the config's build section). */
+  buildOptions?: Record<string, unknown>;
 }
 
 export interface TuneSummary {
@@ -35,6 +41,8 @@ export interface TuneSummary {
   tuningData: string;
   heldOutData: string;
   result: Omit<TuneResult, 'quantized' | 'sensitivity'>;
+  /** With buildSteps: each step's build summary (the backend's report lines). */
+  builds?: { step: number; summary: string[] }[];
   report?: string;
 }
 
@@ -81,6 +89,21 @@ export async function tuneModel(o: TuneModelOptions): Promise<TuneSummary> {
   await saveModel(result.quantized.toExportModel({ quiet: true }), output, { protect: inputs.filter((x): x is string => !!x).map((x) => path.resolve(x)) });
   const { quantized, sensitivity, ...rest } = result;
   const summary: TuneSummary = { model, output, backend: c.backend.name, tuningData, heldOutData, result: rest };
+  if (o.buildSteps) {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'qdeploy-tune-'));
+    try {
+      summary.builds = [];
+      for (const step of result.steps) {
+        const file = path.join(dir, `step${step.step}.onnx`);
+        await saveModel(placementAt(c.quantized, wide, step.float, step.widened).toExportModel({ quiet: true }), file);
+        const b = await buildWithBackend(c.backend, file, { ...o.buildOptions });
+        summary.builds.push({ step: step.step, summary: b.summary });
+        log(`qdeploy: tune step ${step.step} built:\n  ${b.summary.join('\n  ')}`);
+      }
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  }
   if (o.report) {
     const histograms = await reportHistograms(c, o);
     await writeRunReport(
@@ -135,5 +158,6 @@ export function formatTuneReport(s: TuneSummary): string {
     '',
     'config snippet (quant section):',
     JSON.stringify(r.configSnippet, null, 2),
+    ...(s.builds ? ['', 'engine per step', ...s.builds.flatMap((b) => [`step ${b.step}`, ...b.summary.map((l) => `  ${l}`)])] : []),
   ].join('\n') + verdict;
 }
