@@ -50,13 +50,13 @@ const tensorQuant = z.strictObject(
   expecting('an object { nBits?, symmetric?, perChannel? }'),
 );
 
-const names = (what: string) => z.array(nonEmpty(what), expecting(`a list of ${what}s`));
+const names = (item: string, list: string) => z.array(nonEmpty(item), expecting(list));
 const exclude = z.strictObject(
   {
-    nodes: names('node name or "/regex/"').optional(),
-    opTypes: names('op type').optional(),
-    patterns: names('pattern name').optional(),
-    matches: names('match id (anchor node name)').optional(),
+    nodes: names('a node name or "/regex/"', 'a list of node names or "/regex/"s').optional(),
+    opTypes: names('an op type', 'a list of op types').optional(),
+    patterns: names('a pattern name', 'a list of pattern names').optional(),
+    matches: names('a match id (its anchor node name)', 'a list of match ids').optional(),
   },
   expecting('an object { nodes?, opTypes?, patterns?, matches? }'),
 );
