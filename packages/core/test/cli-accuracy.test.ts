@@ -47,7 +47,7 @@ describe('exclusion on the command line', () => {
 
 describe('analyze and tune', () => {
   it('analyze --json ranks every quantized match with both measurements', async () => {
-    const r = await runCli(['analyze', RESNET_BN, '--calib', CALIB_32, '--calibrator', 'minmax', '--data', EVAL_X, '--labels', EVAL_Y, '--data-limit', '20', '--json', '--activation-bits', '4', '--weight-bits', '4']);
+    const r = await runCli(['analyze', RESNET_BN, '--calib', CALIB_32, '--calibrator', 'minmax', '--data', EVAL_X, '--labels', EVAL_Y, '--data-limit', '20', '--json', '--activation-bits', '4', '--weight-bits', '4'], { timeoutMs: 110_000 });
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as AnalyzeSummary;
     const s = j.sensitivity;
@@ -62,7 +62,7 @@ describe('analyze and tune', () => {
   it('tune writes the model, a config snippet that reproduces its placement, and (--build-steps) each step\'s engine latency', async () => {
     const dir = makeTmp('qdeploy-cli-tune-');
     const out = path.join(dir, 'tuned.onnx');
-    const r = await runCli(['tune', RESNET_BN, '-o', out, '--calib', CALIB_32, '--calibrator', 'minmax', '--data', EVAL_X, '--labels', EVAL_Y, '--data-limit', '40', '--metric', 'sqnr', '--min-sqnr', '20', '--activation-bits', '4', '--weight-bits', '4', '--json', '--build-steps'], { env: { TRTEXEC: FAKE_TRTEXEC } });
+    const r = await runCli(['tune', RESNET_BN, '-o', out, '--calib', CALIB_32, '--calibrator', 'minmax', '--data', EVAL_X, '--labels', EVAL_Y, '--data-limit', '40', '--metric', 'sqnr', '--min-sqnr', '20', '--activation-bits', '4', '--weight-bits', '4', '--json', '--build-steps'], { env: { TRTEXEC: FAKE_TRTEXEC }, timeoutMs: 110_000 });
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as TuneSummary;
     // --build-steps: every step's model went through trtexec (a stand-in here) and its latency is reported.
