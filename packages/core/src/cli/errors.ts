@@ -7,6 +7,7 @@
 import { isConfigError } from '../config/errors.js';
 import { isDataError } from '../calibrate/data/errors.js';
 import { firstLine, isPluginError } from '../plugins/errors.js';
+import { printableText } from '../util/printable.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -27,7 +28,7 @@ export class ModelInputError extends Error {
   }
 }
 
-const INPUT_ERROR_NAMES = new Set(['UsageError', 'ModelInputError', 'OnnxFormatError', 'ProtectedPathError']);
+const INPUT_ERROR_NAMES = new Set(['UsageError', 'ModelInputError', 'OnnxFormatError', 'ProtectedPathError', 'OutputPathError', 'NotRegularFileError']);
 
 /** True when `err` means "your input is wrong" (exit 2). */
 export function isInputError(err: unknown): boolean {
@@ -57,8 +58,8 @@ function causeChain(err: unknown): string[] {
 
 /** The lines to print for an error: one `qdeploy: ...` line (one per config issue); the stack with verbose. */
 export function errorLines(err: unknown, verbose = false): string[] {
-  const lines = isConfigError(err) ? err.issues.map((l) => `qdeploy: ${l}`) : [`qdeploy: ${firstLine(err) || String(err)}`];
-  if (verbose) lines.push(...causeChain(err));
+  const lines = (isConfigError(err) ? err.issues : [firstLine(err) || 'unknown error']).map((l) => `qdeploy: ${printableText(l)}`);
+  if (verbose) lines.push(...causeChain(err).map(printableText));
   else if (exitCodeFor(err) === EXIT_FAILED) lines[lines.length - 1] += ' (run with --verbose for details)';
   return lines;
 }

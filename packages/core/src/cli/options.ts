@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { isPathSpec } from '../plugins/load.js';
+import { printableJson } from '../util/printable.js';
 
 /** Where a command's output goes (process streams in the bin; buffers in tests). */
 export interface CliIO {
@@ -59,5 +60,5 @@ export function addCommonOptions(cmd: Command, { progress = false, json = false 
 }
 
 export function printJson(io: CliIO, value: unknown): void {
-  io.out(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
+  io.out(`${printableJson(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2))}\n`);
 }
