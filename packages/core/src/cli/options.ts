@@ -46,6 +46,12 @@ export function keyValue(value: string, previous: Record<string, unknown> = {}):
   return { ...previous, [key]: v };
 }
 
+/** An output path made absolute, keeping a trailing separator ("out/": a folder, refused later with a clear message). */
+export function outputPath(p: string): string {
+  const abs = path.resolve(p);
+  return /[\\/]$/.test(p) && !abs.endsWith(path.sep) ? abs + path.sep : abs;
+}
+
 /** Plugin specs from the command line: paths made absolute (relative to the working directory). */
 export function cliPluginSpecs(specs: readonly string[] | undefined): string[] {
   return (specs ?? []).map((s) => (isPathSpec(s) && !s.startsWith('file:') ? path.resolve(s) : s));

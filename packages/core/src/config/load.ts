@@ -215,7 +215,8 @@ export function resolveConfigPaths(config: QdeployConfig, file: string): Resolve
     file: path.resolve(file),
     dir,
     model: abs(config.model),
-    output: abs(config.output),
+    // A trailing separator ("out/") is kept so the output check can say it names a folder.
+    output: abs(config.output) + (/[\\/]$/.test(config.output) ? path.sep : ''),
     backend: spec(config.backend),
   };
   if (config.plugins) out.plugins = config.plugins.map(spec);
