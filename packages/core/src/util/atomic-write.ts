@@ -224,7 +224,7 @@ export async function checkOutputTarget(target: string): Promise<void> {
   }
   let dir = path.dirname(abs);
   for (;;) {
-    const ds = await fsp.stat(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : err));
+    const ds = await fsp.stat(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? undefined : err));
     if (ds instanceof Error) throw new OutputPathError(abs, `its folder ${dir} cannot be used (${ds.code ?? ds.message})`);
     if (ds) {
       if (!ds.isDirectory()) throw new OutputPathError(abs, `${dir} is not a folder`);
