@@ -151,7 +151,10 @@ export async function moduleSource(path: string, options: ModuleSourceOptions = 
     let done = false;
     try {
       for (;;) {
+        // Until next() settles, the module's generator is running: return() would wait for it.
+        done = true;
         const step = await settleWithin(it.next(), timeoutMs, late(`batch ${index}`));
+        done = false;
         if (step.done) {
           done = true;
           return;
@@ -171,7 +174,7 @@ export async function moduleSource(path: string, options: ModuleSourceOptions = 
         if (emitted >= limit) return;
       }
     } finally {
-      // What for await would do on an early exit: let the module's generator (or loop) finish.
+      // What for await does on an early exit (not when next() itself failed): let the module's generator (or loop) finish.
       if (!done) await it.return?.();
     }
   }
