@@ -125,13 +125,13 @@ export async function runTrtexec(onnxPath: string, options: BuildOptions = {}): 
 
   if (result.cancelled) {
     throw new TrtexecCancelledError(
-      `trtexec was cancelled after ${(durationMs / 1000).toFixed(1)} s and killed (with its process group).${tail.length > 0 ? `\nLast lines of the log:\n${indent(tail)}` : ''}`,
+      `trtexec was cancelled after ${(durationMs / 1000).toFixed(1)} s and killed.${tail.length > 0 ? `\nLast lines of the log:\n${indent(tail)}` : ''}`,
       { args, log, cause: signal?.reason },
     );
   }
   if (result.timedOut) {
     throw new TrtexecTimeoutError(
-      `trtexec did not finish within ${options.timeoutMs} ms and was killed (with its process group). Raise timeoutMs (engine builds of large models can take many minutes).\n` +
+      `trtexec did not finish within ${options.timeoutMs} ms and was killed. Raise timeoutMs (engine builds of large models can take many minutes).\n` +
         `Command: ${command}${tail.length > 0 ? `\nLast ${tail.length} lines of the log:\n${indent(tail)}` : ''}`,
       { ...details, timeoutMs: options.timeoutMs ?? 0 },
     );

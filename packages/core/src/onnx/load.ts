@@ -73,7 +73,7 @@ function readModelBytes(source: string, file: string): Uint8Array {
     fs.readSync(fd, head, 0, head.length, 0);
     if (!looksLikeModelProto(head)) {
       const hex = [...head].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-      throw new OnnxFormatError(file, `not an ONNX model: it does not start like one (first bytes ${hex}); is it the right file?`);
+      throw new OnnxFormatError(file, `not a valid ONNX model: it does not start like one (first bytes ${hex}); is it the right file?`);
     }
     return fs.readFileSync(fd);
   } finally {

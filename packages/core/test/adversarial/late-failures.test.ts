@@ -63,7 +63,7 @@ describe('checked before the first batch', () => {
     fs.writeFileSync(elf, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]));
     const r2 = await runCli(['inspect', elf]);
     expect(r2.code).toBe(2);
-    expect(errLines(r2)).toEqual([expect.stringMatching(/not-a-model\.onnx: not an ONNX model: it does not start like one \(first bytes 7f 45\)/)]);
+    expect(errLines(r2)).toEqual([expect.stringMatching(/not-a-model\.onnx: not a valid ONNX model: it does not start like one \(first bytes 7f 45\)/)]);
   });
 });
 
