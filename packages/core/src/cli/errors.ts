@@ -7,7 +7,7 @@
 import { isConfigError } from '../config/errors.js';
 import { isDataError } from '../calibrate/data/errors.js';
 import { firstLine, isPluginError } from '../plugins/errors.js';
-import { printableText } from '../util/printable.js';
+import { printableName, printableText } from '../util/printable.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -56,9 +56,20 @@ function causeChain(err: unknown): string[] {
   return out;
 }
 
+// Errors about the user's input are one line by design: a newline in one comes from a name
+// in a hostile model, and must not cut the line. (Others, e.g. a builder's failure, add
+// the log below their first line; the first line is printed.)
+const ONE_LINE_ERRORS = new Set(['UsageError', 'ModelInputError', 'OnnxFormatError', 'ProtectedPathError', 'OutputPathError', 'OutputWriteError', 'NotRegularFileError', 'DataError', 'PluginError']);
+
+function oneLineByDesign(err: unknown): boolean {
+  return err instanceof Error && ONE_LINE_ERRORS.has(err.name) && typeof err.message === 'string';
+}
+
 /** The lines to print for an error: one `qdeploy: ...` line (one per config issue); the stack with verbose. */
 export function errorLines(err: unknown, verbose = false): string[] {
-  const lines = (isConfigError(err) ? err.issues : [firstLine(err) || 'unknown error']).map((l) => `qdeploy: ${printableText(l)}`);
+  const lines = isConfigError(err)
+    ? err.issues.map((l) => `qdeploy: ${printableName(l)}`)
+    : [`qdeploy: ${oneLineByDesign(err) ? printableName((err as Error).message.trim()) : printableText(firstLine(err) || 'unknown error')}`];
   if (verbose) lines.push(...causeChain(err).map(printableText));
   else if (exitCodeFor(err) === EXIT_FAILED) lines[lines.length - 1] += ' (run with --verbose for details)';
   return lines;

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { DataError } from '../calibrate/data/errors.js';
+import { quoteName } from '../util/printable.js';
 import { npySource } from '../calibrate/data/npy-source.js';
 import { modelInputsOf, validateFeed } from '../calibrate/data/validate.js';
 import { createProgress } from '../util/progress.js';
@@ -58,9 +59,9 @@ async function openSession(m: ModelSource, options: ort.InferenceSession.Session
 
 function logitsOf(out: ort.InferenceSession.ReturnType, name: string, samples: number, model: string): { data: Float32Array; classes: number } {
   const t = out[name];
-  if (!t) throw new Error(`${model}: no output "${name}"`);
-  if (t.type !== 'float32') throw new Error(`${model}: output "${name}" is ${t.type}, expected float32 logits`);
-  if (t.dims[0] !== samples) throw new Error(`${model}: output "${name}" has shape [${t.dims.join(', ')}], expected the batch (${samples}) on axis 0`);
+  if (!t) throw new Error(`${model}: no output ${quoteName(name)}`);
+  if (t.type !== 'float32') throw new Error(`${model}: output ${quoteName(name)} is ${t.type}, expected float32 logits`);
+  if (t.dims[0] !== samples) throw new Error(`${model}: output ${quoteName(name)} has shape [${t.dims.join(', ')}], expected the batch (${samples}) on axis 0`);
   const data = t.data as Float32Array;
   return { data, classes: data.length / samples };
 }

@@ -1,3 +1,4 @@
+import { printableName } from '../util/printable.js';
 import type { BenchReport } from './bench.js';
 import type { EvalReport } from './evaluate.js';
 
@@ -34,7 +35,7 @@ export function labelWarning(r: EvalReport): string {
 
 /** Latency (ms) and throughput lines. */
 export function formatBenchReport(r: BenchReport): string {
-  const shapes = Object.entries(r.inputShapes).map(([n, d]) => `${n} [${d.join('×')}]`).join(', ');
+  const shapes = Object.entries(r.inputShapes).map(([n, d]) => `${printableName(n)} [${d.join('×')}]`).join(', ');
   const l = r.latencyMs;
   return [
     `model       ${r.model}`,

@@ -75,6 +75,17 @@ describe('outputs never overwrite an input', () => {
     expect(r2.code).toBe(2);
     expect(fs.readFileSync(config).equals(cfgBefore)).toBe(true);
   });
+
+
+  it('refuses -o naming a plugin file the run loads', async () => {
+    const plugin = path.join(tmp, 'my-plugin.mjs');
+    const source = 'export default { name: "mine", register() {} };\n';
+    fs.writeFileSync(plugin, source);
+    const r = await runCli([...quantize(plugin), '--plugin', plugin]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/refusing to write .*my-plugin\.mjs/);
+    expect(fs.readFileSync(plugin, 'utf8')).toBe(source);
+  });
 });
 
 describe('output targets that must not be replaced', () => {

@@ -38,6 +38,20 @@ describe('checked before the first batch', () => {
     expect(errLines(r)).toEqual([expect.stringMatching(/cannot write .*m\.onnx: .*plain-file is not a folder/)]);
   });
 
+  it("a config run's missing evaluation labels are found before quantizing (no output written)", async () => {
+    const dir = path.join(tmp, 'run-missing');
+    fs.mkdirSync(dir);
+    const config = path.join(dir, 'qdeploy.config.json');
+    fs.writeFileSync(
+      config,
+      JSON.stringify({ model: MOBILENET_BN, output: 'out.onnx', backend: 'tensorrt', calibration: { data: CALIB_32, limit: 8 }, evaluate: { data: CALIB_32, labels: 'missing.npy' } }),
+    );
+    const r = await runCli(['run', '-c', config, '--no-progress']);
+    expect(r.code).toBe(2);
+    expect(errLines(r)).toEqual([expect.stringMatching(/evaluate\.labels .*missing\.npy: no such file/)]);
+    expect(fs.existsSync(path.join(dir, 'out.onnx'))).toBe(false);
+  });
+
   it('a bad --calib-option key or value is bad input (exit 2), found before calibration', async () => {
     const out = path.join(tmp, 'opt.onnx');
     const base = ['quantize', MOBILENET_BN, '-o', out, '--calib', CALIB_32, '--limit', '8', '--calibrator', 'percentile'];

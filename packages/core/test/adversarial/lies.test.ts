@@ -10,7 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { onnx } from '../../src/onnx/proto.js';
 import { EVAL_X, EVAL_Y, MOBILENET_BN, errLines, makeTmp, requireBuilt, runCli, writePluginPackage } from '../fixtures/cli/helpers.js';
-import { convWeight, renameFirstNode, variant } from './models.js';
+import { convWeight, renameFirstNode, renameInput, variant } from './models.js';
 import { waitFor } from './fake-builder.js';
 
 let tmp: string;
@@ -34,6 +34,18 @@ describe('hostile names', () => {
       expect(all.split('\n').some((l) => /^\s*ALL GOOD/.test(l)), args.join(' ')).toBe(false);
       if (args.includes('--json')) expect(() => JSON.parse(r.stdout)).not.toThrow();
     }
+  });
+
+  it('an input name with a newline cannot forge a line in bench output or cut a data error', async () => {
+    const file = variant(path.join(tmp, 'hostile-input.onnx'), (m) => renameInput(m, 'in\nALL GOOD'));
+    const bench = await runCli(['bench', file, '--iterations', '2', '--warmup', '0']);
+    expect(bench.code).toBe(0);
+    expect(bench.stdout).toMatch(/in\\nALL GOOD \[1×1×28×28\]/);
+    expect(bench.stdout.split('\n').some((l) => /^\s*ALL GOOD/.test(l))).toBe(false);
+    const q = await runCli(['quantize', file, '-o', path.join(tmp, 'hi.onnx'), '--calib', EVAL_Y]);
+    expect(q.code).toBe(2);
+    expect(errLines(q)).toHaveLength(1);
+    expect(q.stderr.split('\n').some((l) => /^\s*ALL GOOD/.test(l))).toBe(false);
   });
 
   it('a newline in a tensor name does not cut the error: one line, the name escaped', async () => {

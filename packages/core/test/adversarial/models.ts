@@ -43,6 +43,13 @@ export function setOpset(m: ModelProto, version: number): void {
   for (const o of m.opsetImport ?? []) if (!o.domain) o.version = version;
 }
 
+/** Renames the graph's first input everywhere it is read. */
+export function renameInput(m: ModelProto, name: string): void {
+  const old = m.graph!.input![0]!.name!;
+  m.graph!.input![0]!.name = name;
+  for (const n of m.graph!.node!) n.input = (n.input ?? []).map((i) => (i === old ? name : i));
+}
+
 /** Renames a node (its name only; the graph is unchanged). */
 export function renameFirstNode(m: ModelProto, name: string): void {
   m.graph!.node![0]!.name = name;

@@ -11,6 +11,7 @@ import type { Model } from '../../ir/model.js';
 import { loadModel } from '../../onnx/load.js';
 import { firstLine } from '../../plugins/load.js';
 import { checkOutputTarget, isSameFile, wouldOverwrite } from '../../util/atomic-write.js';
+import { nonRegularKind } from '../../util/file-kind.js';
 import { ModelInputError, UsageError } from '../errors.js';
 
 /**
@@ -34,6 +35,14 @@ export async function validateModelFile(file: string): Promise<ModelInputInfo[]>
 /** Loads an ONNX model, as bad input (exit 2) when it cannot be. */
 export function loadInputModel(file: string): Model {
   return loadModel(file);
+}
+
+/** An input a later step reads must exist now and be a file or a folder (a FIFO or a device would block it). */
+export async function checkInputPath(file: string, what: string): Promise<void> {
+  const st = await fsp.stat(file).catch(() => undefined);
+  if (!st) throw new UsageError(`${what} ${displayPath(file)}: no such file or folder`);
+  const kind = nonRegularKind(st);
+  if (kind !== null && !st.isDirectory()) throw new UsageError(`${what} ${displayPath(file)}: is ${kind}, not a regular file`);
 }
 
 /**

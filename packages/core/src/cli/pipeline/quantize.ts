@@ -9,7 +9,7 @@ import type { CalibrationSettings, QuantSettings } from '../../config/types.js';
 import { displayPath } from '../../config/load.js';
 import { saveModel } from '../../onnx/save.js';
 import { countMatches, transform } from '../../patterns/transform.js';
-import { ensureCalibrator } from '../../plugins/load.js';
+import { ensureCalibrator, loadedPlugins } from '../../plugins/load.js';
 import { insertQdq } from '../../quantize/insert-qdq.js';
 import { formatBytes, formatCounts, formatSeconds, plural, table } from '../format.js';
 import { dataOptions, inputCalibrator } from './calibration.js';
@@ -72,6 +72,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   await checkOutputPath(options.output, inputs);
 
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
+  await checkOutputPath(output, loadedPlugins().map((p) => p.file));
   const method = cal?.method ?? backend.defaultCalibrator ?? 'mse';
   if (cal) {
     await ensureCalibrator(method, { from: options.from });
