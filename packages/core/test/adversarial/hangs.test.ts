@@ -83,6 +83,17 @@ describe('the builder runs in its own process group', () => {
     expect(await waitFor(() => !alive(child), 5_000)).toBe(true);
   });
 
+  it('a wrapper that exits while its child still holds stdout does not keep build waiting; the child is ended', async () => {
+    const pidFile = path.join(tmp, 'orphan.pid');
+    const trtexec = fakeTrtexec(tmp, 'leaky-trtexec', `sleep 300 &\necho $! > "${pidFile}"\nexit 0`);
+    const r = await runCli(['build', MOBILENET_BN, '--no-log'], { env: { TRTEXEC: trtexec }, timeoutMs: 30_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(1);
+    expect(errLines(r)).toEqual([expect.stringMatching(/no performance summary/)]);
+    const child = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(await waitFor(() => !alive(child), 5_000)).toBe(true);
+  });
+
   it('SIGTERM to qdeploy ends the whole group too', async () => {
     const pidFile = path.join(tmp, 'signal.pid');
     const trtexec = fakeTrtexec(tmp, 'wrapped-trtexec-2', wrapper(pidFile));
