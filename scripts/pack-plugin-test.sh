@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Packs @qdeploy/core, @qdeploy/backend-tensorrt and @qdeploy/calibrators with `npm pack`,
-# installs the tarballs into a scratch project outside the repository, writes a
+# Packs @qdeploy/core, @qdeploy/backend-tensorrt, @qdeploy/backend-reference and
+# @qdeploy/calibrators with `npm pack`, installs the tarballs into a scratch CommonJS
+# project outside the repository, require()s every package from it, writes a
 # qdeploy.config.json there that names the backend by its package name, and runs
 # `npx qdeploy run` in it on a fixture model: the published packages must plug into each
 # other exactly as a user's would. Exit 0 when the quantized model is written and loads.
@@ -23,7 +24,7 @@ trap cleanup EXIT
 step() { printf 'pack-plugin-test: %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
 fail() { echo "pack-plugin-test: FAILED: $*" >&2; exit 1; }
 
-packages=(core calibrators backend-tensorrt)
+packages=(core calibrators backend-tensorrt backend-reference)
 
 # 1. Build what is not built yet (CI runs this after `npm test`, which builds everything).
 for p in "${packages[@]}"; do
@@ -50,19 +51,44 @@ grep -qx 'package/dist/cli/bin.js' "$work/core-files.txt" || fail "the core tarb
 project="$work/project"
 mkdir -p "$project"
 cat > "$project/package.json" <<'JSON'
-{ "name": "qdeploy-pack-test", "private": true, "version": "0.0.0", "type": "module" }
+{ "name": "qdeploy-pack-test", "private": true, "version": "0.0.0", "type": "commonjs" }
 JSON
 printf 'fund=false\naudit=false\nupdate-notifier=false\n' > "$project/.npmrc"
 (
   cd "$project"
   npm install --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error "${tarballs[@]}"
 ) || fail "npm install of the tarballs failed"
-for p in core backend-tensorrt calibrators; do
+for p in core backend-tensorrt backend-reference calibrators; do
   [[ -f "$project/node_modules/@qdeploy/$p/package.json" ]] || fail "@qdeploy/$p is not installed in the scratch project"
   [[ ! -L "$project/node_modules/@qdeploy/$p" ]] || fail "@qdeploy/$p is a symlink: it must be the installed tarball"
 done
 [[ -x "$project/node_modules/.bin/qdeploy" ]] || fail "the qdeploy bin is not linked"
 step "installed into $project"
+
+# 3b. CommonJS: the project is "type": "commonjs"; every package must require() and a
+# whole quantization must run from a .js (CommonJS) script, data given as typed arrays.
+cp "$root/fixtures/fmnist_resnet_bn.onnx" "$project/cjs-model.onnx"
+cat > "$project/cjs-check.js" <<'JS'
+const assert = require('node:assert');
+const core = require('@qdeploy/core');
+const calibrators = require('@qdeploy/calibrators');
+const { TENSORRT_PATTERNS } = require('@qdeploy/backend-tensorrt');
+const reference = require('@qdeploy/backend-reference');
+assert.strictEqual(typeof core.loadModel, 'function');
+assert.strictEqual(typeof reference.default.register, 'function');
+(async () => {
+  await core.usePlugin(calibrators);
+  const { model, matches } = core.transform(core.loadModel('cjs-model.onnx'), { patterns: TENSORRT_PATTERNS });
+  const q = core.insertQdq(model, matches);
+  const images = new Float32Array(8 * 28 * 28).map((_, i) => (i % 97) / 97);
+  const r = await core.calibrate(q, core.toForwardLoop(core.arraySource(images, { shape: [8, 1, 28, 28], batchSize: 4 })), { calibrator: 'minmax' });
+  assert.strictEqual(r.batches, 2);
+  await core.saveModel(q, 'cjs-model.int8.onnx');
+  console.log('pack-plugin-test: CommonJS require() of all packages and a quantization from a .js script: OK');
+})().catch((e) => { console.error(e); process.exit(1); });
+JS
+(cd "$project" && node cjs-check.js) || fail "the packages do not work from CommonJS"
+[[ -s "$project/cjs-model.int8.onnx" ]] || fail "the CommonJS script wrote no model"
 
 # 4. A config file next to a fixture model and a little calibration data.
 cp "$root/fixtures/fmnist_resnet_bn.onnx" "$project/model.onnx"

@@ -41,3 +41,6 @@ export {
   type LoadPluginOptions,
   type LoadedPlugin,
 } from './plugins/load.js';
+// onnxruntime's tensor class, for feeds and forward loops, under a name that cannot be
+// mistaken for the IR's Tensor (an initializer): users need no onnxruntime-node import.
+export { Tensor as OrtTensor } from 'onnxruntime-node';

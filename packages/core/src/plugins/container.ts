@@ -91,8 +91,10 @@ export function resolveBackend(name: string, target: DependencyContainer = qdepl
  * Registers an already imported plugin with qdeploy, as a config file's `plugins` entry
  * would: `await usePlugin(calibrators)` after `import calibrators from '@qdeploy/calibrators'`.
  */
-export async function usePlugin(plugin: QdeployPlugin | QdeployPlugin['register']): Promise<void> {
-  const register = typeof plugin === 'function' ? plugin : plugin.register.bind(plugin);
+export async function usePlugin(plugin: QdeployPlugin | QdeployPlugin['register'] | { default: QdeployPlugin | QdeployPlugin['register'] }): Promise<void> {
+  // A module namespace (`require('@qdeploy/calibrators')` from CommonJS) stands for its default export.
+  if (typeof plugin === 'object' && !('register' in plugin) && 'default' in plugin) plugin = plugin.default;
+  const register = typeof plugin === 'function' ? plugin : (plugin as QdeployPlugin).register.bind(plugin);
   await register(pluginContext());
 }
 

@@ -6,9 +6,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import sharp, { type OutputInfo } from 'sharp';
+import type { OutputInfo } from 'sharp';
 import { DataError } from './errors.js';
 import { listDataFiles } from './files.js';
+import { loadSharp } from './sharp.js';
 import { resolveNormalization, type ChannelNormalization, type Normalization } from './normalize.js';
 import { resolveInput, resolveSourceOptions, type CalibrationBatch, type CalibrationDataSource, type SourceOptions } from './source.js';
 
@@ -72,6 +73,7 @@ function positiveInt(name: string, v: unknown, where: string): number {
  */
 export async function loadImage(file: string, t: Resolved, out: Float32Array, offset: number): Promise<void> {
   let raw: { data: Buffer; info: OutputInfo };
+  const sharp = await loadSharp();
   try {
     const bytes = await fs.readFile(file);
     const meta = await sharp(bytes).metadata();
@@ -167,6 +169,7 @@ export async function imageFolderSource(path: string, options: ImageSourceOption
     throw new DataError('empty', `no calibration samples in ${path} (no ${IMAGE_EXTENSIONS.join('/')} images)`, { path });
   }
   const input = resolveInput(options, path);
+  await loadSharp(); // a missing sharp is reported before any work
   const t = resolveImageTransform(options, input.info?.dims, path);
   const concurrency = options.concurrency !== undefined ? positiveInt('concurrency', options.concurrency, path) : Math.min(4, os.availableParallelism());
   const selected = files.slice(0, Math.min(files.length, limit));
