@@ -27,7 +27,7 @@ describe('sharp is optional and loaded on first use', () => {
   });
 
   it('core lists sharp as an optional dependency only', async () => {
-    const pkg = (await import('../package.json', { with: { type: 'json' } })).default as Record<string, Record<string, string> | undefined>;
+    const pkg = (await import('../package.json', { with: { type: 'json' } })).default as unknown as Record<string, Record<string, string> | undefined>;
     expect(pkg.optionalDependencies?.sharp).toBeDefined();
     expect(pkg.dependencies?.sharp).toBeUndefined();
   });
