@@ -36,7 +36,10 @@ export interface CalibrateOptions {
   histogramStride?: number;
   /** Stop after this many samples (first dimension of the batches). */
   limit?: number;
-  /** Show a progress bar (default: on when stderr is a terminal). `total` is in samples. */
+  /**
+   * Show progress on stderr (a bar on a terminal, a line every 10 s otherwise). Off by
+   * default: a library call prints nothing unless asked. `total` is in samples.
+   */
   progress?: boolean | Partial<Pick<ProgressOptions, 'total' | 'stream' | 'mode' | 'label'>>;
   /** Set the stubs' scales from the result (default true); false only collects, for sharding. */
   apply?: boolean;
@@ -145,7 +148,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     unit: 'sample',
     total: progressCfg.total ?? options.limit,
     stream: progressCfg.stream,
-    mode: options.progress === false ? 'off' : progressCfg.mode,
+    mode: options.progress === undefined || options.progress === false ? 'off' : progressCfg.mode,
   });
 
   let batches = 0;
@@ -227,12 +230,15 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     options.onBatch?.({ batch: batches, samples });
     if (options.limit !== undefined && samples >= options.limit) stopped = true;
   };
+  let completed = false;
   try {
     await forwardLoop(run);
+    completed = true;
   } catch (e) {
     if (!(e instanceof CalibrationStopped)) throw e;
+    completed = true;
   } finally {
-    progress.stop();
+    progress.stop(completed);
     const releasing = performance.now();
     await session.release();
     if (valuesSession.made) await (await valuesSession.made.catch(() => null))?.release();
