@@ -3,6 +3,7 @@ export * from './onnx/errors.js';
 export { loadModel, modelFromProto, type LoadOptions } from './onnx/load.js';
 export { saveModel, modelToBytes, modelToProto, type SaveOptions, type Exportable } from './onnx/save.js';
 export { validateModel, assertValidModel } from './onnx/validate.js';
+export { loadModelAsync, loadModelSync, saveModelAsync, saveModelSync } from './onnx/forms.js';
 export { toNumber } from './onnx/proto.js';
 export * from './ir/dtype.js';
 export * from './ir/tensor.js';
