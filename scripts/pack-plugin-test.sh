@@ -46,6 +46,8 @@ done
 step "packed: $(cd "$work/tarballs" && ls | tr '\n' ' ')"
 tar -tzf "$work/tarballs/"qdeploy-core-*.tgz > "$work/core-files.txt"
 grep -qx 'package/dist/cli/bin.js' "$work/core-files.txt" || fail "the core tarball has no dist/cli/bin.js"
+grep -qx 'package/bin/qdeploy.js' "$work/core-files.txt" || fail "the core tarball has no bin/qdeploy.js"
+grep -qx 'package/schema/qdeploy.config.schema.json' "$work/core-files.txt" || fail "the core tarball has no schema/qdeploy.config.schema.json"
 
 # 3. A scratch project outside the repository, with the tarballs installed.
 project="$work/project"
