@@ -13,6 +13,7 @@ import type { Backend } from './backend.js';
 import { pluginContext, registeredBackends, registeredCalibrators, resolveBackend } from './container.js';
 import type { QdeployPlugin } from './plugin.js';
 import { PluginError, firstLine, isPluginError } from './errors.js';
+import { backendPackageCandidates, backendShortName, installedBackendPackages } from './naming.js';
 
 export { PluginError, firstLine, isPluginError, type PluginErrorKind } from './errors.js';
 
@@ -324,6 +325,34 @@ export async function loadPlugins(specs: readonly string[], options: LoadPluginO
 }
 
 /**
+ * The package (or path) a backend spec stands for: the first of its naming-convention
+ * candidates that is installed (see naming.ts). None: "unknown backend", listing the
+ * backends that are registered or installed.
+ */
+export function backendPackageFor(spec: string, options: LoadPluginOptions = {}): string {
+  if (isPathSpec(spec)) return spec;
+  const candidates = backendPackageCandidates(spec);
+  for (const candidate of candidates) {
+    try {
+      resolvePlugin(candidate, options);
+      return candidate;
+    } catch (err) {
+      if (!isPluginError(err) || err.kind !== 'not-found') throw err;
+    }
+  }
+  const from = path.resolve(options.from ?? process.cwd());
+  const packages = installedBackendPackages(options.fallbackToCore === false ? [from] : [from, coreDir]).map(backendShortName);
+  const installed = [...new Set([...registeredBackends(), ...packages])].sort();
+  const tried = candidates.length > 1 ? `no package ${candidates.slice(0, -1).join(', ')} or ${candidates.at(-1)}` : `no package ${candidates[0]}`;
+  const own = candidates.length === 1 ? `; run \`npm install ${parsePackageSpec(spec)?.name ?? spec}\`` : '';
+  throw new PluginError(
+    'not-found',
+    spec,
+    `unknown backend "${spec}" (installed: ${installed.length ? installed.join(', ') : 'none'}): ${tried} found from ${from}${own}`,
+  );
+}
+
+/**
  * The backend a config or command line names: a registered backend name, a built-in
  * shortcut ("tensorrt" → @qdeploy/backend-tensorrt, "reference" →
  * @qdeploy/backend-reference), or a package name / path of a plugin that registers one.
@@ -331,7 +360,7 @@ export async function loadPlugins(specs: readonly string[], options: LoadPluginO
 export async function loadBackend(spec: string, options: LoadPluginOptions = {}): Promise<Backend> {
   if (registeredBackends().includes(spec)) return resolveBackend(spec);
   const builtin = BUILTIN_BACKENDS[spec];
-  const plugin = await loadPlugin(builtin ?? spec, options);
+  const plugin = await loadPlugin(builtin ?? backendPackageFor(spec, options), options);
   const name = builtin ? spec : plugin.backends.length === 1 ? plugin.backends[0]! : undefined;
   if (name === undefined) {
     if (plugin.backends.length === 0) {
