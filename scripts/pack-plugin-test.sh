@@ -43,6 +43,10 @@ for p in "${packages[@]}"; do
   [[ -f "$work/tarballs/$name" ]] || fail "npm pack packages/$p produced no tarball"
   tarballs+=("$work/tarballs/$name")
 done
+# The example third-party backend (examples/backend-example), packed the same way.
+name=$(cd "$root/examples/backend-example" && npm pack --silent --pack-destination "$work/tarballs" 2>/dev/null | tail -n 1)
+[[ -f "$work/tarballs/$name" ]] || fail "npm pack examples/backend-example produced no tarball"
+tarballs+=("$work/tarballs/$name")
 step "packed: $(cd "$work/tarballs" && ls | tr '\n' ' ')"
 tar -tzf "$work/tarballs/"qdeploy-core-*.tgz > "$work/core-files.txt"
 grep -qx 'package/dist/cli/bin.js' "$work/core-files.txt" || fail "the core tarball has no dist/cli/bin.js"
@@ -65,6 +69,7 @@ for p in core backend-tensorrt backend-reference calibrators; do
   [[ ! -L "$project/node_modules/@qdeploy/$p" ]] || fail "@qdeploy/$p is a symlink: it must be the installed tarball"
 done
 [[ -x "$project/node_modules/.bin/qdeploy" ]] || fail "the qdeploy bin is not linked"
+[[ -f "$project/node_modules/qdeploy-backend-example/index.js" ]] || fail "qdeploy-backend-example is not installed in the scratch project"
 step "installed into $project"
 
 # 3b. CommonJS: the project is "type": "commonjs"; every package must require() and a
@@ -131,6 +136,17 @@ grep -q 'calibration  entropy on 32 samples' "$work/run.log" || fail "the run di
     console.log('pack-plugin-test: output loads in onnxruntime:', ops.QuantizeLinear, 'QuantizeLinear,', ops.DequantizeLinear, 'DequantizeLinear');
   "
 ) || fail "the output model does not load"
+# 6. The example backend from its tarball, named by the convention ("example" →
+# qdeploy-backend-example); it lists no conversions, so core's standard ones fold the BNs.
+(
+  cd "$project"
+  QDEPLOY_NO_PROGRESS=1 npx --no-install qdeploy quantize model.onnx --backend example --calib calib.npy -o build/example.int8.onnx
+) | tee "$work/example.log" || fail "qdeploy quantize --backend example failed"
+grep -q 'quantized for example' "$work/example.log" || fail "the example backend was not used"
+grep -q 'FoldBatchNorm ×15' "$work/example.log" || fail "the example backend did not get the standard conversions (BatchNorm folding)"
+[[ -s "$project/build/example.int8.onnx" ]] || fail "the example backend wrote no model"
+step "example backend from its tarball: OK"
+
 if grep -rq "$root" "$project/node_modules/@qdeploy" 2>/dev/null; then fail "an installed package refers to the repository"; fi
 
 step "OK: $(du -h "$out" | cut -f1) written by the packed packages"

@@ -19,6 +19,7 @@ export * from './patterns/pattern.js';
 export * from './patterns/matcher.js';
 export * from './patterns/transform.js';
 export * from './patterns/conversions.js';
+export * from './patterns/weight-axes.js';
 export * from './quantize/index.js';
 export * from './calibrate/index.js';
 export * from './util/progress.js';
