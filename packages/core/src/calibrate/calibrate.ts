@@ -2,7 +2,8 @@ import * as ort from 'onnxruntime-node';
 import type { DependencyContainer } from 'tsyringe';
 import type { QuantizedModel } from '../quantize/quantized-model.js';
 import type { QuantStub } from '../quantize/quant-stub.js';
-import { resolveCalibratorFactory } from '../plugins/container.js';
+import { registeredCalibrators, resolveCalibratorFactory } from '../plugins/container.js';
+import { canonicalMethod } from '../plugins/method-names.js';
 import type { BinnedCollector, Calibrator, CalibratorFactory, CalibratorOptions, CalibratorState, CalibrationRange } from './calibrator.js';
 import type { Feed, ForwardLoop } from './types.js';
 import { binnedNames, canBinInGraph, extremaOutputs, observationSession } from './observe.js';
@@ -17,9 +18,20 @@ import { createProgress, type ProgressOptions } from '../util/progress.js';
 const MIN_NORMAL_FLOAT32 = 2 ** -126;
 
 export interface CalibrateOptions {
-  /** A registered method name ("entropy", "percentile", "mse", "minmax", or a plugin's) or a factory. Default "mse" (the most accurate on the reference models, see the README). */
+  /**
+   * The calibration method: a registered name ("entropy", "percentile", "mse", "minmax",
+   * or a plugin's; any case, and "max" for minmax) or a factory. Default "mse" (the most
+   * accurate on the reference models, see the README). The same word as a config's
+   * `calibration.method` and the CLI's `--calibration-method`.
+   */
+  method?: string | CalibratorFactory;
+  /** Options for the method, e.g. `{ percentile: 99.99 }` (config `calibration.options`, CLI `--calibration-option`). */
+  options?: CalibratorOptions;
+  /** Method for stubs on the model's own inputs (config `calibration.inputMethod`); see `inputCalibrator`. */
+  inputMethod?: string | CalibratorFactory | null;
+  /** Older name of `method`. */
   calibrator?: string | CalibratorFactory;
-  /** Options for the method, e.g. `{ percentile: 99.99 }`. */
+  /** Older name of `options`. */
   calibratorOptions?: CalibratorOptions;
   /**
    * Method for stubs on the model's own inputs (default "minmax"; null: same as the rest).
@@ -74,14 +86,17 @@ export interface CalibrationResult {
  */
 export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardLoop, options: CalibrateOptions = {}): Promise<CalibrationResult> {
   const started = performance.now();
-  const method = typeof options.calibrator === 'function' ? 'custom' : options.calibrator ?? 'mse';
-  const factory = typeof options.calibrator === 'function' ? options.calibrator : resolveCalibratorFactory(method, options.container);
+  const chosen = options.method ?? options.calibrator;
+  const methodOptions = options.options ?? options.calibratorOptions;
+  const method = typeof chosen === 'function' ? 'custom' : canonicalMethod(chosen ?? 'mse', registeredCalibrators());
+  const factory = typeof chosen === 'function' ? chosen : resolveCalibratorFactory(method, options.container);
   const stubs = quantized.stubs().filter((s) => s.enabled);
   const graphInputs = new Set(quantized.model.graph.inputs);
-  const inputMethod = options.inputCalibrator === undefined ? 'minmax' : options.inputCalibrator;
+  const inputChoice = options.inputMethod !== undefined ? options.inputMethod : options.inputCalibrator;
+  const inputMethod = inputChoice === undefined ? 'minmax' : inputChoice;
   const inputFactory = inputMethod === null ? factory : typeof inputMethod === 'function' ? inputMethod : resolveCalibratorFactory(inputMethod, options.container);
   const calibrators = new Map<QuantStub, Calibrator>(
-    stubs.map((s) => [s, graphInputs.has(s.tensor) ? inputFactory(inputMethod === null ? options.calibratorOptions : undefined) : factory(options.calibratorOptions)]),
+    stubs.map((s) => [s, graphInputs.has(s.tensor) ? inputFactory(inputMethod === null ? methodOptions : undefined) : factory(methodOptions)]),
   );
   // Three ways to observe a tensor, cheapest first: minmax-like calibrators get their
   // batch extrema reduced inside the graph; histogram calibrators get x binned inside

@@ -14,6 +14,7 @@ import { pluginContext, registeredBackends, registeredCalibrators, resolveBacken
 import type { QdeployPlugin } from './plugin.js';
 import { PluginError, firstLine, isPluginError } from './errors.js';
 import { backendPackageCandidates, backendShortName, installedBackendPackages } from './naming.js';
+import { canonicalMethod, didYouMeanMethod } from './method-names.js';
 
 export { PluginError, firstLine, isPluginError, type PluginErrorKind } from './errors.js';
 
@@ -382,8 +383,10 @@ export async function loadBackend(spec: string, options: LoadPluginOptions = {})
  * Makes sure calibration method `method` is registered: the standard methods load
  * @qdeploy/calibrators on demand; any other name must come from a loaded plugin.
  */
-export async function ensureCalibrator(method: string, options: LoadPluginOptions = {}): Promise<void> {
-  if (registeredCalibrators().includes(method)) return;
+export async function ensureCalibrator(name: string, options: LoadPluginOptions = {}): Promise<string> {
+  // Any case, and other tools' names ("max", "MinMax", "Entropy"): the canonical name is returned.
+  const method = canonicalMethod(name, [...new Set([...registeredCalibrators(), ...STANDARD_CALIBRATORS])]);
+  if (registeredCalibrators().includes(method)) return method;
   if (STANDARD_CALIBRATORS.includes(method)) {
     try {
       await loadPlugin(CALIBRATORS_PACKAGE, options);
@@ -399,12 +402,12 @@ export async function ensureCalibrator(method: string, options: LoadPluginOption
       }
       throw err;
     }
-    if (registeredCalibrators().includes(method)) return;
+    if (registeredCalibrators().includes(method)) return method;
   }
   const known = registeredCalibrators();
   throw new PluginError(
     'not-registered',
     method,
-    `unknown calibration method "${method}" (${known.length ? `registered: ${known.join(', ')}` : `standard: ${STANDARD_CALIBRATORS.join(', ')}`}; a plugin listed in "plugins" can register more)`,
+    `unknown calibration method "${method}"${didYouMeanMethod(method, [...new Set([...known, ...STANDARD_CALIBRATORS])])} (${known.length ? `registered: ${known.join(', ')}` : `standard: ${STANDARD_CALIBRATORS.join(', ')}`}; a plugin listed in "plugins" can register more)`,
   );
 }

@@ -64,8 +64,8 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   await checkOutputPath(output, [model, data]);
 
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
-  const method = cal?.method ?? backend.defaultCalibrator ?? 'mse';
-  if (cal) await ensureCalibrator(method, { from: options.from });
+  const requested = cal?.method ?? backend.defaultCalibrator ?? 'mse';
+  const method = cal ? await ensureCalibrator(requested, { from: options.from }) : requested;
 
   const m = loadInputModel(model);
   await checkOutputPath(output, externalDataFiles(m));
