@@ -2,10 +2,12 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { CalibrationSettings, ResolvedConfig } from '../../config/types.js';
 import { UsageError } from '../errors.js';
+import { defaultOutput } from '../default-output.js';
 import { addCommonOptions, cliPluginSpecs, collect, keyValue, positiveInt, printJson, type CliIO } from '../options.js';
 
 interface QuantizeFlags {
   output?: string;
+  force?: boolean;
   backend?: string;
   calibrationData?: string;
   calibration?: boolean;
@@ -33,7 +35,8 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .command('quantize')
     .description('quantize an FP32 ONNX model for a backend: transform, insert Q/DQ, calibrate, save')
     .argument('<model>', 'FP32 ONNX model')
-    .option('-o, --output <file>', 'where the QDQ ONNX model goes (never the input model)')
+    .option('-o, --output <file>', 'where the QDQ ONNX model goes (never the input model; default: <name>.int8.onnx beside the input)')
+    .option('--force', 'let the default output (<name>.int8.onnx) replace an existing file')
     .option('-b, --backend <name>', 'backend: tensorrt, reference, a package name or a path (default: tensorrt)')
     // One vocabulary: each flag is its config key (calibration.data → --calibration-data).
     .option('--calibration-data <data>', 'calibration data: a .npy file, a folder of .npy files or images, or a JS/TS data module (config calibration.data)')
@@ -62,8 +65,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
     const { loadConfig } = await import('../../config/load.js');
     const { formatQuantizeSummary, quantizeModel } = await import('../pipeline/index.js');
     const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
-    const output = flags.output !== undefined ? path.resolve(flags.output) : config?.output;
-    if (!output) throw new UsageError('missing the output path: give -o <file>');
+    const output = flags.output !== undefined ? path.resolve(flags.output) : config?.output ?? (await defaultOutput(path.resolve(model), flags.force === true));
 
     const dataFlag = flags.calibrationData ?? (typeof flags.calib === 'string' ? flags.calib : undefined);
     const methodFlag = flags.calibrationMethod ?? flags.calibrator;
