@@ -105,7 +105,6 @@ describe('qdeploy quantize', () => {
     const out = path.join(tmp, 'usage/o.onnx');
     const cases: [string[], RegExp][] = [
       [['quantize', MOBILENET_BN, '-o', out], /^qdeploy: no calibration data: give --calibration-data <data> \(or --no-calibration to save placeholder scales\)$/],
-      [['quantize', MOBILENET_BN, '--calib', CALIB_32], /^qdeploy: missing the output path: give -o <file>$/],
       [['quantize'], /^qdeploy: missing required argument 'model'$/],
       [['quantize', MOBILENET_BN, '-o', out, '--calib', CALIB_32, '--calibrator', 'kl-magic'], /^qdeploy: unknown calibration method "kl-magic" \((registered|standard): entropy, minmax, mse, percentile;/],
       [['quantize', MOBILENET_BN, '-o', out, '--calib', CALIB_32, '--batch-size', '0'], /^qdeploy: option '--batch-size <n>' argument '0' is invalid\. expected a positive integer\.$/],
