@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { QdeployConfig } from './types.js';
+import { NORMALIZATION_PRESETS, type NormalizationPreset } from '../calibrate/data/normalize.js';
 
 /** Short rendering of a value for messages: strings quoted, long values cut. */
 export function showValue(v: unknown): string {
@@ -59,13 +60,15 @@ const quant = z.strictObject(
   expecting('an object { activation?, weight?, skipWeightQuantFor? }'),
 );
 
+const presetNames = Object.keys(NORMALIZATION_PRESETS) as [NormalizationPreset, ...NormalizationPreset[]];
 const normalize = z.strictObject(
   {
+    preset: z.enum(presetNames, expecting(`one of ${presetNames.map((p) => `"${p}"`).join(', ')}`)).optional(),
     scale: finite().optional(),
     mean: numberOrList('a number or a list of numbers (one per channel)').optional(),
     std: numberOrList('a number or a list of numbers (one per channel)').optional(),
   },
-  expecting('an object { scale?, mean?, std? }'),
+  expecting('an object { preset?, scale?, mean?, std? }'),
 );
 
 const image = z.strictObject(
@@ -75,8 +78,9 @@ const image = z.strictObject(
     channels: z.union([z.literal(1), z.literal(3)], expecting('1 (grayscale) or 3 (RGB)')).optional(),
     kernel: z.enum(['nearest', 'linear', 'cubic', 'mitchell', 'lanczos3'], expecting('one of "nearest", "linear", "cubic", "mitchell", "lanczos3"')).optional(),
     concurrency: posInt().optional(),
+    layout: z.enum(['nchw', 'nhwc'], expecting('"nchw" or "nhwc"')).optional(),
   },
-  expecting('an object { resize?, crop?, channels?, kernel?, concurrency? }'),
+  expecting('an object { resize?, crop?, channels?, kernel?, concurrency?, layout? }'),
 );
 
 const calibration = z.strictObject(

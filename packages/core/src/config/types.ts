@@ -25,6 +25,8 @@ export interface QuantSettings {
 
 /** Per-channel normalisation applied to calibration data: `(x * scale - mean[c]) / std[c]`. */
 export interface NormalizeSettings {
+  /** Named values: "imagenet", "inception", "clip", "unit" (x/255), "raw"; scale / mean / std beside it override. */
+  preset?: 'imagenet' | 'inception' | 'clip' | 'unit' | 'raw';
   /** Multiplies raw values first (1/255 for 8-bit pixels). Default 1 (images: 1/255). */
   scale?: number;
   /** Subtracted per channel: one value, or one per channel. Default 0. */
@@ -45,6 +47,8 @@ export interface ImageSettings {
   kernel?: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos3';
   /** Images decoded at once. */
   concurrency?: number;
+  /** Tensor layout, "nchw" or "nhwc" (default: the model input's). */
+  layout?: 'nchw' | 'nhwc';
 }
 
 /** Calibration: the representative data and the method that turns it into ranges. */

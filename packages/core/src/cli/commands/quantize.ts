@@ -3,7 +3,9 @@ import { Option, type Command } from 'commander';
 import type { CalibrationSettings, ResolvedConfig } from '../../config/types.js';
 import { UsageError } from '../errors.js';
 import { defaultOutput } from '../default-output.js';
+import { NORMALIZATION_PRESETS, type NormalizationPreset } from '../../calibrate/data/normalize.js';
 import { addCommonOptions, cliPluginSpecs, collect, keyValue, positiveInt, printJson, type CliIO } from '../options.js';
+import { cropSize, fraction, numberList } from '../number-options.js';
 
 interface QuantizeFlags {
   output?: string;
@@ -23,6 +25,13 @@ interface QuantizeFlags {
   limit?: number;
   histogramStride?: number;
   inputName?: string;
+  normalize?: string;
+  mean?: number[];
+  std?: number[];
+  scale?: number;
+  resize?: number;
+  crop?: number | [number, number];
+  layout?: 'nchw' | 'nhwc';
   plugin?: string[];
   backendOption?: Record<string, unknown>;
   config?: string;
@@ -53,6 +62,13 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('--limit <n>', 'calibrate on at most n samples', positiveInt)
     .option('--histogram-stride <k>', 'histogram methods count 4-D feature maps on every k-th row and column (default: 2; 1: every value)', positiveInt)
     .option('--input-name <name>', 'model input the calibration data feeds (default: the only input)')
+    .option('--normalize <preset>', `normalisation preset: ${Object.keys(NORMALIZATION_PRESETS).join(', ')} (config calibration.normalize.preset)`)
+    .option('--mean <values>', 'per-channel mean subtracted after scaling, e.g. 0.485,0.456,0.406', numberList)
+    .option('--std <values>', 'per-channel std divided by, e.g. 0.229,0.224,0.225', numberList)
+    .option('--scale <x>', 'multiplies raw values first, e.g. 1/255 (images default to 1/255)', fraction)
+    .option('--resize <n>', 'images: shorter side after resizing (torchvision Resize)', positiveInt)
+    .option('--crop <size>', 'images: center crop, n or h,w (default: the model input size)', cropSize)
+    .addOption(new Option('--layout <layout>', 'images: tensor layout (default: the model input\'s)').choices(['nchw', 'nhwc']))
     .option('--backend-option <key=value>', 'a backend pattern option, e.g. minLinearSize=0 for tensorrt (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
     .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)');
@@ -85,6 +101,21 @@ export function registerQuantize(program: Command, io: CliIO): void {
       if (flags.limit !== undefined) calibration.limit = flags.limit;
       if (flags.histogramStride !== undefined) calibration.histogramStride = flags.histogramStride;
       if (flags.inputName !== undefined) calibration.inputName = flags.inputName;
+      const normalize = {
+        ...calibration.normalize,
+        ...(flags.normalize !== undefined ? { preset: flags.normalize.toLowerCase() as NormalizationPreset } : {}),
+        ...(flags.mean !== undefined ? { mean: flags.mean } : {}),
+        ...(flags.std !== undefined ? { std: flags.std } : {}),
+        ...(flags.scale !== undefined ? { scale: flags.scale } : {}),
+      };
+      if (Object.keys(normalize).length) calibration.normalize = normalize;
+      const image = {
+        ...calibration.image,
+        ...(flags.resize !== undefined ? { resize: flags.resize } : {}),
+        ...(flags.crop !== undefined ? { crop: flags.crop } : {}),
+        ...(flags.layout !== undefined ? { layout: flags.layout } : {}),
+      };
+      if (Object.keys(image).length) calibration.image = image;
     }
     const summary = await quantizeModel({
       model: path.resolve(model),
