@@ -85,7 +85,7 @@ const image = z.strictObject(
 
 const calibration = z.strictObject(
   {
-    data: nonEmpty('a path to calibration data (.npy file, folder, or data module)'),
+    data: nonEmpty('a path to calibration data (.npy or .npz file, folder, or data module)'),
     method: nonEmpty('a calibration method name (entropy, percentile, mse, minmax, ...)').optional(),
     options: z.record(z.string(), z.unknown(), expecting('an object of method options')).optional(),
     inputMethod: z.union([nonEmpty('a calibration method name'), z.null()], expecting('a calibration method name, or null (same as method)')).optional(),
@@ -93,7 +93,7 @@ const calibration = z.strictObject(
     limit: posInt().optional(),
     histogramStride: posInt().optional(),
     inputName: nonEmpty('a model input name').optional(),
-    kind: z.enum(['npy', 'images', 'module'], expecting('one of "npy", "images", "module"')).optional(),
+    kind: z.enum(['npy', 'npz', 'images', 'module'], expecting('one of "npy", "npz", "images", "module"')).optional(),
     sampleRank: posInt().optional(),
     normalize: normalize.optional(),
     image: image.optional(),

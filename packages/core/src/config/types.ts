@@ -53,7 +53,7 @@ export interface ImageSettings {
 
 /** Calibration: the representative data and the method that turns it into ranges. */
 export interface CalibrationSettings {
-  /** A .npy file, a folder of .npy files or images, or a JS/TS data module. */
+  /** A .npy file, an .npz archive (one array per model input), a folder of .npy files or images, or a JS/TS data module. */
   data: string;
   /** The calibration method: entropy (default), percentile, mse, minmax, or one a plugin registers. */
   method?: string;
@@ -74,7 +74,7 @@ export interface CalibrationSettings {
   /** The model input the data feeds (default: the model's only input). */
   inputName?: string;
   /** What `data` is, when the file extension or folder contents do not tell. */
-  kind?: 'npy' | 'images' | 'module';
+  kind?: 'npy' | 'npz' | 'images' | 'module';
   /** .npy data: rank of one sample (3 for C×H×W); default: the model input's rank − 1. */
   sampleRank?: number;
   /** Normalisation applied to the data as it is read. */

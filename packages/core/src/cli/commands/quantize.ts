@@ -48,7 +48,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('--force', 'let the default output (<name>.int8.onnx) replace an existing file')
     .option('-b, --backend <name>', 'backend: tensorrt, reference, a package name or a path (default: tensorrt)')
     // One vocabulary: each flag is its config key (calibration.data → --calibration-data).
-    .option('--calibration-data <data>', 'calibration data: a .npy file, a folder of .npy files or images, or a JS/TS data module (config calibration.data)')
+    .option('--calibration-data <data>', 'calibration data: a .npy file, an .npz archive (one array per model input), a folder of .npy files or images, or a JS/TS data module (config calibration.data)')
     .option('--no-calibration', 'skip calibration: activation scales stay placeholders (to inspect or time the placement)')
     .option('--calibration-method <method>', "calibration method: entropy, percentile, mse, minmax (or max), or a plugin's; any case (default: the backend's; mse for tensorrt, minmax for reference)")
     .option('--calibration-input-method <method>', 'method for quantizers on the model inputs, or "same" (default: minmax)')
