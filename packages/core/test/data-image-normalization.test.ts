@@ -59,7 +59,7 @@ describe('the CLI flags and the report', () => {
   it('--mean/--std/--resize/--crop: the summary states the normalisation, and no warning', async () => {
     const r = await runCli([...base(path.join(tmp, 'a.onnx')), '--mean', '0.286', '--std', '0.353', '--resize', '28', '--crop', '28', '--layout', 'nchw']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/normalisation +x·1\/255, mean \[0\.286\], std \[0\.353\]; resize 28, center crop 28×28, grayscale, NCHW/);
+    expect(r.stdout).toMatch(/preprocess +x·1\/255, mean \[0\.286\], std \[0\.353\]; resize 28, center crop 28×28, grayscale, NCHW/);
     expect(r.stderr).not.toMatch(/warning/);
   });
 

@@ -151,7 +151,7 @@ export function formatQuantizeSummary(r: QuantizeSummary): string {
           (r.calibration.inputMethod ? `; model inputs: ${r.calibration.inputMethod}` : '')
         : 'none (placeholder activation scales)',
     ],
-    ...(r.calibration?.normalization ? [['normalisation', r.calibration.normalization] as [string, string]] : []),
+    ...(r.calibration?.normalization ? [['preprocess', r.calibration.normalization] as [string, string]] : []),
     ['output', `${displayPath(r.output)} (${formatBytes(r.outputBytes)})`],
     [
       'time',
