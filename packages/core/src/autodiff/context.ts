@@ -122,8 +122,9 @@ export class Emitter {
   }
 
   /**
-   * `v` where the boolean `mask` holds, 0 elsewhere: a Mul by the mask cast to float
-   * (onnxruntime's Where with a broadcast scalar branch is several times slower).
+   * `v` where the boolean `mask` holds, 0 elsewhere: a Mul by the mask cast to float,
+   * a little faster than Where with a broadcast scalar 0 (best of 5 × 15 runs on
+   * 32×32×28×28: 1.03 ms vs 1.15 ms; Sign(Y) as a ReLU mask: 1.61 ms).
    */
   masked(v: Value, mask: Value, shape: readonly number[]): Value {
     return this.op('Mul', [v, this.op('Cast', [mask], { to: this.floatType })], {}, shape);

@@ -10,10 +10,7 @@ function where(ctx: GradientContext, mask: Value, otherwise?: Value): Value {
 
 const cmp = (ctx: GradientContext, op: string, a: Value, b: Value) => ctx.op(op, [a, b]);
 
-// Y = max(X, 0) ≥ 0, so Sign(Y) is the 0/1 mask: one cheap float op, no boolean.
-registerGradient('Relu', {
-  build: (ctx) => [ctx.op('Mul', [ctx.outputGradient()!, ctx.op('Sign', [ctx.output()], {}, ctx.shape(ctx.output()))], {}, ctx.shape(ctx.output()))],
-});
+registerGradient('Relu', { build: (ctx) => [where(ctx, cmp(ctx, 'Greater', ctx.output(), ctx.emit.scalar(0)))] });
 
 // Clip passes the gradient where it did not clip (bounds inclusive, as torch): exactly where Y = X.
 registerGradient('Clip', { differentiable: [0], build: (ctx) => [where(ctx, cmp(ctx, 'Equal', ctx.input(0), ctx.output()))] });
