@@ -46,3 +46,4 @@ export {
 // onnxruntime's tensor class, for feeds and forward loops, under a name that cannot be
 // mistaken for the IR's Tensor (an initializer): users need no onnxruntime-node import.
 export { Tensor as OrtTensor } from 'onnxruntime-node';
+export * from './autodiff/index.js';
