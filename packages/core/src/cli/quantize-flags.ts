@@ -48,12 +48,17 @@ export function addQuantizeOptions(cmd: Command): Command {
     .option('--limit <n>', 'calibrate on at most n samples', positiveInt)
     .option('--histogram-stride <k>', 'histogram methods count 4-D feature maps on every k-th row and column (default: 2; 1: every value)', positiveInt)
     .option('--input-name <name>', 'model input the calibration data feeds (default: the only input)')
-    .option('--activation-bits <n>', 'activation bit width, 2 to 8 (default 8; below 8 is a simulation: TensorRT has no such kernels)', bits)
-    .option('--weight-bits <n>', 'weight bit width, 2 to 8 (default 8)', bits)
     .option('--backend-option <key=value>', 'a backend pattern option, e.g. minLinearSize=0 for tensorrt (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
     .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)');
-  return addExcludeOptions(cmd);
+  return addExcludeOptions(addBitOptions(cmd));
+}
+
+/** --activation-bits / --weight-bits. */
+export function addBitOptions(cmd: Command): Command {
+  return cmd
+    .option('--activation-bits <n>', 'activation bit width, 2 to 8 (default 8; below 8 is a simulation: TensorRT has no such kernels)', bits)
+    .option('--weight-bits <n>', 'weight bit width, 2 to 8 (default 8)', bits);
 }
 
 /** The calibration settings: the config's, with the flags over them; null for --no-calib. */
@@ -74,7 +79,7 @@ export function calibrationFromFlags(flags: QuantizeFlags, config: ResolvedConfi
 }
 
 /** The config's quant settings with the flags' bit widths and exclusions over them. */
-export function quantFromFlags(flags: QuantizeFlags, config: ResolvedConfig | undefined): QuantSettings | undefined {
+export function quantFromFlags(flags: ExcludeFlags & { activationBits?: number; weightBits?: number }, config: ResolvedConfig | undefined): QuantSettings | undefined {
   let quant = withExcludeFlags(config?.quant, flags);
   if (flags.activationBits !== undefined) quant = { ...quant, activation: { ...quant?.activation, nBits: flags.activationBits } };
   if (flags.weightBits !== undefined) quant = { ...quant, weight: { ...quant?.weight, nBits: flags.weightBits } };

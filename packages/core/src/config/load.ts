@@ -8,7 +8,9 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { core as zcore } from 'zod';
 import { firstLine, getJiti, isPathSpec } from '../plugins/load.js';
-import { ConfigError } from './errors.js';
+import { closest } from '../util/closest.js';
+import { ConfigError, isConfigError } from './errors.js';
+import { loadTimeoutMs, settleWithin, timeoutText } from '../util/settle-timeout.js';
 import { configSchema, knownKeysAt } from './schema.js';
 import type { QdeployConfig, ResolvedConfig } from './types.js';
 
@@ -61,32 +63,7 @@ function formatPath(p: readonly PropertyKey[]): string {
   return out;
 }
 
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
-}
-
-/** The known key closest to `key` (case-insensitive match or small edit distance). */
-export function closest(key: string, known: readonly string[]): string | undefined {
-  const lower = key.toLowerCase();
-  const exact = known.find((k) => k.toLowerCase() === lower);
-  if (exact) return exact;
-  let best: { k: string; d: number } | undefined;
-  for (const k of known) {
-    const d = editDistance(lower, k.toLowerCase());
-    if (d <= Math.max(1, Math.floor(k.length / 3)) && (!best || d < best.d)) best = { k, d };
-  }
-  return best?.k;
-}
+export { closest };
 
 /** Zod issues as lines `<path>: <what is wrong>` (without the file name). */
 export function formatIssues(issues: readonly zcore.$ZodIssue[]): string[] {
@@ -145,10 +122,13 @@ export async function readConfigValue(file: string): Promise<unknown> {
 
   if (MODULE_EXTENSIONS.includes(ext)) {
     let mod: unknown;
+    const timeoutMs = loadTimeoutMs();
+    const late = (what: string) => () => new ConfigError(file, [`${shown}: ${what} ${timeoutText(timeoutMs)}`]);
     try {
       const jiti = await getJiti();
-      mod = await jiti.import(abs);
+      mod = await settleWithin(jiti.import(abs), timeoutMs, late('loading the config'));
     } catch (err) {
+      if (isConfigError(err)) throw err;
       throw new ConfigError(file, [`${shown}: cannot load: ${firstLine(err)}`], { cause: err });
     }
     if (!mod || typeof mod !== 'object' || !('default' in mod)) {
@@ -157,10 +137,14 @@ export async function readConfigValue(file: string): Promise<unknown> {
     let value = (mod as { default: unknown }).default;
     if (typeof value === 'function') {
       try {
-        value = await (value as () => unknown)();
+        value = await settleWithin((value as () => unknown)(), timeoutMs, late('the exported config function'));
       } catch (err) {
+        if (isConfigError(err)) throw err;
         throw new ConfigError(file, [`${shown}: the exported config function threw: ${firstLine(err)}`], { cause: err });
       }
+    }
+    if (value !== null && typeof (value as { then?: unknown } | undefined)?.then === 'function') {
+      value = await settleWithin(value as PromiseLike<unknown>, timeoutMs, late('the exported config promise'));
     }
     if (value === undefined) throw new ConfigError(file, [`${shown}: no default export (export default defineConfig({ ... }))`]);
     return value;
@@ -207,7 +191,8 @@ export function resolveConfigPaths(config: QdeployConfig, file: string): Resolve
     file: path.resolve(file),
     dir,
     model: abs(config.model),
-    output: abs(config.output),
+    // A trailing separator ("out/") is kept so the output check can say it names a folder.
+    output: abs(config.output) + (/[\\/]$/.test(config.output) ? path.sep : ''),
     backend: spec(config.backend),
   };
   if (config.plugins) out.plugins = config.plugins.map(spec);

@@ -13,6 +13,9 @@ import type { Backend } from './backend.js';
 import { pluginContext, registeredBackends, registeredCalibrators, resolveBackend } from './container.js';
 import type { QdeployPlugin } from './plugin.js';
 import { PluginError, firstLine, isPluginError } from './errors.js';
+import { loadTimeoutMs, settleWithin, timeoutText } from '../util/settle-timeout.js';
+import { backendPackageCandidates, backendShortName, installedBackendPackages } from './naming.js';
+import { canonicalMethod, didYouMeanMethod } from './method-names.js';
 
 export { PluginError, firstLine, isPluginError, type PluginErrorKind } from './errors.js';
 
@@ -135,6 +138,21 @@ function readPackageJson(dir: string): Record<string, unknown> | null {
   }
 }
 
+/** A package.json that is there but unusable (not JSON, not an object) is a broken plugin, not a missing one. */
+function assertPackageJsonValid(spec: string, dir: string): void {
+  const file = path.join(dir, 'package.json');
+  if (!isFile(file)) return;
+  let value: unknown;
+  try {
+    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new PluginError('broken', spec, `plugin "${spec}": ${file} is not valid JSON (${firstLine(err)})`, { cause: err });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new PluginError('broken', spec, `plugin "${spec}": ${file} is not a JSON object`);
+  }
+}
+
 const FILE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 
 function isFile(p: string): boolean {
@@ -155,6 +173,7 @@ function probeFile(p: string): string | null {
 
 /** The entry file of the package in `dir` for `subpath` (exports map, else main, else index). */
 function packageEntry(spec: string, dir: string, subpath: string): string {
+  assertPackageJsonValid(spec, dir);
   const pkg = readPackageJson(dir);
   if (!pkg) throw new PluginError('broken', spec, `plugin "${spec}": ${path.join(dir, 'package.json')} is missing or not valid JSON`);
   let target: string | null;
@@ -173,6 +192,11 @@ function packageEntry(spec: string, dir: string, subpath: string): string {
     target = subpath;
   }
   const abs = path.resolve(dir, target);
+  // Node refuses exports targets that leave the package ("../x", "/abs"): so do we.
+  const rel = path.relative(dir, abs);
+  if (pkg.exports !== undefined && (!target.startsWith('./') || rel.startsWith('..') || path.isAbsolute(rel))) {
+    throw new PluginError('broken', spec, `plugin "${spec}": the "exports" of ${path.join(dir, 'package.json')} point outside the package (${JSON.stringify(target)}); an export target must start with "./" and stay inside its folder`);
+  }
   const file = pkg.exports !== undefined ? (isFile(abs) ? abs : null) : probeFile(abs);
   if (!file) {
     throw new PluginError(
@@ -213,6 +237,7 @@ export function resolvePlugin(spec: string, options: LoadPluginOptions = {}): st
     } catch {
       // not there: probe extensions below
     }
+    if (isDir) assertPackageJsonValid(spec, abs);
     if (isDir && readPackageJson(abs)) return packageEntry(spec, abs, '.');
     const file = probeFile(abs);
     if (!file) throw new PluginError('not-found', spec, `plugin "${spec}" not found: ${abs} does not exist`);
@@ -299,17 +324,21 @@ export async function loadPlugin(spec: string, options: LoadPluginOptions = {}):
   const known = loaded.get(file);
   if (known) return known;
   let mod: Record<string, unknown>;
+  const timeoutMs = loadTimeoutMs();
+  const late = (what: string) => () => new PluginError('broken', spec, `plugin "${spec}" (${file}): ${what} ${timeoutText(timeoutMs)}`);
   try {
-    mod = await importModule(file);
+    mod = await settleWithin(importModule(file), timeoutMs, late('loading it'));
   } catch (err) {
+    if (isPluginError(err)) throw err;
     throw new PluginError('broken', spec, `plugin "${spec}" failed to load (${file}): ${firstLine(err)}`, { cause: err });
   }
   const plugin = pluginOf(spec, file, mod);
   const record: LoadedPlugin = { spec, name: plugin.name, file, backends: [], calibrators: [] };
   const ctx = pluginContext(record);
   try {
-    await plugin.register(ctx);
+    await settleWithin(plugin.register(ctx), timeoutMs, late('register()'));
   } catch (err) {
+    if (isPluginError(err)) throw err;
     throw new PluginError('broken', spec, `plugin "${spec}" failed to register: ${firstLine(err)}`, { cause: err });
   }
   loaded.set(file, record);
@@ -324,6 +353,34 @@ export async function loadPlugins(specs: readonly string[], options: LoadPluginO
 }
 
 /**
+ * The package (or path) a backend spec stands for: the first of its naming-convention
+ * candidates that is installed (see naming.ts). None: "unknown backend", listing the
+ * backends that are registered or installed.
+ */
+export function backendPackageFor(spec: string, options: LoadPluginOptions = {}): string {
+  if (isPathSpec(spec)) return spec;
+  const candidates = backendPackageCandidates(spec);
+  for (const candidate of candidates) {
+    try {
+      resolvePlugin(candidate, options);
+      return candidate;
+    } catch (err) {
+      if (!isPluginError(err) || err.kind !== 'not-found') throw err;
+    }
+  }
+  const from = path.resolve(options.from ?? process.cwd());
+  const packages = installedBackendPackages(options.fallbackToCore === false ? [from] : [from, coreDir]).map(backendShortName);
+  const installed = [...new Set([...registeredBackends(), ...packages])].sort();
+  const tried = candidates.length > 1 ? `no package ${candidates.slice(0, -1).join(', ')} or ${candidates.at(-1)}` : `no package ${candidates[0]}`;
+  const own = candidates.length === 1 ? `; run \`npm install ${parsePackageSpec(spec)?.name ?? spec}\`` : '';
+  throw new PluginError(
+    'not-found',
+    spec,
+    `unknown backend "${spec}" (installed: ${installed.length ? installed.join(', ') : 'none'}): ${tried} found from ${from}${own}`,
+  );
+}
+
+/**
  * The backend a config or command line names: a registered backend name, a built-in
  * shortcut ("tensorrt" → @qdeploy/backend-tensorrt, "reference" →
  * @qdeploy/backend-reference), or a package name / path of a plugin that registers one.
@@ -331,7 +388,7 @@ export async function loadPlugins(specs: readonly string[], options: LoadPluginO
 export async function loadBackend(spec: string, options: LoadPluginOptions = {}): Promise<Backend> {
   if (registeredBackends().includes(spec)) return resolveBackend(spec);
   const builtin = BUILTIN_BACKENDS[spec];
-  const plugin = await loadPlugin(builtin ?? spec, options);
+  const plugin = await loadPlugin(builtin ?? backendPackageFor(spec, options), options);
   const name = builtin ? spec : plugin.backends.length === 1 ? plugin.backends[0]! : undefined;
   if (name === undefined) {
     if (plugin.backends.length === 0) {
@@ -353,8 +410,10 @@ export async function loadBackend(spec: string, options: LoadPluginOptions = {})
  * Makes sure calibration method `method` is registered: the standard methods load
  * @qdeploy/calibrators on demand; any other name must come from a loaded plugin.
  */
-export async function ensureCalibrator(method: string, options: LoadPluginOptions = {}): Promise<void> {
-  if (registeredCalibrators().includes(method)) return;
+export async function ensureCalibrator(name: string, options: LoadPluginOptions = {}): Promise<string> {
+  // Any case, and other tools' names ("max", "MinMax", "Entropy"): the canonical name is returned.
+  const method = canonicalMethod(name, [...new Set([...registeredCalibrators(), ...STANDARD_CALIBRATORS])]);
+  if (registeredCalibrators().includes(method)) return method;
   if (STANDARD_CALIBRATORS.includes(method)) {
     try {
       await loadPlugin(CALIBRATORS_PACKAGE, options);
@@ -370,12 +429,12 @@ export async function ensureCalibrator(method: string, options: LoadPluginOption
       }
       throw err;
     }
-    if (registeredCalibrators().includes(method)) return;
+    if (registeredCalibrators().includes(method)) return method;
   }
   const known = registeredCalibrators();
   throw new PluginError(
     'not-registered',
     method,
-    `unknown calibration method "${method}" (${known.length ? `registered: ${known.join(', ')}` : `standard: ${STANDARD_CALIBRATORS.join(', ')}`}; a plugin listed in "plugins" can register more)`,
+    `unknown calibration method "${method}"${didYouMeanMethod(method, [...new Set([...known, ...STANDARD_CALIBRATORS])])} (${known.length ? `registered: ${known.join(', ')}` : `standard: ${STANDARD_CALIBRATORS.join(', ')}`}; a plugin listed in "plugins" can register more)`,
   );
 }

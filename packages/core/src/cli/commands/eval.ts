@@ -24,7 +24,7 @@ export function registerEval(program: Command, io: CliIO): void {
     .option('--limit <n>', 'evaluate at most n samples', positiveInt);
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.action(async (model: string, flags: EvalFlags) => {
-    const { evaluateModel, formatEvalReport } = await import('../../evaluate/index.js');
+    const { evaluateModel, formatEvalReport, labelWarning } = await import('../../evaluate/index.js');
     const { loadInputModel, validateModelFile } = await import('../pipeline/index.js');
     const file = path.resolve(model);
     loadInputModel(file);
@@ -39,8 +39,9 @@ export function registerEval(program: Command, io: CliIO): void {
       ...(flags.ref ? { ref: path.resolve(flags.ref) } : {}),
       ...(flags.batchSize !== undefined ? { batchSize: flags.batchSize } : {}),
       ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
-      ...(flags.progress === false ? { progress: false } : {}),
+      progress: flags.progress !== false && process.stderr.isTTY === true,
     });
+    if (report.labelsOutOfRange) io.err(`qdeploy: warning: ${labelWarning(report)}\n`);
     if (flags.json) printJson(io, report);
     else io.out(`${formatEvalReport(report)}\n`);
   });

@@ -2,17 +2,24 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { calibrate } from '../../calibrate/calibrate.js';
+import { openCalibrationData } from '../../calibrate/data/open.js';
+import { toForwardLoop } from '../../calibrate/data/forward-loop.js';
 import type { CalibrationSettings, QuantSettings } from '../../config/types.js';
 import { displayPath } from '../../config/load.js';
 import { saveModel } from '../../onnx/save.js';
-import { countMatches } from '../../patterns/transform.js';
+import { countMatches, transform } from '../../patterns/transform.js';
+import { ensureCalibrator, loadedPlugins } from '../../plugins/load.js';
+import { insertQdq } from '../../quantize/insert-qdq.js';
 import { matchId } from '../../quantize/exclude.js';
+import type { CalibrationResult } from '../../calibrate/calibrate.js';
+import { histogramsFor, writeRunReport } from './report.js';
 import { formatBytes, formatCounts, formatSeconds, plural, table } from '../format.js';
-import { placeAndCalibrate } from './calibrated.js';
-import { reportHistograms, writeRunReport } from './report.js';
-import { byOpType, type PipelineContext } from './context.js';
+import { dataOptions, inputCalibrator } from './calibration.js';
+import { byOpType, configuredPatterns, mergeQuantConfig, placementOptions, prepareBackend, type PipelineContext } from './context.js';
 import { externalDataFiles } from '../../onnx/external-data.js';
-import { checkOutputPath } from './model-files.js';
+import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
+import { checkCalibratorOptions, checkExportOpset, checkFiniteWeights } from './preflight.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
   /** The FP32 ONNX model. */
@@ -29,6 +36,10 @@ export interface QuantizeModelOptions extends PipelineContext {
   calibration?: CalibrationSettings | null;
   /** Progress display during calibration (default: on a terminal). */
   progress?: boolean;
+  /** More inputs the output must never overwrite (a config file, evaluation data and labels, a reference model). */
+  protect?: readonly (string | undefined)[];
+  /** Quantize weights holding NaN or ±Inf (with a warning) instead of refusing the model. */
+  allowNonFinite?: boolean;
   /** Also write an HTML report here (graph with the placement, histograms, summary). */
   report?: string;
 }
@@ -48,33 +59,85 @@ export interface QuantizeSummary {
   excluded: { id: string; pattern: string; rule: string }[];
   /** Nodes no fusion claimed, by op type. */
   unmatched: Record<string, number>;
-  calibration: { method: string; inputMethod: string | null; data: string; batches: number; samples: number; seconds: number } | null;
+  calibration: {
+    method: string;
+    inputMethod: string | null;
+    data: string;
+    /** What was done to the data's values as they were read (image folders, .npy with a normalisation). */
+    normalization?: string;
+    batches: number;
+    samples: number;
+    seconds: number;
+  } | null;
   seconds: { load: number; transform: number; insertQdq: number; calibrate: number; save: number; total: number };
   /** The HTML report, when one was asked for. */
   report?: string;
 }
 
+const log0 = (line: string) => process.stderr.write(`${line}\n`);
+
 /** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
 export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
   const t0 = performance.now();
+  const log = options.log ?? log0;
   const model = path.resolve(options.model);
   const output = path.resolve(options.output);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
-  await checkOutputPath(output, [model, data]);
+  const inputs = [model, data, ...(options.protect ?? [])].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
+  // Everything that can be checked is checked before the first batch: a run must not fail
+  // after a long calibration for a reason known at the start.
+  await checkOutputPath(options.output, inputs);
+  if (options.report) await checkOutputPath(options.report, [...inputs, output]);
 
-  if (options.report) await checkOutputPath(options.report, [model, data, output]);
-  const calibrated = await placeAndCalibrate({
-    ...options,
-    onLoaded: (loaded) => checkOutputPath(output, externalDataFiles(loaded)),
-  });
-  const { backend, original: m, result, quantized, calibration: cal1, marks } = calibrated;
-  const calibration: QuantizeSummary['calibration'] = cal1 && { method: cal1.method, inputMethod: cal1.inputMethod, data: cal1.data, batches: cal1.batches, samples: cal1.samples, seconds: cal1.seconds };
-  const [t1, t2, t3, t4] = [marks.loaded, marks.transformed, marks.placed, marks.calibrated];
+  const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
+  await checkOutputPath(output, loadedPlugins().map((p) => p.file));
+  const requested = cal?.method ?? backend.defaultCalibrator ?? 'mse';
+  const method = cal ? await ensureCalibrator(requested, { from: options.from }) : requested;
+  if (cal) checkCalibratorOptions(method, cal.options);
+
+  const m = loadInputModel(model);
+  await checkOutputPath(output, externalDataFiles(m));
+  const modelInputs = await validateModelFile(model);
+  checkExportOpset(m, model);
+  const source = cal ? await openCalibrationData(data!, dataOptions(cal, modelInputs)) : undefined;
+  if (source?.normalizationGiven === false) {
+    log(
+      `qdeploy: warning: ${displayPath(data!)}: the images are only scaled to [0, 1], with no mean/std; if the model was trained on normalised images, ` +
+        'give --normalize imagenet (or --mean/--std; calibration.normalize in a config), or --normalize unit to say [0, 1] is right',
+    );
+  }
+  const t1 = performance.now();
+
+  const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
+  const t2 = performance.now();
+  const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant), ...placementOptions(options.quant) });
+  for (const u of quantized.placement.unusedExcludeRules) log(`qdeploy: warning: exclude rule "${u}" caught no match`);
+  checkFiniteWeights(quantized, model, options.allowNonFinite === true, log);
+  const t3 = performance.now();
+
+  let calibration: QuantizeSummary['calibration'] = null;
+  let states: CalibrationResult['states'] = {};
+  if (source && cal) {
+    const inputMethod = await inputCalibrator(quantized, cal, method, options.from, log);
+    const r = await calibrate(quantized, toForwardLoop(source, { modelInputs }), {
+      calibrator: method,
+      inputCalibrator: inputMethod,
+      calibratorOptions: cal.options,
+      limit: cal.limit,
+      histogramStride: cal.histogramStride,
+      progress: options.progress === false ? false : { total: source.totalSamples },
+    });
+    states = r.states;
+    calibration = { method: r.method, inputMethod, data: data!, ...(source.normalization ? { normalization: source.normalization } : {}), batches: r.batches, samples: r.samples, seconds: r.seconds };
+  } else if (quantized.stubs().length > 0) {
+    log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calib <data> before deploying`);
+  }
+  const t4 = performance.now();
 
   await fsp.mkdir(path.dirname(output), { recursive: true });
   const exported = quantized.toExportModel({ quiet: true });
-  await saveModel(exported, output, { protect: [model, ...(data ? [data] : [])] });
+  await saveModel(exported, output, { protect: inputs });
   const t5 = performance.now();
   const outputBytes = fs.statSync(output).size;
 
@@ -94,8 +157,8 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
     seconds: { load: s(t0, t1), transform: s(t1, t2), insertQdq: s(t2, t3), calibrate: s(t3, t4), save: s(t4, t5), total: s(t0, t5) },
   };
   if (options.report) {
-    const histograms = await reportHistograms(calibrated, options);
-    await writeRunReport(options.report, { title: `qdeploy quantize: ${path.basename(model)} for ${backend.name}`, quantized, summary: quantizeSummaryRows(summary), histograms }, [model, data, output]);
+    const histograms = cal ? await histogramsFor(quantized, states, cal, modelInputs, options.from) : [];
+    await writeRunReport(options.report, { title: `qdeploy quantize: ${path.basename(model)} for ${backend.name}`, quantized, summary: quantizeSummaryRows(summary), histograms }, [...inputs, output]);
     summary.report = path.resolve(options.report);
   }
   return summary;
@@ -117,7 +180,6 @@ export function quantizeSummaryRows(r: QuantizeSummary): [string, string][] {
     ['conversions', conv],
     ['matches', `${matchTotal}: ${formatCounts(r.matches)}`],
     ['quantizers', `${plural(r.quantizers.QuantStub, 'QuantStub')} (activations), ${plural(r.quantizers.WeightFakeQuantize, 'WeightFakeQuantize', 'WeightFakeQuantizes')} (weights)`],
-    ...(r.excluded.length ? [['excluded', `${plural(r.excluded.length, 'match', 'matches')} kept in float: ${r.excluded.slice(0, 4).map((e) => `${e.pattern} @ ${e.id} (${e.rule})`).join('; ')}${r.excluded.length > 4 ? `; … (${r.excluded.length - 4} more)` : ''}`] as [string, string]] : []),
     ['unmatched', unmatchedTotal ? `${plural(unmatchedTotal, 'node')}: ${formatCounts(r.unmatched)}` : 'none'],
     [
       'calibration',
@@ -126,12 +188,17 @@ export function quantizeSummaryRows(r: QuantizeSummary): [string, string][] {
           (r.calibration.inputMethod ? `; model inputs: ${r.calibration.inputMethod}` : '')
         : 'none (placeholder activation scales)',
     ],
+    ...(r.calibration?.normalization ? [['preprocess', r.calibration.normalization] as [string, string]] : []),
     ['output', `${displayPath(r.output)} (${formatBytes(r.outputBytes)})`],
     [
       'time',
       `${formatSeconds(r.seconds.total)} (load ${formatSeconds(r.seconds.load)}, transform ${formatSeconds(r.seconds.transform)}, insertQdq ${formatSeconds(r.seconds.insertQdq)}, calibrate ${formatSeconds(r.seconds.calibrate)}, save ${formatSeconds(r.seconds.save)})`,
     ],
+  ];
+  return [
+    ...rows.slice(0, rows.findIndex(([k]) => k === 'unmatched')),
+    ...(r.excluded.length ? [['excluded', `${plural(r.excluded.length, 'match', 'matches')} kept in float: ${r.excluded.slice(0, 4).map((e) => `${e.pattern} @ ${e.id} (${e.rule})`).join('; ')}${r.excluded.length > 4 ? `; … (${r.excluded.length - 4} more)` : ''}`] as [string, string]] : []),
+    ...rows.slice(rows.findIndex(([k]) => k === 'unmatched')),
     ...(r.report ? [['report', displayPath(r.report)] as [string, string]] : []),
   ];
-  return rows;
 }

@@ -8,20 +8,34 @@ import { writeReport, type ReportContent } from '../../report/html.js';
 import { ensureCalibrator } from '../../plugins/load.js';
 import { dataOptions } from './calibration.js';
 import type { Calibrated, CalibratedOptions } from './calibrated.js';
+import type { CalibratorState } from '../../calibrate/calibrator.js';
+import type { ModelInputInfo } from '../../calibrate/data/validate.js';
+import type { CalibrationSettings } from '../../config/types.js';
+import type { QuantizedModel } from '../../quantize/quantized-model.js';
 
 /**
  * Each stub's histogram with every method's amax: from the calibration's own states
  * when it was a histogram method, else from one extra percentile pass (states only).
  */
 export async function reportHistograms(c: Calibrated, options: CalibratedOptions): Promise<StubHistogram[]> {
-  const cal = options.calibration;
-  if (!c.calibration || !cal) return [];
-  const chosen = Object.fromEntries(c.quantized.stubs().filter((s) => s.range).map((s) => [s.tensor.name, s.range!.amax]));
-  let states = c.calibration.states;
+  if (!c.calibration || !options.calibration) return [];
+  return histogramsFor(c.quantized, c.calibration.states, options.calibration, c.modelInputs, options.from);
+}
+
+/** The same from a calibrated placement, its calibration states and settings. */
+export async function histogramsFor(
+  quantized: QuantizedModel,
+  calibrated: Record<string, CalibratorState>,
+  cal: CalibrationSettings,
+  modelInputs: readonly ModelInputInfo[],
+  from: string | undefined,
+): Promise<StubHistogram[]> {
+  const chosen = Object.fromEntries(quantized.stubs().filter((s) => s.range).map((s) => [s.tensor.name, s.range!.amax]));
+  let states = calibrated;
   if (!hasHistograms(states)) {
-    await ensureCalibrator('percentile', { from: options.from });
-    const source = await openCalibrationData(path.resolve(cal.data), dataOptions(cal, c.modelInputs));
-    const r = await calibrate(c.quantized, toForwardLoop(source, { modelInputs: c.modelInputs }), {
+    await ensureCalibrator('percentile', { from });
+    const source = await openCalibrationData(path.resolve(cal.data), dataOptions(cal, modelInputs));
+    const r = await calibrate(quantized, toForwardLoop(source, { modelInputs }), {
       calibrator: 'percentile',
       inputCalibrator: null,
       limit: cal.limit,
