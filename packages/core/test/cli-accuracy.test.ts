@@ -46,8 +46,24 @@ describe('exclusion on the command line', () => {
 });
 
 describe('analyze and tune', () => {
+  it("share quantize's preflight: a bad --calibration-option exits 2 before calibrating, with one line", async () => {
+    const dir = makeTmp('qdeploy-cli-accuracy-');
+    const out = path.join(dir, 't.onnx');
+    const common = ['--calibration-data', CALIB_32, '--calibration-method', 'percentile', '--data', EVAL_X, '--data-limit', '10'];
+    for (const args of [['analyze', RESNET_BN], ['tune', RESNET_BN, '-o', out]]) {
+      for (const [option, why] of [['percentile=150', /option "percentile" must be <= 100, got 150$/], ['bogus=1', /unknown option "bogus"/]] as const) {
+        const r = await runCli([...args, ...common, '--calibration-option', option]);
+        expect(r.code, `${args[0]} ${option}`).toBe(2);
+        expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^qdeploy: calibration option \(--calibration-option \/ calibration\.options\): percentile calibrator: /)]);
+        expect(r.stderr.trim()).toMatch(why);
+      }
+    }
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   it('analyze --json ranks every quantized match with both measurements', async () => {
-    const r = await runCli(['analyze', RESNET_BN, '--calib', CALIB_32, '--calibrator', 'minmax', '--data', EVAL_X, '--labels', EVAL_Y, '--data-limit', '20', '--json', '--activation-bits', '4', '--weight-bits', '4'], { timeoutMs: 110_000 });
+    // quantize's calibration vocabulary (tune below keeps the older spellings).
+    const r = await runCli(['analyze', RESNET_BN, '--calibration-data', CALIB_32, '--calibration-method', 'minmax', '--data', EVAL_X, '--labels', EVAL_Y, '--data-limit', '20', '--json', '--activation-bits', '4', '--weight-bits', '4'], { timeoutMs: 110_000 });
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as AnalyzeSummary;
     const s = j.sensitivity;

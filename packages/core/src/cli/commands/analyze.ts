@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { addCommonOptions, positiveInt, printJson, type CliIO } from '../options.js';
-import { addQuantizeOptions, pipelineFromFlags, type QuantizeFlags } from '../quantize-flags.js';
+import { addQuantizeOptions, OLDER_CALIBRATION_SPELLINGS, pipelineFromFlags, type QuantizeFlags } from '../quantize-flags.js';
 
 interface AnalyzeFlags extends QuantizeFlags {
   data: string;
@@ -20,7 +20,7 @@ export function registerAnalyze(program: Command, io: CliIO): void {
     .option('--report <file.html>', 'also write a self-contained HTML report (graph, sensitivity chart, histograms)');
   addQuantizeOptions(cmd);
   addCommonOptions(cmd, { progress: true, json: true });
-  cmd.addHelpText('after', '\nExample:\n  qdeploy analyze model.onnx --calib calib.npy --data val_x.npy --labels val_y.npy --report sensitivity.html');
+  cmd.addHelpText('after', `\nExample:\n  qdeploy analyze model.onnx --calibration-data calib.npy --data val_x.npy --labels val_y.npy --report sensitivity.html\n\n${OLDER_CALIBRATION_SPELLINGS}`);
   cmd.action(async (model: string, flags: AnalyzeFlags) => {
     const { loadConfig } = await import('../../config/load.js');
     const { analyzeModel, formatAnalyzeReport } = await import('../pipeline/index.js');

@@ -3,7 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { ResolvedConfig } from '../../config/types.js';
 import { UsageError } from '../errors.js';
 import { addCommonOptions, positiveInt, printJson, type CliIO } from '../options.js';
-import { addQuantizeOptions, pipelineFromFlags, type QuantizeFlags } from '../quantize-flags.js';
+import { addQuantizeOptions, OLDER_CALIBRATION_SPELLINGS, pipelineFromFlags, type QuantizeFlags } from '../quantize-flags.js';
 
 interface TuneFlags extends QuantizeFlags {
   data?: string;
@@ -46,7 +46,7 @@ export function registerTune(program: Command, io: CliIO): void {
     .option('--report <file.html>', 'also write a self-contained HTML report (graph, sensitivity, search, histograms)');
   addQuantizeOptions(cmd);
   addCommonOptions(cmd, { progress: true, json: true });
-  cmd.addHelpText('after', '\nExample:\n  qdeploy tune model.onnx -o model.tuned.onnx --calib calib.npy --data val_x.npy --labels val_y.npy --holdout test_x.npy --holdout-labels test_y.npy --max-drop 0.5');
+  cmd.addHelpText('after', `\nExample:\n  qdeploy tune model.onnx -o model.tuned.onnx --calibration-data calib.npy --data val_x.npy --labels val_y.npy --holdout test_x.npy --holdout-labels test_y.npy --max-drop 0.5\n\n${OLDER_CALIBRATION_SPELLINGS}`);
   cmd.action(async (model: string, flags: TuneFlags) => {
     const { loadConfig } = await import('../../config/load.js');
     const { tuneModel, formatTuneReport } = await import('../pipeline/index.js');

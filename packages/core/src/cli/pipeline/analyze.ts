@@ -30,7 +30,7 @@ export interface AnalyzeSummary {
 }
 
 export async function analyzeModel(o: AnalyzeModelOptions): Promise<AnalyzeSummary> {
-  if (!o.calibration) throw new UsageError('analyze needs calibration data: give --calib <data>');
+  if (!o.calibration) throw new UsageError('analyze needs calibration data: give --calibration-data <data>');
   const model = path.resolve(o.model);
   if (o.report) await checkOutputPath(o.report, [model, o.data, o.labels, o.calibration.data]);
   const c = await placeAndCalibrate(o);

@@ -18,6 +18,7 @@ import type { QuantizedModel } from '../../quantize/quantized-model.js';
 import { inputCalibrator, dataOptions } from './calibration.js';
 import { configuredPatterns, mergeQuantConfig, placementOptions, prepareBackend, type PipelineContext } from './context.js';
 import { loadInputModel, validateModelFile } from './model-files.js';
+import { checkCalibratorOptions, checkExportOpset, checkFiniteWeights, warnUnnormalizedImages } from './preflight.js';
 
 export interface CalibratedOptions extends PipelineContext {
   model: string;
@@ -26,6 +27,8 @@ export interface CalibratedOptions extends PipelineContext {
   quant?: QuantSettings;
   calibration?: CalibrationSettings | null;
   progress?: boolean;
+  /** Quantize weights holding NaN or ±Inf (with a warning) instead of refusing the model. */
+  allowNonFinite?: boolean;
   /** Called once the model is loaded, before any work on it (e.g. to check the output path against its external data). */
   onLoaded?: (m: Model) => Promise<void>;
 }
@@ -37,7 +40,7 @@ export interface Calibrated {
   modelInputs: ModelInputInfo[];
   result: TransformResult;
   quantized: QuantizedModel;
-  calibration: { method: string; inputMethod: string | null; data: string; batches: number; samples: number; seconds: number; states: CalibrationResult['states'] } | null;
+  calibration: { method: string; inputMethod: string | null; data: string; normalization?: string; batches: number; samples: number; seconds: number; states: CalibrationResult['states'] } | null;
   /** performance.now() after loading, transform, insertQdq and calibration. */
   marks: { loaded: number; transformed: number; placed: number; calibrated: number };
 }
@@ -61,7 +64,7 @@ export async function calibratePlacement(
     histogramStride: cal.histogramStride,
     progress: options.progress === false ? false : { total: source.totalSamples },
   });
-  return { method: r.method, inputMethod, data: path.resolve(cal.data), batches: r.batches, samples: r.samples, seconds: r.seconds, states: r.states };
+  return { method: r.method, inputMethod, data: path.resolve(cal.data), ...(source.normalization ? { normalization: source.normalization } : {}), batches: r.batches, samples: r.samples, seconds: r.seconds, states: r.states };
 }
 
 /**
@@ -79,32 +82,41 @@ export async function placeAgain(c: Calibrated, options: CalibratedOptions, quan
   return quantized;
 }
 
+/**
+ * Load, transform, place, calibrate; every check that can be made (calibration options,
+ * export opset, non-finite weights) is made before the first batch, so that a run never
+ * fails after a long calibration for a reason its inputs showed at the start.
+ */
 export async function placeAndCalibrate(options: CalibratedOptions): Promise<Calibrated> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const model = path.resolve(options.model);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
-  const method = cal?.method ?? backend.defaultCalibrator ?? 'mse';
-  if (cal) await ensureCalibrator(method, { from: options.from });
+  const requested = cal?.method ?? backend.defaultCalibrator ?? 'mse';
+  const method = cal ? await ensureCalibrator(requested, { from: options.from }) : requested;
+  if (cal) checkCalibratorOptions(method, cal.options);
 
   const m = loadInputModel(model);
   await options.onLoaded?.(m);
   const modelInputs = await validateModelFile(model);
+  checkExportOpset(m, model);
   const source = cal ? await openCalibrationData(data!, dataOptions(cal, modelInputs)) : undefined;
+  if (source) warnUnnormalizedImages(source, data!, log);
   const loaded = performance.now();
 
   const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
   const transformed = performance.now();
   const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant), ...placementOptions(options.quant) });
-  const placed = performance.now();
   for (const u of quantized.placement.unusedExcludeRules) log(`qdeploy: warning: exclude rule "${u}" caught no match`);
+  checkFiniteWeights(quantized, model, options.allowNonFinite === true, log);
+  const placed = performance.now();
 
   let calibration: Calibrated['calibration'] = null;
   if (source && cal) {
     calibration = await calibratePlacement(quantized, { ...options, calibration: cal }, method, source, modelInputs);
   } else if (quantized.stubs().length > 0) {
-    log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calib <data> before deploying`);
+    log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calibration-data <data> before deploying`);
   }
   return { backend, method, original: m, modelInputs, result, quantized, calibration, marks: { loaded, transformed, placed, calibrated: performance.now() } };
 }

@@ -3,6 +3,7 @@
  * after minutes of calibration, for a reason its inputs showed at the start.
  */
 import { displayPath } from '../../config/load.js';
+import type { CalibrationDataSource } from '../../calibrate/data/source.js';
 import type { Model } from '../../ir/model.js';
 import { firstLine } from '../../plugins/errors.js';
 import { resolveCalibratorFactory } from '../../plugins/container.js';
@@ -17,7 +18,7 @@ export function checkCalibratorOptions(method: string, options: Record<string, u
   try {
     resolveCalibratorFactory(method)(options);
   } catch (err) {
-    throw new UsageError(`calibration option (--calib-option / calibration.options): ${firstLine(err)}`, { cause: err });
+    throw new UsageError(`calibration option (--calibration-option / calibration.options): ${firstLine(err)}`, { cause: err });
   }
 }
 
@@ -61,4 +62,13 @@ export function checkFiniteWeights(quantized: QuantizedModel, file: string, allo
     if (!allow) throw new ModelInputError(`${text}; quantizing it would silently corrupt the model (pass --allow-nonfinite-weights to quantize it anyway)`);
     log(`qdeploy: warning: ${text}; quantized anyway (--allow-nonfinite-weights): NaN becomes 0 and an infinite value saturates its whole channel`);
   }
+}
+
+/** Images read with no mean/std: likely wrong for a model trained on normalised images, so say so (a warning: [0, 1] may be right). */
+export function warnUnnormalizedImages(source: CalibrationDataSource, data: string, log: (line: string) => void): void {
+  if (source.normalizationGiven !== false) return;
+  log(
+    `qdeploy: warning: ${displayPath(data)}: the images are only scaled to [0, 1], with no mean/std; if the model was trained on normalised images, ` +
+      'give --normalize imagenet (or --mean/--std; calibration.normalize in a config), or --normalize unit to say [0, 1] is right',
+  );
 }

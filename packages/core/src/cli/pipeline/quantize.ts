@@ -2,24 +2,19 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { calibrate } from '../../calibrate/calibrate.js';
-import { openCalibrationData } from '../../calibrate/data/open.js';
-import { toForwardLoop } from '../../calibrate/data/forward-loop.js';
 import type { CalibrationSettings, QuantSettings } from '../../config/types.js';
 import { displayPath } from '../../config/load.js';
 import { saveModel } from '../../onnx/save.js';
-import { countMatches, transform } from '../../patterns/transform.js';
-import { ensureCalibrator, loadedPlugins } from '../../plugins/load.js';
-import { insertQdq } from '../../quantize/insert-qdq.js';
+import { countMatches } from '../../patterns/transform.js';
+import { loadedPlugins } from '../../plugins/load.js';
 import { matchId } from '../../quantize/exclude.js';
 import type { CalibrationResult } from '../../calibrate/calibrate.js';
 import { histogramsFor, writeRunReport } from './report.js';
 import { formatBytes, formatCounts, formatSeconds, plural, table } from '../format.js';
-import { dataOptions, inputCalibrator } from './calibration.js';
-import { byOpType, configuredPatterns, mergeQuantConfig, placementOptions, prepareBackend, type PipelineContext } from './context.js';
+import { byOpType, type PipelineContext } from './context.js';
+import { placeAndCalibrate } from './calibrated.js';
 import { externalDataFiles } from '../../onnx/external-data.js';
-import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
-import { checkCalibratorOptions, checkExportOpset, checkFiniteWeights } from './preflight.js';
+import { checkOutputPath } from './model-files.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
   /** The FP32 ONNX model. */
@@ -74,12 +69,9 @@ export interface QuantizeSummary {
   report?: string;
 }
 
-const log0 = (line: string) => process.stderr.write(`${line}\n`);
-
 /** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
 export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
   const t0 = performance.now();
-  const log = options.log ?? log0;
   const model = path.resolve(options.model);
   const output = path.resolve(options.output);
   const cal = options.calibration ?? null;
@@ -90,50 +82,25 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   await checkOutputPath(options.output, inputs);
   if (options.report) await checkOutputPath(options.report, [...inputs, output]);
 
-  const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
-  await checkOutputPath(output, loadedPlugins().map((p) => p.file));
-  const requested = cal?.method ?? backend.defaultCalibrator ?? 'mse';
-  const method = cal ? await ensureCalibrator(requested, { from: options.from }) : requested;
-  if (cal) checkCalibratorOptions(method, cal.options);
-
-  const m = loadInputModel(model);
-  await checkOutputPath(output, externalDataFiles(m));
-  const modelInputs = await validateModelFile(model);
-  checkExportOpset(m, model);
-  const source = cal ? await openCalibrationData(data!, dataOptions(cal, modelInputs)) : undefined;
-  if (source?.normalizationGiven === false) {
-    log(
-      `qdeploy: warning: ${displayPath(data!)}: the images are only scaled to [0, 1], with no mean/std; if the model was trained on normalised images, ` +
-        'give --normalize imagenet (or --mean/--std; calibration.normalize in a config), or --normalize unit to say [0, 1] is right',
-    );
-  }
-  const t1 = performance.now();
-
-  const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
-  const t2 = performance.now();
-  const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant), ...placementOptions(options.quant) });
-  for (const u of quantized.placement.unusedExcludeRules) log(`qdeploy: warning: exclude rule "${u}" caught no match`);
-  checkFiniteWeights(quantized, model, options.allowNonFinite === true, log);
-  const t3 = performance.now();
-
-  let calibration: QuantizeSummary['calibration'] = null;
-  let states: CalibrationResult['states'] = {};
-  if (source && cal) {
-    const inputMethod = await inputCalibrator(quantized, cal, method, options.from, log);
-    const r = await calibrate(quantized, toForwardLoop(source, { modelInputs }), {
-      calibrator: method,
-      inputCalibrator: inputMethod,
-      calibratorOptions: cal.options,
-      limit: cal.limit,
-      histogramStride: cal.histogramStride,
-      progress: options.progress === false ? false : { total: source.totalSamples },
-    });
-    states = r.states;
-    calibration = { method: r.method, inputMethod, data: data!, ...(source.normalization ? { normalization: source.normalization } : {}), batches: r.batches, samples: r.samples, seconds: r.seconds };
-  } else if (quantized.stubs().length > 0) {
-    log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calib <data> before deploying`);
-  }
-  const t4 = performance.now();
+  const c = await placeAndCalibrate({
+    ...options,
+    onLoaded: async (m) => {
+      await checkOutputPath(output, loadedPlugins().map((p) => p.file));
+      await checkOutputPath(output, externalDataFiles(m));
+    },
+  });
+  const { backend, original: m, result, quantized, modelInputs } = c;
+  const { loaded: t1, transformed: t2, placed: t3, calibrated: t4 } = c.marks;
+  const states: CalibrationResult['states'] = c.calibration?.states ?? {};
+  const calibration: QuantizeSummary['calibration'] = c.calibration && {
+    method: c.calibration.method,
+    inputMethod: c.calibration.inputMethod,
+    data: c.calibration.data,
+    ...(c.calibration.normalization ? { normalization: c.calibration.normalization } : {}),
+    batches: c.calibration.batches,
+    samples: c.calibration.samples,
+    seconds: c.calibration.seconds,
+  };
 
   await fsp.mkdir(path.dirname(output), { recursive: true });
   const exported = quantized.toExportModel({ quiet: true });

@@ -63,7 +63,7 @@ async function splitData(o: TuneModelOptions, modelInputs: Parameters<typeof rea
 }
 
 export async function tuneModel(o: TuneModelOptions): Promise<TuneSummary> {
-  if (!o.calibration) throw new UsageError('tune needs calibration data: give --calib <data>');
+  if (!o.calibration) throw new UsageError('tune needs calibration data: give --calibration-data <data>');
   const model = path.resolve(o.model);
   const output = path.resolve(o.output);
   const inputs = [model, o.calibration.data, o.data, o.labels, o.heldOut, o.heldOutLabels];
