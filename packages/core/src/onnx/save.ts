@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { onnx, DataLocation, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import { onnx, DataLocation, copyMessage, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 import type { Model } from '../ir/model.js';
 import type { Graph } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -97,6 +97,7 @@ export function modelToBytes(model: Model): Uint8Array {
 function graphToProto(g: Graph, writeExternal?: ExternalWriter): GraphProto {
   const node: NodeProto[] = g.nodes.map((n) => {
     const p: NodeProto = {
+      ...n.passthrough,
       input: trimTrailingEmpty(n.inputs.map((v) => v?.name ?? '')),
       output: n.outputs.map((v) => v.name),
       opType: n.opType,
@@ -121,6 +122,7 @@ function graphToProto(g: Graph, writeExternal?: ExternalWriter): GraphProto {
   for (const v of typed.values()) valueInfo.push(valueInfoOf(v));
 
   const proto: GraphProto = {
+    ...g.passthrough,
     node,
     name: g.name,
     initializer: g.initializers().map((v) => tensorToProto(v.initializer!, v.name, writeExternal)),
@@ -129,8 +131,6 @@ function graphToProto(g: Graph, writeExternal?: ExternalWriter): GraphProto {
     valueInfo,
   };
   if (g.docString) proto.docString = g.docString;
-  if (g.passthrough.sparseInitializer) proto.sparseInitializer = g.passthrough.sparseInitializer as GraphProto['sparseInitializer'];
-  if (g.passthrough.quantizationAnnotation) proto.quantizationAnnotation = g.passthrough.quantizationAnnotation as GraphProto['quantizationAnnotation'];
   return proto;
 }
 
@@ -141,7 +141,7 @@ function trimTrailingEmpty(names: string[]): string[] {
 }
 
 function valueInfoOf(v: Value): ValueInfoProto {
-  const p: ValueInfoProto = { name: v.name };
+  const p: ValueInfoProto = { ...v.passthrough, name: v.name };
   if (v.type) p.type = v.type;
   if (v.docString) p.docString = v.docString;
   return p;
@@ -152,8 +152,7 @@ function tensorToProto(t: Tensor, name: string, writeExternal?: ExternalWriter):
   const orig = t.originalProto;
   if (ext) {
     const base: TensorProto = orig ? stripData(orig) : { dims: [...t.dims], dataType: t.dataType };
-    return {
-      ...base,
+    return copyMessage(base, {
       name,
       dataLocation: DataLocation.EXTERNAL,
       externalData: [
@@ -161,11 +160,11 @@ function tensorToProto(t: Tensor, name: string, writeExternal?: ExternalWriter):
         { key: 'offset', value: String(ext.offset) },
         { key: 'length', value: String(ext.length) },
       ],
-    };
+    });
   }
   const ref = t.externalRef;
-  if (orig && !ref) return orig.name === name ? orig : { ...orig, name };
-  if (orig && ref) return { ...stripData(orig), name, rawData: readExternalData(ref) };
+  if (orig && !ref) return orig.name === name ? orig : copyMessage(orig, { name });
+  if (orig && ref) return copyMessage(stripData(orig), { name, rawData: readExternalData(ref) });
   return { name, dims: [...t.dims], dataType: t.dataType, rawData: t.rawBytes() };
 }
 
@@ -173,7 +172,7 @@ const DATA_FIELDS = ['rawData', 'floatData', 'int32Data', 'int64Data', 'doubleDa
 
 /** A tensor proto's metadata (name, dims, type, doc) without its payload. */
 function stripData(p: TensorProto): TensorProto {
-  const rest: TensorProto = { ...p };
+  const rest = copyMessage(p);
   for (const k of DATA_FIELDS) delete rest[k];
   return rest;
 }
