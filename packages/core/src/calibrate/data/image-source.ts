@@ -169,40 +169,44 @@ export async function imageFolderSource(path: string, options: ImageSourceOption
   const input = resolveInput(options, path);
   const t = resolveImageTransform(options, input.info?.dims, path);
   const concurrency = options.concurrency !== undefined ? positiveInt('concurrency', options.concurrency, path) : Math.min(4, os.availableParallelism());
-  const selected = files.slice(0, Math.min(files.length, limit));
   const sampleElems = t.channels * t.cropH * t.cropW;
-  const totalBatches = Math.ceil(selected.length / batchSize);
+  const all = files.slice(0, Math.min(files.length, limit));
+  const sourceOf = (selected: string[], description: string): CalibrationDataSource => {
+    const totalBatches = Math.ceil(selected.length / batchSize);
 
-  const decodeBatch = async (b: number): Promise<CalibrationBatch> => {
-    const batchFiles = selected.slice(b * batchSize, (b + 1) * batchSize);
-    const out = new Float32Array(batchFiles.length * sampleElems);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < batchFiles.length) {
-        const i = next++;
-        await loadImage(batchFiles[i]!, t, out, i * sampleElems);
-      }
+    const decodeBatch = async (b: number): Promise<CalibrationBatch> => {
+      const batchFiles = selected.slice(b * batchSize, (b + 1) * batchSize);
+      const out = new Float32Array(batchFiles.length * sampleElems);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < batchFiles.length) {
+          const i = next++;
+          await loadImage(batchFiles[i]!, t, out, i * sampleElems);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, batchFiles.length) }, worker));
+      const tensor = new ort.Tensor('float32', out, [batchFiles.length, t.channels, t.cropH, t.cropW]);
+      return { inputs: { [input.name]: tensor }, index: b, samples: batchFiles.length };
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batchFiles.length) }, worker));
-    const tensor = new ort.Tensor('float32', out, [batchFiles.length, t.channels, t.cropH, t.cropW]);
-    return { inputs: { [input.name]: tensor }, index: b, samples: batchFiles.length };
-  };
 
-  async function* iterate(): AsyncGenerator<CalibrationBatch> {
-    // Decode one batch ahead while the caller runs the model on the current one.
-    let pending: Promise<CalibrationBatch> | undefined = totalBatches > 0 ? decodeBatch(0) : undefined;
-    for (let b = 0; pending; b++) {
-      const current: Promise<CalibrationBatch> = pending;
-      pending = b + 1 < totalBatches ? decodeBatch(b + 1) : undefined;
-      pending?.catch(() => {}); // surfaced when awaited; silenced if iteration stops early
-      yield await current;
+    async function* iterate(): AsyncGenerator<CalibrationBatch> {
+      // Decode one batch ahead while the caller runs the model on the current one.
+      let pending: Promise<CalibrationBatch> | undefined = totalBatches > 0 ? decodeBatch(0) : undefined;
+      for (let b = 0; pending; b++) {
+        const current: Promise<CalibrationBatch> = pending;
+        pending = b + 1 < totalBatches ? decodeBatch(b + 1) : undefined;
+        pending?.catch(() => {}); // surfaced when awaited; silenced if iteration stops early
+        yield await current;
+      }
     }
-  }
 
-  return {
-    description: path,
-    totalSamples: selected.length,
-    totalBatches,
-    [Symbol.asyncIterator]: iterate,
+    return {
+      description,
+      totalSamples: selected.length,
+      totalBatches,
+      [Symbol.asyncIterator]: iterate,
+      slice: (start, end) => sourceOf(selected.slice(start, end), `${description} [images ${start}–${Math.min(end, selected.length) - 1}]`),
+    };
   };
+  return sourceOf(all, path);
 }

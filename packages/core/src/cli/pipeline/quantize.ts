@@ -16,6 +16,8 @@ import { dataOptions, inputCalibrator } from './calibration.js';
 import { byOpType, configuredPatterns, mergeQuantConfig, prepareBackend, type PipelineContext } from './context.js';
 import { externalDataFiles } from '../../onnx/external-data.js';
 import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
+import { applyCalibrationFile } from './calibration-file.js';
+import { UsageError } from '../errors.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
   /** The FP32 ONNX model. */
@@ -32,6 +34,10 @@ export interface QuantizeModelOptions extends PipelineContext {
   calibration?: CalibrationSettings | null;
   /** Progress display during calibration (default: on a terminal). */
   progress?: boolean;
+  /** A calibration file (qdeploy calibrate / merge-calibration) to apply instead of running `calibration`'s data. */
+  calibrationFile?: string;
+  /** Calibrator options that recompute the ranges from the file's states (e.g. another percentile); default: the file's. */
+  calibrationFileOptions?: Record<string, unknown>;
 }
 
 export interface QuantizeSummary {
@@ -53,15 +59,13 @@ export interface QuantizeSummary {
 
 const log0 = (line: string) => process.stderr.write(`${line}\n`);
 
-/** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
-export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
+/** The steps before calibration, shared by quantize and calibrate: load → transform → insertQdq, data opened. */
+export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'output'>, output: string) {
   const t0 = performance.now();
-  const log = options.log ?? log0;
   const model = path.resolve(options.model);
-  const output = path.resolve(options.output);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
-  await checkOutputPath(output, [model, data]);
+  await checkOutputPath(output, [model, data, options.calibrationFile]);
 
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
   const method = cal?.method ?? backend.defaultCalibrator ?? 'mse';
@@ -77,9 +81,21 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   const t2 = performance.now();
   const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant) });
   const t3 = performance.now();
+  return { model, m, backend, method, cal, data, modelInputs, source, result, quantized, times: [t0, t1, t2, t3] as const };
+}
+
+/** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
+export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
+  const log = options.log ?? log0;
+  const output = path.resolve(options.output);
+  if (options.calibrationFile && options.calibration) throw new UsageError('give calibration data or a calibration file, not both');
+  const { model, m, backend, method, cal, data, modelInputs, source, result, quantized, times } = await placeQuantizers(options, output);
+  const [t0, t1, t2, t3] = times;
 
   let calibration: QuantizeSummary['calibration'] = null;
-  if (source && cal) {
+  if (options.calibrationFile) {
+    calibration = await applyCalibrationFile(quantized, path.resolve(options.calibrationFile), { model, backend: backend.name, from: options.from, options: options.calibrationFileOptions });
+  } else if (source && cal) {
     const inputMethod = await inputCalibrator(quantized, cal, method, options.from, log);
     const r = await calibrate(quantized, toForwardLoop(source, { modelInputs }), {
       calibrator: method,
@@ -97,7 +113,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
 
   await fsp.mkdir(path.dirname(output), { recursive: true });
   const exported = quantized.toExportModel({ quiet: true });
-  await saveModel(exported, output, { protect: [model, ...(data ? [data] : [])] });
+  await saveModel(exported, output, { protect: [model, ...(data ? [data] : []), ...(options.calibrationFile ? [options.calibrationFile] : [])] });
   const t5 = performance.now();
   const outputBytes = fs.statSync(output).size;
 
