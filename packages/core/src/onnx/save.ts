@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { onnx, DataLocation, copyMessage, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import { DataLocation, copyMessage, encodeModel, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 import type { Model } from '../ir/model.js';
 import type { Graph } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -47,7 +47,7 @@ export async function saveModel(input: Model | Exportable, file: string, options
   const want = options.externalData ?? false;
   const external = want !== false || total > PROTOBUF_LIMIT;
   if (!external) {
-    const bytes = onnx.ModelProto.encode(modelToProto(model)).finish();
+    const bytes = encodeModel(modelToProto(model), total);
     await writeFileAtomic(target, bytes, { protect });
     return;
   }
@@ -78,7 +78,7 @@ export async function saveModel(input: Model | Exportable, file: string, options
       fs.closeSync(fd);
     }
   }, { protect });
-  const bytes = onnx.ModelProto.encode(proto).finish();
+  const bytes = encodeModel(proto);
   await writeFileAtomic(target, bytes, { protect });
 }
 
@@ -91,7 +91,7 @@ export function modelToProto(model: Model, writeExternal?: ExternalWriter): Mode
 
 /** Serialises a model to ONNX bytes (all tensors inline). */
 export function modelToBytes(model: Model): Uint8Array {
-  return onnx.ModelProto.encode(modelToProto(model)).finish();
+  return encodeModel(modelToProto(model), model.graph.initializers().reduce((s, v) => s + v.initializer!.byteLength, 0));
 }
 
 function graphToProto(g: Graph, writeExternal?: ExternalWriter): GraphProto {
