@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataLocation, copyMessage, encodeModel, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import { DataLocation, copyMessage, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 import type { Model } from '../ir/model.js';
 import type { Graph } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
 import { externalDataFiles, readExternalData } from './external-data.js';
+import { encodeModel, encodeModelChunks, writeChunks } from './encode.js';
 import { assertNotProtected, writeFileAtomic } from '../util/atomic-write.js';
 
 /** Protobuf messages cannot exceed 2 GiB; leave headroom for the graph itself. */
@@ -47,8 +48,9 @@ export async function saveModel(input: Model | Exportable, file: string, options
   const want = options.externalData ?? false;
   const external = want !== false || total > PROTOBUF_LIMIT;
   if (!external) {
-    const bytes = encodeModel(modelToProto(model), total);
-    await writeFileAtomic(target, bytes, { protect });
+    // The pieces go to the file as they are: the model is never in memory twice.
+    const chunks = encodeModelChunks(modelToProto(model));
+    await writeFileAtomic(target, (tmp) => writeChunks(tmp, chunks), { protect });
     return;
   }
   const cfg = typeof want === 'object' ? want : {};
@@ -91,7 +93,7 @@ export function modelToProto(model: Model, writeExternal?: ExternalWriter): Mode
 
 /** Serialises a model to ONNX bytes (all tensors inline). */
 export function modelToBytes(model: Model): Uint8Array {
-  return encodeModel(modelToProto(model), model.graph.initializers().reduce((s, v) => s + v.initializer!.byteLength, 0));
+  return encodeModel(modelToProto(model));
 }
 
 function graphToProto(g: Graph, writeExternal?: ExternalWriter): GraphProto {
