@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../src/onnx/load.js';
 import { readCalibrationFile } from '../src/calibrate/calibration-file.js';
+import { calibrateModel, quantizeModel } from '../src/cli/pipeline/index.js';
 import { CALIB_32, MOBILENET_BN, RESNET_BN, makeTmp, requireBuilt, runCli } from './fixtures/cli/helpers.js';
 
 let tmp: string;
@@ -94,5 +95,19 @@ describe('qdeploy calibrate / merge-calibration / quantize --calibration', () =>
     expect(shard.stderr).toMatch(/shard "2\/2" is not i\/n with 0 <= i < n/);
     const both = await runCli(['quantize', RESNET_BN, '-o', at('w.onnx'), '--calib', CALIB_32, '--calibration', at('states.json')]);
     expect(both.stderr).toMatch(/give --calib <data> or --calibration <file>, not both/);
+  });
+
+  it('re-exports from a saved histogram with another percentile, without the data (in process)', async () => {
+    const base = { model: RESNET_BN, backend: 'tensorrt', plugins: ['@qdeploy/calibrators'], progress: false, log: () => {} };
+    await calibrateModel({ ...base, calibration: { data: CALIB_32, method: 'percentile', batchSize: 16 }, statesOut: at('pct.json') });
+    const run = (out: string, options?: Record<string, unknown>) => quantizeModel({ ...base, output: at(out), calibrationFile: at('pct.json'), calibrationFileOptions: options });
+    const saved = await run('pct-default.onnx');
+    expect(saved.calibration).toMatchObject({ method: 'percentile', samples: 32 });
+    await run('pct-90.onnx', { percentile: 90 });
+    const a = scales(at('pct-default.onnx'));
+    const b = scales(at('pct-90.onnx'));
+    // The stem's input keeps its minmax range; the histograms' 90th percentile is lower than their 99.99th.
+    const lower = Object.keys(a).filter((t) => b[t]![0]! < a[t]![0]!);
+    expect(lower.length).toBe(Object.keys(a).length - 1);
   });
 });
