@@ -10,6 +10,7 @@ import {
 } from '../../calibrate/calibration-file.js';
 import { mergeCalibrationFiles } from '../../calibrate/calibration-merge.js';
 import { toForwardLoop } from '../../calibrate/data/forward-loop.js';
+import { DEFAULT_HISTOGRAM_STRIDE } from '../../calibrate/sample.js';
 import { shardSource, type Shard } from '../../calibrate/data/shard.js';
 import { ensureCalibrator } from '../../plugins/load.js';
 import type { QuantizedModel } from '../../quantize/quantized-model.js';
@@ -55,7 +56,7 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
   const { model, backend, method, source, quantized, modelInputs } = await placeQuantizers(options, statesOut);
   const slice = shardSource(source!, shard);
   const inputMethod = await inputCalibrator(quantized, cal, method, options.from, log);
-  const histogramStride = cal.histogramStride ?? 2;
+  const histogramStride = cal.histogramStride ?? DEFAULT_HISTOGRAM_STRIDE;
   const r = await calibrate(quantized, toForwardLoop(slice, { modelInputs }), {
     calibrator: method,
     inputCalibrator: inputMethod,
