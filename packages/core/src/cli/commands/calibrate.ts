@@ -3,7 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { ResolvedConfig } from '../../config/types.js';
 import { parseShard } from '../../calibrate/data/shard.js';
 import { UsageError } from '../errors.js';
-import { addCommonOptions, cliPluginSpecs, collect, printJson, type CliIO } from '../options.js';
+import { addCommonOptions, cliPluginSpecs, collect, outputPath, printJson, type CliIO } from '../options.js';
 import { addPipelineOptions, calibrationSettings, pipelineSettings, type QuantizeFlags } from './quantize.js';
 
 interface CalibrateFlags extends QuantizeFlags {
@@ -41,7 +41,7 @@ export function registerCalibrate(program: Command, io: CliIO): void {
     const summary = await calibrateModel({
       ...pipelineSettings(model, flags, config),
       calibration: calibrationSettings(flags, config),
-      statesOut: path.resolve(flags.statesOut),
+      statesOut: outputPath(flags.statesOut),
       shard: flags.shard,
       progress: flags.progress,
       log: (line) => io.err(`${line}\n`),
@@ -67,7 +67,7 @@ export function registerCalibrate(program: Command, io: CliIO): void {
     const { loadPlugins } = await import('../../plugins/load.js');
     if (!flags.output) throw new UsageError('missing the output path: give -o <file>');
     if (flags.plugin?.length) await loadPlugins(cliPluginSpecs(flags.plugin), { from: process.cwd() });
-    const merged = await mergeCalibration(files, flags.output, { from: process.cwd() });
+    const merged = await mergeCalibration(files, outputPath(flags.output), { from: process.cwd() });
     const samples = merged.shards.reduce((a, s) => a + s.samples, 0);
     const summary = { output: path.resolve(flags.output), shards: merged.shards.length, samples, quantizers: Object.keys(merged.states).length, method: merged.method };
     if (flags.json) printJson(io, summary);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { CalibrationSettings, ResolvedConfig } from '../../config/types.js';
 import { UsageError } from '../errors.js';
-import { addCommonOptions, cliPluginSpecs, collect, keyValue, positiveInt, printJson, type CliIO } from '../options.js';
+import { addCommonOptions, cliPluginSpecs, collect, keyValue, outputPath, positiveInt, printJson, type CliIO } from '../options.js';
 
 export interface QuantizeFlags {
   output?: string;
@@ -21,6 +21,7 @@ export interface QuantizeFlags {
   config?: string;
   json?: boolean;
   progress?: boolean;
+  allowNonfiniteWeights?: boolean;
 }
 
 export function registerQuantize(program: Command, io: CliIO): void {
@@ -41,7 +42,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
     const { loadConfig } = await import('../../config/load.js');
     const { formatQuantizeSummary, quantizeModel } = await import('../pipeline/index.js');
     const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
-    const output = flags.output !== undefined ? path.resolve(flags.output) : config?.output;
+    const output = flags.output !== undefined ? outputPath(flags.output) : config?.output;
     if (!output) throw new UsageError('missing the output path: give -o <file>');
     if (flags.calibration !== undefined && typeof flags.calib === 'string') throw new UsageError('give --calib <data> or --calibration <file>, not both');
     const calibration = flags.calibration !== undefined || flags.calib === false ? null : calibrationSettings(flags, config);
@@ -73,7 +74,8 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--input-name <name>', 'model input the calibration data feeds (default: the only input)')
     .option('--backend-option <key=value>', 'a backend pattern option, e.g. minLinearSize=0 for tensorrt (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
-    .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)');
+    .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)')
+    .option('--allow-nonfinite-weights', 'quantize weights that hold NaN or ±Inf (with a warning) instead of refusing the model');
 }
 
 /** Calibration settings from the flags over the config's; --calib (or the config's data) is required. */
@@ -101,5 +103,7 @@ export function pipelineSettings(model: string, flags: QuantizeFlags, config: Re
     plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
     from: config?.dir ?? process.cwd(),
     quant: config?.quant,
+    ...(config ? { protect: [config.file] } : {}),
+    ...(flags.allowNonfiniteWeights ? { allowNonFinite: true } : {}),
   };
 }

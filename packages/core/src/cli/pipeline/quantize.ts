@@ -9,7 +9,7 @@ import type { CalibrationSettings, QuantSettings } from '../../config/types.js';
 import { displayPath } from '../../config/load.js';
 import { saveModel } from '../../onnx/save.js';
 import { countMatches, transform } from '../../patterns/transform.js';
-import { ensureCalibrator } from '../../plugins/load.js';
+import { ensureCalibrator, loadedPlugins } from '../../plugins/load.js';
 import { insertQdq } from '../../quantize/insert-qdq.js';
 import { formatBytes, formatCounts, formatSeconds, plural, table } from '../format.js';
 import { dataOptions, inputCalibrator } from './calibration.js';
@@ -18,6 +18,7 @@ import { externalDataFiles } from '../../onnx/external-data.js';
 import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
 import { applyCalibrationFile } from './calibration-file.js';
 import { UsageError } from '../errors.js';
+import { checkCalibratorOptions, checkExportOpset, checkFiniteWeights } from './preflight.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
   /** The FP32 ONNX model. */
@@ -38,6 +39,10 @@ export interface QuantizeModelOptions extends PipelineContext {
   calibrationFile?: string;
   /** Calibrator options that recompute the ranges from the file's states (e.g. another percentile); default: the file's. */
   calibrationFileOptions?: Record<string, unknown>;
+  /** More inputs the output must never overwrite (a config file, evaluation data and labels, a reference model). */
+  protect?: readonly (string | undefined)[];
+  /** Quantize weights holding NaN or ±Inf (with a warning) instead of refusing the model. */
+  allowNonFinite?: boolean;
 }
 
 export interface QuantizeSummary {
@@ -62,26 +67,36 @@ const log0 = (line: string) => process.stderr.write(`${line}\n`);
 /** The steps before calibration, shared by quantize and calibrate: load → transform → insertQdq, data opened. */
 export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'output'>, output: string) {
   const t0 = performance.now();
+  const log = options.log ?? log0;
   const model = path.resolve(options.model);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
-  await checkOutputPath(output, [model, data, options.calibrationFile]);
+  const inputs = [model, data, options.calibrationFile, ...(options.protect ?? [])].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
+  // Everything that can be checked is checked before the first batch: a run must not fail
+  // after a long calibration for a reason known at the start.
+  await checkOutputPath(output, inputs);
 
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
+  await checkOutputPath(output, loadedPlugins().map((p) => p.file));
   const method = cal?.method ?? backend.defaultCalibrator ?? 'mse';
-  if (cal) await ensureCalibrator(method, { from: options.from });
+  if (cal) {
+    await ensureCalibrator(method, { from: options.from });
+    checkCalibratorOptions(method, cal.options);
+  }
 
   const m = loadInputModel(model);
   await checkOutputPath(output, externalDataFiles(m));
   const modelInputs = await validateModelFile(model);
+  checkExportOpset(m, model);
   const source = cal ? await openCalibrationData(data!, dataOptions(cal, modelInputs)) : undefined;
   const t1 = performance.now();
 
   const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
   const t2 = performance.now();
   const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant) });
+  checkFiniteWeights(quantized, model, options.allowNonFinite === true, log);
   const t3 = performance.now();
-  return { model, m, backend, method, cal, data, modelInputs, source, result, quantized, times: [t0, t1, t2, t3] as const };
+  return { model, m, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times: [t0, t1, t2, t3] as const };
 }
 
 /** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
@@ -89,7 +104,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   const log = options.log ?? log0;
   const output = path.resolve(options.output);
   if (options.calibrationFile && options.calibration) throw new UsageError('give calibration data or a calibration file, not both');
-  const { model, m, backend, method, cal, data, modelInputs, source, result, quantized, times } = await placeQuantizers(options, output);
+  const { model, m, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times } = await placeQuantizers(options, output);
   const [t0, t1, t2, t3] = times;
 
   let calibration: QuantizeSummary['calibration'] = null;
@@ -113,7 +128,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
 
   await fsp.mkdir(path.dirname(output), { recursive: true });
   const exported = quantized.toExportModel({ quiet: true });
-  await saveModel(exported, output, { protect: [model, ...(data ? [data] : []), ...(options.calibrationFile ? [options.calibrationFile] : [])] });
+  await saveModel(exported, output, { protect: inputs });
   const t5 = performance.now();
   const outputBytes = fs.statSync(output).size;
 
