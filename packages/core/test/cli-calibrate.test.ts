@@ -1,6 +1,7 @@
 // `qdeploy calibrate --shard i/n` → `merge-calibration` → `quantize --calibration`: the
 // same model as quantize with the data, and the refusals (another model, another
 // placement, a missing shard, a damaged or newer file).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,12 +88,18 @@ describe('qdeploy calibrate / merge-calibration / quantize --calibration', () =>
     }
     fs.writeFileSync(at('text.json'), 'not json');
     expect(() => readCalibrationFile(at('text.json'))).toThrow(/text\.json: not JSON/);
+    // A FIFO in the file's place is refused at once, not waited on.
+    expect(spawnSync('mkfifo', [at('fifo.json')]).status).toBe(0);
+    expect(() => readCalibrationFile(at('fifo.json'))).toThrow(/fifo\.json: is a FIFO \(named pipe\), not a calibration file/);
     const r = await runCli(['quantize', RESNET_BN, '-o', at('w.onnx'), '--calibration', at('newer.json')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(cases[0]![2]);
     const shard = await runCli(['calibrate', RESNET_BN, '--calib', CALIB_32, '--shard', '2/2', '--states-out', at('s.json')]);
     expect(shard.code).toBe(2);
     expect(shard.stderr).toMatch(/shard "2\/2" is not i\/n with 0 <= i < n/);
+    const folder = await runCli(['calibrate', RESNET_BN, '--calib', CALIB_32, '--states-out', `${at('newdir')}/`]);
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toMatch(/ends with a path separator/);
     const both = await runCli(['quantize', RESNET_BN, '-o', at('w.onnx'), '--calib', CALIB_32, '--calibration', at('states.json')]);
     expect(both.stderr).toMatch(/give --calib <data> or --calibration <file>, not both/);
   });

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import type { QuantizedModel } from '../quantize/quantized-model.js';
 import type { CalibratorState } from './calibrator.js';
+import { NotRegularFileError, openRegularSync } from '../util/file-kind.js';
 
 export const CALIBRATION_FILE_FORMAT = 'qdeploy-calibration';
 /** The version this build writes and reads. */
@@ -112,8 +113,15 @@ export function validateCalibrationFile(value: unknown, file: string): Calibrati
 export function readCalibrationFile(file: string): CalibrationFile {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Opened without blocking: a FIFO in its place is refused, not waited on.
+    const { fd } = openRegularSync(file);
+    try {
+      text = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (e) {
+    if (e instanceof NotRegularFileError) throw new CalibrationFileError(`${file}: is ${e.kind}, not a calibration file`);
     throw new CalibrationFileError(`${file}: cannot read the calibration file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   let value: unknown;

@@ -53,7 +53,7 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
   if (!cal) throw new UsageError('no calibration data: give --calib <data>');
   const statesOut = path.resolve(options.statesOut);
   const shard = options.shard ?? { index: 0, count: 1 };
-  const { model, backend, method, source, quantized, modelInputs } = await placeQuantizers(options, statesOut);
+  const { model, backend, method, source, quantized, modelInputs } = await placeQuantizers(options, options.statesOut);
   const slice = shardSource(source!, shard);
   const inputMethod = await inputCalibrator(quantized, cal, method, options.from, log);
   const histogramStride = cal.histogramStride ?? DEFAULT_HISTOGRAM_STRIDE;
@@ -89,7 +89,7 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
 export async function mergeCalibration(files: readonly string[], output: string, ctx: PipelineContext = {}): Promise<CalibrationFile> {
   const inputs = files.map((f) => path.resolve(f));
   const out = path.resolve(output);
-  await checkOutputPath(out, inputs);
+  await checkOutputPath(output, inputs);
   const read = inputs.map((file) => ({ file, content: readCalibrationFile(file) }));
   for (const m of new Set(read.flatMap((r) => Object.values(r.content.states).map((s) => s.method)))) await ensureCalibrator(m, { from: ctx.from });
   const merged = mergeCalibrationFiles(read);

@@ -65,8 +65,9 @@ export interface QuantizeSummary {
 const log0 = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The steps before calibration, shared by quantize and calibrate: load → transform → insertQdq, data opened. */
-export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'output'>, output: string) {
+export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'output'>, outputAsGiven: string) {
   const t0 = performance.now();
+  const output = path.resolve(outputAsGiven);
   const log = options.log ?? log0;
   const model = path.resolve(options.model);
   const cal = options.calibration ?? null;
@@ -74,7 +75,7 @@ export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'outpu
   const inputs = [model, data, options.calibrationFile, ...(options.protect ?? [])].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
   // Everything that can be checked is checked before the first batch: a run must not fail
   // after a long calibration for a reason known at the start.
-  await checkOutputPath(output, inputs);
+  await checkOutputPath(outputAsGiven, inputs);
 
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
   await checkOutputPath(output, loadedPlugins().map((p) => p.file));
@@ -104,7 +105,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   const log = options.log ?? log0;
   const output = path.resolve(options.output);
   if (options.calibrationFile && options.calibration) throw new UsageError('give calibration data or a calibration file, not both');
-  const { model, m, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times } = await placeQuantizers(options, output);
+  const { model, m, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times } = await placeQuantizers(options, options.output);
   const [t0, t1, t2, t3] = times;
 
   let calibration: QuantizeSummary['calibration'] = null;
