@@ -101,7 +101,7 @@ describe('qdeploy calibrate / merge-calibration / quantize --calibration', () =>
     expect(folder.code).toBe(2);
     expect(folder.stderr).toMatch(/ends with a path separator/);
     const both = await runCli(['quantize', RESNET_BN, '-o', at('w.onnx'), '--calib', CALIB_32, '--calibration', at('states.json')]);
-    expect(both.stderr).toMatch(/give --calib <data> or --calibration <file>, not both/);
+    expect(both.stderr).toMatch(/give --calibration-data <data> or --calibration <file>, not both/);
   });
 
   it('re-exports from a saved histogram with another percentile, without the data (in process)', async () => {

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { DataError } from './errors.js';
 import { listDataFiles } from './files.js';
 import { allocateNpyArray, openNpy, readNpyHeader, type NpyArray, type NpyArrayType, type NpyFile, type NpyHeader } from './npy.js';
-import { normalizePlanar, resolveNormalization, type ChannelNormalization, type Normalization } from './normalize.js';
+import { describeNormalization, normalizePlanar, resolveNormalization, type ChannelNormalization, type Normalization } from './normalize.js';
 import {
   resolveInput,
   resolveSourceOptions,
@@ -165,6 +165,7 @@ export async function npySource(path: string, options: NpySourceOptions = {}): P
     description: start === 0 && end === totalSamples ? path : `${path} [samples ${start}–${end - 1}]`,
     totalSamples: end - start,
     totalBatches: Math.ceil((end - start) / batchSize),
+    normalization: describeNormalization(options.normalize),
     [Symbol.asyncIterator]: () => iterate(start, end),
     slice: (a, b) => sourceOf(start + a, start + Math.min(b, end - start)),
   });

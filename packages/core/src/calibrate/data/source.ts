@@ -28,6 +28,10 @@ export interface CalibrationDataSource extends AsyncIterable<CalibrationBatch> {
    * the others (for sharded calibration). Optional: without it a shard reads past them.
    */
   slice?(start: number, end: number): CalibrationDataSource;
+  /** What was done to the values as they were read, for reports (image folders, .npy with a normalisation). */
+  readonly normalization?: string;
+  /** Image folders: whether the caller chose a normalisation (false: the default x/255 only), for the "no normalisation" warning. */
+  readonly normalizationGiven?: boolean;
 }
 
 export interface SourceOptions {

@@ -31,7 +31,7 @@ export function registerCalibrate(program: Command, io: CliIO): void {
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.addHelpText(
     'after',
-    '\nExamples:\n  qdeploy calibrate model.onnx --calib calib/ --shard 0/4 --states-out shard_0.json\n  qdeploy merge-calibration shard_*.json -o states.json\n  qdeploy quantize model.onnx -o model.int8.onnx --calibration states.json\nThe backend, quantization and calibration options must be the ones quantize will use.',
+    '\nExamples:\n  qdeploy calibrate model.onnx --calibration-data calib/ --shard 0/4 --states-out shard_0.json\n  qdeploy merge-calibration shard_*.json -o states.json\n  qdeploy quantize model.onnx -o model.int8.onnx --calibration states.json\nThe backend, quantization and calibration options must be the ones quantize will use.',
   );
   cmd.action(async (model: string, flags: CalibrateFlags) => {
     const { loadConfig } = await import('../../config/load.js');

@@ -50,7 +50,7 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
   const t0 = performance.now();
   const log = options.log ?? log0;
   const cal = options.calibration;
-  if (!cal) throw new UsageError('no calibration data: give --calib <data>');
+  if (!cal) throw new UsageError('no calibration data: give --calibration-data <data>');
   const statesOut = path.resolve(options.statesOut);
   const shard = options.shard ?? { index: 0, count: 1 };
   const { model, backend, method, source, quantized, modelInputs } = await placeQuantizers(options, options.statesOut);
