@@ -279,16 +279,20 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
 export function applyCalibrationStates(
   quantized: QuantizedModel,
   shards: readonly Record<string, CalibratorState>[],
-  options: Pick<CalibrateOptions, 'calibratorOptions' | 'container'> & { calibrator?: CalibratorFactory } = {},
+  options: Pick<CalibrateOptions, 'calibratorOptions' | 'container'> & {
+    calibrator?: CalibratorFactory;
+    /** When given, `calibratorOptions` go to this method's states only (model inputs may use another). */
+    method?: string;
+  } = {},
 ): Record<string, CalibrationRange> {
   if (shards.length === 0) throw new Error('applyCalibrationStates: no shards given');
   const ranges: Record<string, CalibrationRange> = {};
-  for (const stub of quantized.stubs()) {
+  for (const stub of quantized.stubs().filter((s) => s.enabled)) {
     const states = shards.map((shard) => shard[stub.tensor.name]).filter((st): st is CalibratorState => st !== undefined);
     if (states.length === 0) throw new Error(`applyCalibrationStates: no shard has a state for tensor "${stub.tensor.name}"`);
     // Each tensor is merged with the method that collected it (model inputs may use another one).
     const factory = typeof options.calibrator === 'function' ? options.calibrator : resolveCalibratorFactory(states[0]!.method, options.container);
-    const cal = factory(options.calibratorOptions);
+    const cal = factory(options.method === undefined || options.method === states[0]!.method ? options.calibratorOptions : undefined);
     for (const st of states) cal.merge(st);
     const range = cal.compute();
     stub.setRange(range);

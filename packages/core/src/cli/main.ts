@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerBuild } from './commands/build.js';
+import { registerCalibrate } from './commands/calibrate.js';
 import { registerCheck } from './commands/check.js';
 import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
@@ -43,6 +44,7 @@ export function createProgram(io: CliIO = processIO, setExitCode: (code: number)
     .addHelpCommand(true)
     .addHelpText('after', '\nExit codes: 0 ok, 1 run failed, 2 bad usage or bad input, 130 interrupted.\nRun qdeploy <command> --help for a command\'s options.');
   registerQuantize(program, io);
+  registerCalibrate(program, io);
   registerRun(program, io);
   registerInspect(program, io);
   registerEval(program, io);

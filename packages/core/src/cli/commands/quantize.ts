@@ -9,7 +9,7 @@ import { cropSize, fraction, numberList } from '../number-options.js';
 import { addExcludeOptions, type ExcludeFlags } from '../placement-options.js';
 import { addBitOptions, quantFromFlags } from '../quantize-flags.js';
 
-interface QuantizeFlags extends ExcludeFlags {
+export interface QuantizeFlags extends ExcludeFlags {
   report?: string;
   activationBits?: number;
   weightBits?: number;
@@ -17,7 +17,8 @@ interface QuantizeFlags extends ExcludeFlags {
   force?: boolean;
   backend?: string;
   calibrationData?: string;
-  calibration?: boolean;
+  /** --calibration <file> (a saved calibration), or false from --no-calibration. */
+  calibration?: string | boolean;
   calibrationMethod?: string;
   calibrationOption?: Record<string, unknown>;
   calibrationInputMethod?: string;
@@ -52,15 +53,52 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .argument('<model>', 'FP32 ONNX model')
     .option('-o, --output <file>', 'where the QDQ ONNX model goes (never the input model; default: <name>.int8.onnx beside the input)')
     .option('--force', 'let the default output (<name>.int8.onnx) replace an existing file')
+    .option('--calibration <file>', 'apply a saved calibration (qdeploy calibrate / merge-calibration) instead of running data')
+    .option('--no-calibration', 'skip calibration: activation scales stay placeholders (to inspect or time the placement)')
+    .addOption(new Option('--no-calib', 'older name of --no-calibration').hideHelp());
+  addPipelineOptions(cmd);
+  addExcludeOptions(addBitOptions(cmd)).option('--report <file.html>', 'also write a self-contained HTML report (graph with the placement, histograms, summary)');
+  addCommonOptions(cmd, { progress: true, json: true });
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n  qdeploy quantize model.onnx -o model.int8.onnx --backend tensorrt --calibration-data calib.npy\n  qdeploy quantize model.onnx -o model.int8.onnx --calibration-data images/ --calibration-method percentile --calibration-option percentile=99.99\n  qdeploy quantize model.onnx -o model.int8.onnx --calibration states.json\n\nOlder spellings still accepted: --calib, --no-calib, --calibrator, --input-calibrator, --calib-option.',
+  );
+  cmd.action(async (model: string, flags: QuantizeFlags) => {
+    const { loadConfig } = await import('../../config/load.js');
+    const { formatQuantizeSummary, quantizeModel } = await import('../pipeline/index.js');
+    const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
+    const output = flags.output !== undefined ? outputPath(flags.output) : config?.output ?? (await defaultOutput(path.resolve(model), flags.force === true));
+
+    const calibrationFile = typeof flags.calibration === 'string' ? flags.calibration : undefined;
+    if (calibrationFile !== undefined && (flags.calibrationData !== undefined || typeof flags.calib === 'string')) {
+      throw new UsageError('give --calibration-data <data> or --calibration <file>, not both');
+    }
+    const calibration = calibrationFile !== undefined || flags.calib === false || flags.calibration === false ? null : calibrationSettings(flags, config);
+    const summary = await quantizeModel({
+      ...pipelineSettings(model, flags, config),
+      output,
+      calibration,
+      calibrationFile: calibrationFile !== undefined ? path.resolve(calibrationFile) : undefined,
+      calibrationFileOptions: calibrationFile !== undefined ? calibrationOptionFlags(flags) : undefined,
+      report: flags.report !== undefined ? path.resolve(flags.report) : undefined,
+      progress: flags.progress,
+      log: (line) => io.err(`${line}\n`),
+    });
+    if (flags.json) printJson(io, summary);
+    else io.out(`${formatQuantizeSummary(summary)}\n`);
+  });
+}
+
+/** The options quantize and calibrate share: backend, plugins, calibration data, method and normalisation. */
+export function addPipelineOptions(cmd: Command): Command {
+  return cmd
     .option('-b, --backend <name>', 'backend: tensorrt, reference, a package name or a path (default: tensorrt)')
     // One vocabulary: each flag is its config key (calibration.data → --calibration-data).
     .option('--calibration-data <data>', 'calibration data: a .npy file, an .npz archive (one array per model input), a folder of .npy files or images, or a JS/TS data module (config calibration.data)')
-    .option('--no-calibration', 'skip calibration: activation scales stay placeholders (to inspect or time the placement)')
     .option('--calibration-method <method>', "calibration method: entropy, percentile, mse, minmax (or max), or a plugin's; any case (default: the backend's; mse for tensorrt, minmax for reference)")
     .option('--calibration-input-method <method>', 'method for quantizers on the model inputs, or "same" (default: minmax)')
     .option('--calibration-option <key=value>', 'an option of the calibration method, e.g. percentile=99.99 (repeatable; config calibration.options)', keyValue)
     .addOption(new Option('--calib <data>', 'older name of --calibration-data').hideHelp())
-    .addOption(new Option('--no-calib', 'older name of --no-calibration').hideHelp())
     .addOption(new Option('--calibrator <method>', 'older name of --calibration-method').hideHelp())
     .addOption(new Option('--input-calibrator <method>', 'older name of --calibration-input-method').hideHelp())
     .addOption(new Option('--calib-option <key=value>', 'older name of --calibration-option').hideHelp().argParser(keyValue))
@@ -79,68 +117,58 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
     .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)')
     .option('--allow-nonfinite-weights', 'quantize weights that hold NaN or ±Inf (with a warning) instead of refusing the model');
-  addExcludeOptions(addBitOptions(cmd)).option('--report <file.html>', 'also write a self-contained HTML report (graph with the placement, histograms, summary)');
-  addCommonOptions(cmd, { progress: true, json: true });
-  cmd.addHelpText(
-    'after',
-    '\nExamples:\n  qdeploy quantize model.onnx -o model.int8.onnx --backend tensorrt --calibration-data calib.npy\n  qdeploy quantize model.onnx -o model.int8.onnx --calibration-data images/ --calibration-method percentile --calibration-option percentile=99.99\n\nOlder spellings still accepted: --calib, --no-calib, --calibrator, --input-calibrator, --calib-option.',
-  );
-  cmd.action(async (model: string, flags: QuantizeFlags) => {
-    const { loadConfig } = await import('../../config/load.js');
-    const { formatQuantizeSummary, quantizeModel } = await import('../pipeline/index.js');
-    const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
-    const output = flags.output !== undefined ? outputPath(flags.output) : config?.output ?? (await defaultOutput(path.resolve(model), flags.force === true));
+}
 
-    const dataFlag = flags.calibrationData ?? (typeof flags.calib === 'string' ? flags.calib : undefined);
-    const methodFlag = flags.calibrationMethod ?? flags.calibrator;
-    const inputMethodFlag = flags.calibrationInputMethod ?? flags.inputCalibrator;
-    const optionFlags = flags.calibOption || flags.calibrationOption ? { ...flags.calibOption, ...flags.calibrationOption } : undefined;
-    let calibration: CalibrationSettings | null;
-    if (flags.calib === false || flags.calibration === false) calibration = null;
-    else {
-      const base = config?.calibration;
-      const data = dataFlag !== undefined ? path.resolve(dataFlag) : base?.data;
-      if (!data) throw new UsageError('no calibration data: give --calibration-data <data> (or --no-calibration to save placeholder scales)');
-      calibration = { ...base, data };
-      if (methodFlag !== undefined) calibration.method = methodFlag;
-      if (inputMethodFlag !== undefined) calibration.inputMethod = inputMethodFlag === 'same' ? null : inputMethodFlag;
-      if (optionFlags) calibration.options = { ...base?.options, ...optionFlags };
-      if (flags.batchSize !== undefined) calibration.batchSize = flags.batchSize;
-      if (flags.limit !== undefined) calibration.limit = flags.limit;
-      if (flags.histogramStride !== undefined) calibration.histogramStride = flags.histogramStride;
-      if (flags.inputName !== undefined) calibration.inputName = flags.inputName;
-      const normalize = {
-        ...calibration.normalize,
-        ...(flags.normalize !== undefined ? { preset: flags.normalize.toLowerCase() as NormalizationPreset } : {}),
-        ...(flags.mean !== undefined ? { mean: flags.mean } : {}),
-        ...(flags.std !== undefined ? { std: flags.std } : {}),
-        ...(flags.scale !== undefined ? { scale: flags.scale } : {}),
-      };
-      if (Object.keys(normalize).length) calibration.normalize = normalize;
-      const image = {
-        ...calibration.image,
-        ...(flags.resize !== undefined ? { resize: flags.resize } : {}),
-        ...(flags.crop !== undefined ? { crop: flags.crop } : {}),
-        ...(flags.layout !== undefined ? { layout: flags.layout } : {}),
-      };
-      if (Object.keys(image).length) calibration.image = image;
-    }
-    const summary = await quantizeModel({
-      model: path.resolve(model),
-      output,
-      backend: flags.backend ?? config?.backend ?? 'tensorrt',
-      backendOptions: flags.backendOption || config?.backendOptions ? { ...config?.backendOptions, ...flags.backendOption } : undefined,
-      plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
-      from: config?.dir ?? process.cwd(),
-      quant: quantFromFlags(flags, config),
-      calibration,
-      report: flags.report !== undefined ? path.resolve(flags.report) : undefined,
-      progress: flags.progress,
-      ...(config ? { protect: [config.file] } : {}),
-      ...(flags.allowNonfiniteWeights ? { allowNonFinite: true } : {}),
-      log: (line) => io.err(`${line}\n`),
-    });
-    if (flags.json) printJson(io, summary);
-    else io.out(`${formatQuantizeSummary(summary)}\n`);
-  });
+/** The --calibration-option flags (and their older spelling), merged. */
+function calibrationOptionFlags(flags: QuantizeFlags): Record<string, unknown> | undefined {
+  return flags.calibOption || flags.calibrationOption ? { ...flags.calibOption, ...flags.calibrationOption } : undefined;
+}
+
+/** Calibration settings from the flags over the config's; calibration data (flag or config) is required. */
+export function calibrationSettings(flags: QuantizeFlags, config: ResolvedConfig | undefined): CalibrationSettings {
+  const dataFlag = flags.calibrationData ?? (typeof flags.calib === 'string' ? flags.calib : undefined);
+  const methodFlag = flags.calibrationMethod ?? flags.calibrator;
+  const inputMethodFlag = flags.calibrationInputMethod ?? flags.inputCalibrator;
+  const optionFlags = calibrationOptionFlags(flags);
+  const base = config?.calibration;
+  const data = dataFlag !== undefined ? path.resolve(dataFlag) : base?.data;
+  if (!data) throw new UsageError('no calibration data: give --calibration-data <data> (or --no-calibration to save placeholder scales)');
+  const calibration: CalibrationSettings = { ...base, data };
+  if (methodFlag !== undefined) calibration.method = methodFlag;
+  if (inputMethodFlag !== undefined) calibration.inputMethod = inputMethodFlag === 'same' ? null : inputMethodFlag;
+  if (optionFlags) calibration.options = { ...base?.options, ...optionFlags };
+  if (flags.batchSize !== undefined) calibration.batchSize = flags.batchSize;
+  if (flags.limit !== undefined) calibration.limit = flags.limit;
+  if (flags.histogramStride !== undefined) calibration.histogramStride = flags.histogramStride;
+  if (flags.inputName !== undefined) calibration.inputName = flags.inputName;
+  const normalize = {
+    ...calibration.normalize,
+    ...(flags.normalize !== undefined ? { preset: flags.normalize.toLowerCase() as NormalizationPreset } : {}),
+    ...(flags.mean !== undefined ? { mean: flags.mean } : {}),
+    ...(flags.std !== undefined ? { std: flags.std } : {}),
+    ...(flags.scale !== undefined ? { scale: flags.scale } : {}),
+  };
+  if (Object.keys(normalize).length) calibration.normalize = normalize;
+  const image = {
+    ...calibration.image,
+    ...(flags.resize !== undefined ? { resize: flags.resize } : {}),
+    ...(flags.crop !== undefined ? { crop: flags.crop } : {}),
+    ...(flags.layout !== undefined ? { layout: flags.layout } : {}),
+  };
+  if (Object.keys(image).length) calibration.image = image;
+  return calibration;
+}
+
+/** Model, backend, plugins and quant settings from the flags over the config's. */
+export function pipelineSettings(model: string, flags: QuantizeFlags, config: ResolvedConfig | undefined) {
+  return {
+    model: path.resolve(model),
+    backend: flags.backend ?? config?.backend ?? 'tensorrt',
+    backendOptions: flags.backendOption || config?.backendOptions ? { ...config?.backendOptions, ...flags.backendOption } : undefined,
+    plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
+    from: config?.dir ?? process.cwd(),
+    quant: quantFromFlags(flags, config),
+    ...(config ? { protect: [config.file] } : {}),
+    ...(flags.allowNonfiniteWeights ? { allowNonFinite: true } : {}),
+  };
 }

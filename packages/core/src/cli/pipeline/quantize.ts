@@ -19,6 +19,8 @@ import { dataOptions, inputCalibrator } from './calibration.js';
 import { byOpType, configuredPatterns, mergeQuantConfig, placementOptions, prepareBackend, type PipelineContext } from './context.js';
 import { externalDataFiles } from '../../onnx/external-data.js';
 import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
+import { applyCalibrationFile } from './calibration-file.js';
+import { UsageError } from '../errors.js';
 import { checkCalibratorOptions, checkExportOpset, checkFiniteWeights } from './preflight.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
@@ -36,6 +38,10 @@ export interface QuantizeModelOptions extends PipelineContext {
   calibration?: CalibrationSettings | null;
   /** Progress display during calibration (default: on a terminal). */
   progress?: boolean;
+  /** A calibration file (qdeploy calibrate / merge-calibration) to apply instead of running `calibration`'s data. */
+  calibrationFile?: string;
+  /** Calibrator options that recompute the ranges from the file's states (e.g. another percentile); default: the file's. */
+  calibrationFileOptions?: Record<string, unknown>;
   /** More inputs the output must never overwrite (a config file, evaluation data and labels, a reference model). */
   protect?: readonly (string | undefined)[];
   /** Quantize weights holding NaN or ±Inf (with a warning) instead of refusing the model. */
@@ -76,18 +82,18 @@ export interface QuantizeSummary {
 
 const log0 = (line: string) => process.stderr.write(`${line}\n`);
 
-/** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
-export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
+/** The steps before calibration, shared by quantize and calibrate: load → transform → insertQdq, data opened. */
+export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'output'>, outputAsGiven: string) {
   const t0 = performance.now();
+  const output = path.resolve(outputAsGiven);
   const log = options.log ?? log0;
   const model = path.resolve(options.model);
-  const output = path.resolve(options.output);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
-  const inputs = [model, data, ...(options.protect ?? [])].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
+  const inputs = [model, data, options.calibrationFile, ...(options.protect ?? [])].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
   // Everything that can be checked is checked before the first batch: a run must not fail
   // after a long calibration for a reason known at the start.
-  await checkOutputPath(options.output, inputs);
+  await checkOutputPath(outputAsGiven, inputs);
   if (options.report) await checkOutputPath(options.report, [...inputs, output]);
 
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
@@ -115,10 +121,22 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   for (const u of quantized.placement.unusedExcludeRules) log(`qdeploy: warning: exclude rule "${u}" caught no match`);
   checkFiniteWeights(quantized, model, options.allowNonFinite === true, log);
   const t3 = performance.now();
+  return { model, m, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times: [t0, t1, t2, t3] as const };
+}
+
+/** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
+export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
+  const log = options.log ?? log0;
+  const output = path.resolve(options.output);
+  if (options.calibrationFile && options.calibration) throw new UsageError('give calibration data or a calibration file, not both');
+  const { model, m, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times } = await placeQuantizers(options, options.output);
+  const [t0, t1, t2, t3] = times;
 
   let calibration: QuantizeSummary['calibration'] = null;
   let states: CalibrationResult['states'] = {};
-  if (source && cal) {
+  if (options.calibrationFile) {
+    calibration = await applyCalibrationFile(quantized, path.resolve(options.calibrationFile), { model, backend: backend.name, from: options.from, options: options.calibrationFileOptions });
+  } else if (source && cal) {
     const inputMethod = await inputCalibrator(quantized, cal, method, options.from, log);
     const r = await calibrate(quantized, toForwardLoop(source, { modelInputs }), {
       calibrator: method,
