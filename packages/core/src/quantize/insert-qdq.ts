@@ -7,6 +7,7 @@ import { QuantStub } from './quant-stub.js';
 import { WeightFakeQuantize } from './weight-fake-quantize.js';
 import { QuantizedModel } from './quantized-model.js';
 import type { Quantizer } from './quantizer.js';
+import { scaleGroupsOf } from './scale-groups.js';
 
 export interface InsertQdqOptions {
   /** Quantization settings; defaults are TensorRT's (int8 symmetric, per-channel weights). */
@@ -67,5 +68,7 @@ export function insertQdq(model: Model, matches: readonly PatternMatch[], option
       wq.addRequest(m);
     }
   }
-  return new QuantizedModel(model, matches, quantizers, config);
+  // Stubs that must share a scale (Concat inputs and output, MaxPool in/out, ...).
+  const groups = scaleGroupsOf(matches, [...stubs.values()]);
+  return new QuantizedModel(model, matches, quantizers, config, groups);
 }

@@ -6,6 +6,7 @@ import type { QuantConfig } from './config.js';
 import { QuantStub } from './quant-stub.js';
 import { WeightFakeQuantize } from './weight-fake-quantize.js';
 import { exportQdq, type ExportOptions } from './export-qdq.js';
+import type { ScaleGroup } from './scale-groups.js';
 
 /**
  * A transformed FP32 model with its quantizers attached. The graph itself stays float
@@ -18,7 +19,13 @@ export class QuantizedModel implements Exportable {
     readonly matches: readonly PatternMatch[],
     private readonly _quantizers: readonly Quantizer[],
     readonly config: QuantConfig,
+    private readonly _scaleGroups: readonly ScaleGroup[] = [],
   ) {}
+
+  /** Stubs that must share one scale (see `ScaleGroup`); calibrate() gives each group one amax. */
+  scaleGroups(): ScaleGroup[] {
+    return this._scaleGroups.map((g) => ({ ...g, stubs: g.stubs.filter((s) => this._quantizers.includes(s)) })).filter((g) => g.stubs.length > 1);
+  }
 
   quantizers(kind?: QuantizerKind): Quantizer[] {
     return kind ? this._quantizers.filter((q) => q.kind === kind) : [...this._quantizers];

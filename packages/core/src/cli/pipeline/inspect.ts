@@ -31,6 +31,8 @@ export interface InspectReport {
   weightQuantizers: { tensor: string; shape: number[]; axis: number | null; channels: number; perChannel: boolean; for: { pattern: string; anchor: string; node: string }[] }[];
   unmatched: { byOpType: Record<string, number>; nodes: { name: string; opType: string }[] };
   counts: { QuantStub: number; WeightFakeQuantize: number };
+  /** Stubs that share one scale (calibrated together) and the matches that joined them. */
+  scaleGroups: { tensors: string[]; because: string[] }[];
   /** With `explain`: why patterns did not match at unmatched nodes, one line each. */
   explanations?: string[];
 }
@@ -93,6 +95,7 @@ export async function inspectModel(modelPath: string, options: InspectOptions = 
     })),
     unmatched: { byOpType: byOpType(result.unmatched), nodes: result.unmatched.map((n) => ({ name: nodeName(n), opType: n.opType })) },
     counts: q.counts(),
+    scaleGroups: q.scaleGroups().map((g) => ({ tensors: g.stubs.map((st) => st.tensor.name), because: [...g.reasons] })),
     ...(options.explain ? { explanations } : {}),
   };
 }
@@ -132,6 +135,14 @@ export function formatInspectReport(r: InspectReport): string {
         )
       : '  none',
   );
+  if (r.scaleGroups.length) {
+    out.push('');
+    out.push(`scale groups (${r.scaleGroups.length}): QuantStubs calibrated together to one scale, so the backend can move Q/DQ across the ops joining them`);
+    out.push(table(
+      r.scaleGroups.map((g, i) => [i + 1, g.tensors.map((t) => cut(t, 40)).join(', '), [...new Set(g.because.map((b) => b.split(' @ ')[0]))].join(', ')]),
+      ['group', 'tensors', 'joined by'],
+    ));
+  }
   out.push('');
   out.push(`WeightFakeQuantize (${r.counts.WeightFakeQuantize}): weights quantized ahead of time`);
   out.push(
