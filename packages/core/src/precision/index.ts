@@ -4,3 +4,4 @@ export { FLOAT_MAX, encodeFloats, roundFloats, toFloat16Bits, toBfloat16Bits, fl
 export { inferElemTypes } from './elem-types.js';
 export { upgradeToOpset19, LOW_PRECISION_QDQ_OPSET } from './opset19.js';
 export { measureFloatRanges, type MeasureOptions } from './measure.js';
+export { modelFloatType } from './float-type.js';

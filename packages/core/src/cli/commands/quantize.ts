@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { CalibrationSettings, ResolvedConfig } from '../../config/types.js';
 import { UsageError } from '../errors.js';
-import { addCommonOptions, cliPluginSpecs, collect, keyValue, positiveInt, printJson, type CliIO } from '../options.js';
+import { addCommonOptions, cliPluginSpecs, collect, keyValue, oneOfChoice, positiveInt, printJson, type CliIO } from '../options.js';
 
 interface QuantizeFlags {
   output?: string;
@@ -20,7 +20,13 @@ interface QuantizeFlags {
   config?: string;
   json?: boolean;
   progress?: boolean;
+  float?: 'fp32' | 'fp16' | 'bf16';
+  io?: 'original' | 'fp32' | 'fp16' | 'bf16';
+  keepFp32?: string[];
 }
+
+export const floatChoice = oneOfChoice(['fp32', 'fp16', 'bf16'] as const);
+const ioChoice = oneOfChoice(['original', 'fp32', 'fp16', 'bf16'] as const);
 
 export function registerQuantize(program: Command, io: CliIO): void {
   const cmd = program
@@ -39,6 +45,9 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('--histogram-stride <k>', 'histogram methods count 4-D feature maps on every k-th row and column (default: 2; 1: every value)', positiveInt)
     .option('--input-name <name>', 'model input the calibration data feeds (default: the only input)')
     .option('--backend-option <key=value>', 'a backend pattern option, e.g. minLinearSize=0 for tensorrt (repeatable)', keyValue)
+    .option('--float <type>', 'float regions: fp32 (default; the builder picks precisions), fp16 or bf16 (strongly typed, for TensorRT 10 --stronglyTyped / TensorRT 11)', floatChoice)
+    .option('--io <type>', 'with --float: type of the model inputs/outputs: original (default), fp32, fp16, bf16', ioChoice)
+    .option('--keep-fp32 <name>', 'with --float: keep this node name or op type in FP32 (repeatable)', collect)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
     .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)');
   addCommonOptions(cmd, { progress: true, json: true });
@@ -78,6 +87,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
       quant: config?.quant,
       calibration,
       progress: flags.progress,
+      ...(flags.float ?? config?.export ? { export: { ...config?.export, ...(flags.float ? { float: flags.float } : {}), ...(flags.io ? { io: flags.io } : {}), ...(flags.keepFp32 ? { keepFp32: [...(config?.export?.keepFp32 ?? []), ...flags.keepFp32] } : {}) } } : {}),
       log: (line) => io.err(`${line}\n`),
     });
     if (flags.json) printJson(io, summary);

@@ -5,7 +5,9 @@ import path from 'node:path';
 import { calibrate } from '../../calibrate/calibrate.js';
 import { openCalibrationData } from '../../calibrate/data/open.js';
 import { toForwardLoop } from '../../calibrate/data/forward-loop.js';
-import type { CalibrationSettings, QuantSettings } from '../../config/types.js';
+import type { CalibrationSettings, ExportSettings, QuantSettings } from '../../config/types.js';
+import { measureFloatRanges } from '../../precision/measure.js';
+import { toStronglyTyped, type StronglyTypedReport } from '../../precision/strongly-typed.js';
 import { displayPath } from '../../config/load.js';
 import { saveModel } from '../../onnx/save.js';
 import { countMatches, transform } from '../../patterns/transform.js';
@@ -32,6 +34,8 @@ export interface QuantizeModelOptions extends PipelineContext {
   calibration?: CalibrationSettings | null;
   /** Progress display during calibration (default: on a terminal). */
   progress?: boolean;
+  /** Float regions in FP16 / BF16 for a strongly typed build (default: FP32). */
+  export?: ExportSettings;
 }
 
 export interface QuantizeSummary {
@@ -48,6 +52,8 @@ export interface QuantizeSummary {
   /** Nodes no fusion claimed, by op type. */
   unmatched: Record<string, number>;
   calibration: { method: string; inputMethod: string | null; data: string; batches: number; samples: number; seconds: number } | null;
+  /** The strongly typed export (absent when the float regions stay FP32). */
+  float?: StronglyTypedReport;
   seconds: { load: number; transform: number; insertQdq: number; calibrate: number; save: number; total: number };
 }
 
@@ -95,8 +101,28 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   }
   const t4 = performance.now();
 
+  let exported = quantized.toExportModel({ quiet: true });
+  let float: StronglyTypedReport | undefined;
+  const ex = options.export;
+  if (ex?.float && ex.float !== 'fp32') {
+    // The reference run of the FP32 graph on the calibration data: AutoCast's data rule and the out-of-range report.
+    const ranges = source && cal
+      ? await measureFloatRanges(result.model, toForwardLoop(await openCalibrationData(data!, dataOptions(cal, modelInputs)), { modelInputs }), { limit: cal.limit })
+      : undefined;
+    const typed = toStronglyTyped(exported, {
+      float: ex.float,
+      io: ex.io,
+      ranges,
+      policy: { ...(ex.dataMax !== undefined ? { dataMax: ex.dataMax } : {}), exclude: ex.keepFp32 ?? [], include: ex.forceReduced ?? [] },
+    });
+    exported = typed.model;
+    float = typed.report;
+    if (!ranges) log(`qdeploy: warning: no calibration data: the ${ex.float.toUpperCase()} export keeps FP32 only by op type (no measured ranges, no overflow check)`);
+    for (const o of float.outOfRange.filter((r) => !r.keptFp32)) {
+      log(`qdeploy: warning: tensor "${o.tensor}" reached |x| = ${o.max.toPrecision(4)} on the calibration data, beyond ${ex.float.toUpperCase()}'s range, in a ${ex.float.toUpperCase()} node (forced): it will overflow to Infinity`);
+    }
+  }
   await fsp.mkdir(path.dirname(output), { recursive: true });
-  const exported = quantized.toExportModel({ quiet: true });
   await saveModel(exported, output, { protect: [model, ...(data ? [data] : [])] });
   const t5 = performance.now();
   const outputBytes = fs.statSync(output).size;
@@ -113,6 +139,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
     quantizers: quantized.counts(),
     unmatched: byOpType(result.unmatched),
     calibration,
+    ...(float ? { float } : {}),
     seconds: { load: s(t0, t1), transform: s(t1, t2), insertQdq: s(t2, t3), calibrate: s(t3, t4), save: s(t4, t5), total: s(t0, t5) },
   };
 }
@@ -136,6 +163,7 @@ export function formatQuantizeSummary(r: QuantizeSummary): string {
           (r.calibration.inputMethod ? `; model inputs: ${r.calibration.inputMethod}` : '')
         : 'none (placeholder activation scales)',
     ],
+    ...(r.float ? [floatRow(r.float)] : []),
     ['output', `${displayPath(r.output)} (${formatBytes(r.outputBytes)})`],
     [
       'time',
@@ -143,4 +171,13 @@ export function formatQuantizeSummary(r: QuantizeSummary): string {
     ],
   ];
   return `quantized for ${r.backend}\n${table(rows)}`;
+}
+
+/** One summary line for a strongly typed export: what stayed FP32 and why, what overflowed. */
+function floatRow(f: StronglyTypedReport): [string, string] {
+  const byRule = new Map<string, number>();
+  for (const k of f.kept) byRule.set(k.rule, (byRule.get(k.rule) ?? 0) + 1);
+  const kept = f.kept.length ? `; FP32 by policy: ${[...byRule].map(([r, n]) => `${n} ${r}`).join(', ')}` : '; no FP32 node';
+  const over = f.outOfRange.length ? `; ${plural(f.outOfRange.length, 'tensor')} beyond ${f.float.toUpperCase()} range (${f.outOfRange.filter((o) => o.keptFp32).length} kept FP32)` : '';
+  return ['float', `${f.float.toUpperCase()} strongly typed: ${f.lowNodes} nodes ${f.float.toUpperCase()}, ${f.fp32Nodes} FP32${kept}${over}; opset ${f.opset.from} → ${f.opset.to}${f.rangesMeasured ? '' : ' (no calibration data: ranges not measured)'}`];
 }

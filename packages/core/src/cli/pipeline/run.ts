@@ -40,6 +40,7 @@ export async function runConfig(config: ResolvedConfig, options: RunOptions = {}
     quant: config.quant,
     calibration: config.calibration ?? null,
     progress: options.progress,
+    ...(config.export ? { export: config.export } : {}),
   });
   options.onStep?.('quantize', formatQuantizeSummary(quantize));
   const report: RunReport = { config: config.file, quantize };
