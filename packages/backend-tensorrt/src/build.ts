@@ -3,6 +3,9 @@ import type { BuildOptions, PrecisionSpec } from './trtexec/options.js';
 import { buildEngine, runTrtexec, type TrtexecRunResult } from './trtexec/run.js';
 import { compareEngines, formatComparison } from './trtexec/compare.js';
 import { TrtexecUsageError } from './trtexec/errors.js';
+import { detectTrtVersion } from './trtexec/version.js';
+import { precisionLabel } from './trtexec/options.js';
+import { compareStronglyTyped, stronglyTypedModel } from './strongly-typed.js';
 
 /**
  * The TensorRT backend's `build`: runs trtexec on the exported QDQ model. Options are
@@ -12,13 +15,22 @@ import { TrtexecUsageError } from './trtexec/errors.js';
  */
 export async function buildTensorrt(onnxPath: string, options: Record<string, unknown> = {}): Promise<BuildReport> {
   const { output, compare, reference, ...rest } = options as { output?: string; compare?: PrecisionSpec; reference?: string } & BuildOptions;
-  const base: BuildOptions = { ...rest, ...(output ? { saveEngine: output } : {}) };
+  const strong = stronglyTypedModel(onnxPath, rest.cwd);
+  const trtVersion = rest.trtVersion ?? (await detectTrtVersion(rest));
+  const precision = rest.precision ?? (strong ? 'stronglyTyped' : undefined);
+  if (strong && precision !== 'stronglyTyped') {
+    throw new TrtexecUsageError(
+      `${onnxPath} is strongly typed (its float regions are ${strong.toUpperCase()}): build it with precision 'stronglyTyped' (the default for such a model), not '${precisionLabel(precision)}', which would let TensorRT re-pick its precisions`,
+    );
+  }
+  const base: BuildOptions = { ...rest, ...(precision ? { precision } : {}), ...(trtVersion ? { trtVersion } : {}), ...(output ? { saveEngine: output } : {}) };
   if (compare !== undefined) {
     if (!reference) {
       throw new TrtexecUsageError(
         `compare: "${String(compare)}" needs the FP32 model to build the baseline from (a QDQ model runs its Q/DQ layers in INT8 whatever the precision flags); pass reference: <model.onnx> (CLI: --reference)`,
       );
     }
+    if (strong) return compareStronglyTyped(onnxPath, base, compare, reference, strong);
     const comparison = await compareEngines(onnxPath, base, [base.precision ?? 'best', { precision: compare, onnxPath: reference }]);
     return { summary: formatComparison(comparison).split('\n'), output: base.saveEngine, comparison };
   }

@@ -15,10 +15,11 @@ import { layerNormRule } from './layernorm.js';
 import { softmaxRule } from './softmax.js';
 import { attentionRule } from './attention.js';
 import { sharedScaleRule } from './shared-scale.js';
+import { stronglyTypedRule } from './strongly-typed.js';
 
 export {
   unsupportedOpsRule, opsetRule, qdqTypeRule, zeroPointRule, scaleRule, perChannelActivationRule, weightAxisRule,
-  int8GroupsRule, fusionBreaksRule, residualAddRule, depthwiseRule, poolingRule, layerNormRule, softmaxRule, attentionRule, sharedScaleRule,
+  int8GroupsRule, fusionBreaksRule, residualAddRule, depthwiseRule, poolingRule, layerNormRule, softmaxRule, attentionRule, sharedScaleRule, stronglyTypedRule,
 };
 
 /** Every rule, validity rules (errors TensorRT would refuse or mis-run) first, then performance rules. */
@@ -39,4 +40,5 @@ export const CHECK_RULES: readonly CheckRule[] = [
   softmaxRule,
   attentionRule,
   sharedScaleRule,
+  stronglyTypedRule,
 ];
