@@ -102,7 +102,7 @@ export function toStronglyTyped(model: Model, options: StronglyTypedOptions): { 
     if (g.inputs.includes(v)) return ioLow ? 'low' : 'fp32';
     const p = v.producer;
     if (!p) return 'fp32';
-    if (p.opType === 'Cast') return 'fp32';
+    if (p.opType === 'Cast') return Number(p.attr('to', 0)) === LOW ? 'low' : 'fp32';
     return prec.get(p) === 'low' ? 'low' : 'fp32';
   };
   const wanted = (n: Node, i: number, v: Value): Prec | null => {
@@ -143,6 +143,15 @@ export function toStronglyTyped(model: Model, options: StronglyTypedOptions): { 
     }
     return r;
   };
+
+  // A Cast to FP32 (shape arithmetic turned float) read only by the reduced region casts to its type instead.
+  if (!emulate) {
+    for (const c of nodes) {
+      if (c.opType !== 'Cast' || !isFloat(c.output())) continue;
+      const uses = c.output().uses;
+      if (uses.length && !outputs.has(c.output()) && uses.every((u) => wanted(u.node, u.index, c.output()) === 'low')) c.setAttr('to', LOW);
+    }
+  }
 
   // 3. Every float input slot reads the type its node wants.
   let usesQdqLow = false;

@@ -57,7 +57,9 @@ export const stronglyTypedRule: CheckRule = {
     for (const c of g.nodes.filter((n) => n.opType === 'Cast')) {
       const p = c.input(0)?.producer;
       const readers = c.output().uses.map((u) => u.node);
-      if (p?.opType === 'Cast') {
+      const FLOATS: number[] = [DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16];
+      const chain = p?.opType === 'Cast' ? [t(p.input(0)), t(p.output()), t(c.output())] : [];
+      if (p?.opType === 'Cast' && chain.every((x) => x !== null && FLOATS.includes(x)) && chain.some((x) => REDUCED.has(x!))) {
         out.push(finding(ctx, 'warning', 'cast-pair', c, `${describe(ctx, p)} → ${describe(ctx, c)}: a Cast round trip; TensorRT keeps both conversions and the fusion across them is lost`));
         continue;
       }
