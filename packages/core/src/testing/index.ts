@@ -75,3 +75,4 @@ export function sharedFixture(name: string): string {
 export function repoFixture(name: string): string {
   return path.join(repoRoot(), 'fixtures', name);
 }
+export { writeWideMlp, type WideMlpOptions } from './wide-mlp.js';
