@@ -44,7 +44,7 @@ async function qdqExport(file: string) {
   return { fp32: model, exported: q.toExportModel(), loop };
 }
 
-const floatInitializers = (m: Model) => m.graph.initializers().filter((v) => [DataType.FLOAT, DataType.FLOAT16].includes(v.initializer!.dataType));
+const floatInitializers = (m: Model) => m.graph.initializers().filter((v) => ([DataType.FLOAT, DataType.FLOAT16] as number[]).includes(v.initializer!.dataType));
 
 describe('toStronglyTyped on the fmnist ResNet QDQ export', () => {
   it('FP16 everywhere: initializers and Q/DQ scales in FP16 at opset 19, FP32 graph I/O, runs in onnxruntime close to the FP32-float export', async () => {

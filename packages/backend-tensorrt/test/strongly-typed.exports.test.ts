@@ -32,7 +32,7 @@ const calibLoop = async () => toForwardLoop(await npySource(shared('calib_512.np
 
 describe('strongly typed FP16 export of the Fashion-MNIST fixtures', () => {
   for (const file of FMNIST) {
-    it(`${file}: FP16 except the policy ops, check clean, eval within 0.2 points of the FP32-float export`, async () => {
+    it(`${file}: FP16 except the policy ops, check clean, top-1 with FP16 arithmetic within 0.2 points of the FP32-float export`, async () => {
       const patterns = tensorrtPatterns(file.includes('vit') ? { minLinearSize: 0 } : {});
       const { model, matches } = transform(loadModel(shared(file)), { patterns });
       const q = insertQdq(model, matches);
@@ -49,9 +49,7 @@ describe('strongly typed FP16 export of the Fashion-MNIST fixtures', () => {
       const base = await evaluateModel(modelToBytes(fp32), data);
       // As `qdeploy eval` runs a strongly typed model: without onnxruntime's graph optimisations.
       const typed = await evaluateModel(modelToBytes(fp16), { ...data, sessionOptions: { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 } });
-      const emulated = await evaluateModel(modelToBytes(toStronglyTyped(fp32, { float: 'fp16', ranges, emulate: true }).model), { ...data, sessionOptions: { graphOptimizationLevel: 'disabled' } });
       expect(Math.abs(typed.top1 - base.top1)).toBeLessThanOrEqual(0.002);
-      expect(Math.abs(emulated.top1 - base.top1)).toBeLessThanOrEqual(0.002);
     }, 120_000);
   }
 });
