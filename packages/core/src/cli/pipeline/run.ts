@@ -56,6 +56,9 @@ export async function runConfig(config: ResolvedConfig, options: RunOptions = {}
     const ref = e.ref === false ? undefined : e.ref ?? config.model;
     await validateModelFile(config.output);
     report.evaluation = await evaluateModel(config.output, {
+      // A strongly typed model runs as written (see `qdeploy eval`): onnxruntime's graph
+      // optimisations change its FP16 arithmetic.
+      ...(quantize.float ? { sessionOptions: { graphOptimizationLevel: 'disabled' as const, logSeverityLevel: 3 as const } } : {}),
       data: e.data,
       labels: e.labels,
       ...(ref !== undefined ? { ref } : {}),
