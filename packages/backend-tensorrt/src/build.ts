@@ -23,7 +23,8 @@ export async function buildTensorrt(onnxPath: string, options: Record<string, un
       `${onnxPath} is strongly typed (its float regions are ${strong.toUpperCase()}): build it with precision 'stronglyTyped' (the default for such a model), not '${precisionLabel(precision)}', which would let TensorRT re-pick its precisions`,
     );
   }
-  const base: BuildOptions = { ...rest, ...(precision ? { precision } : {}), ...(trtVersion ? { trtVersion } : {}), ...(output ? { saveEngine: output } : {}) };
+  // A build that hangs (a stuck driver, a wrapper waiting on input) must end: an hour unless told otherwise.
+  const base: BuildOptions = { timeoutMs: defaultBuildTimeoutMs(), ...rest, ...(precision ? { precision } : {}), ...(trtVersion ? { trtVersion } : {}), ...(output ? { saveEngine: output } : {}) };
   if (compare !== undefined) {
     if (!reference) {
       throw new TrtexecUsageError(
@@ -36,6 +37,12 @@ export async function buildTensorrt(onnxPath: string, options: Record<string, un
   }
   const result = base.saveEngine ? await buildEngine(onnxPath, base) : await runTrtexec(onnxPath, base);
   return { summary: summarize(result), output: result.enginePath, result: { ...result, log: undefined } };
+}
+
+/** Default build timeout: QDEPLOY_BUILD_TIMEOUT (seconds) when set, else one hour. */
+export function defaultBuildTimeoutMs(env: Record<string, string | undefined> = process.env): number {
+  const s = Number(env.QDEPLOY_BUILD_TIMEOUT);
+  return (Number.isFinite(s) && s > 0 ? s : 3600) * 1000;
 }
 
 function summarize(r: TrtexecRunResult): string[] {

@@ -27,7 +27,7 @@ export function registerEval(program: Command, io: CliIO): void {
     .option('--emulate <type>', 'run the float regions as a strongly typed engine would: fp16 or bf16, emulated with Cast pairs on the FP32 model (policy defaults)', oneOfChoice(['fp16', 'bf16'] as const));
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.action(async (model: string, flags: EvalFlags) => {
-    const { evaluateModel, formatEvalReport } = await import('../../evaluate/index.js');
+    const { evaluateModel, formatEvalReport, labelWarning } = await import('../../evaluate/index.js');
     const { loadInputModel, validateModelFile } = await import('../pipeline/index.js');
     const file = path.resolve(model);
     loadInputModel(file);
@@ -58,6 +58,7 @@ export function registerEval(program: Command, io: CliIO): void {
       ...(flags.progress === false ? { progress: false } : {}),
     });
     if (typeof source !== 'string') report.model = file;
+    if (report.labelsOutOfRange) io.err(`qdeploy: warning: ${labelWarning(report)}\n`);
     if (flags.json) printJson(io, report);
     else io.out(`${formatEvalReport(report)}\n`);
   });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { CalibrationSettings, ResolvedConfig } from '../../config/types.js';
 import { UsageError } from '../errors.js';
-import { addCommonOptions, cliPluginSpecs, collect, keyValue, oneOfChoice, positiveInt, printJson, type CliIO } from '../options.js';
+import { addCommonOptions, cliPluginSpecs, collect, keyValue, oneOfChoice, outputPath, positiveInt, printJson, type CliIO } from '../options.js';
 
 interface QuantizeFlags {
   output?: string;
@@ -23,6 +23,7 @@ interface QuantizeFlags {
   float?: 'fp32' | 'fp16' | 'bf16';
   io?: 'original' | 'fp32' | 'fp16' | 'bf16';
   keepFp32?: string[];
+  allowNonfiniteWeights?: boolean;
 }
 
 export const floatChoice = oneOfChoice(['fp32', 'fp16', 'bf16'] as const);
@@ -49,7 +50,8 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('--io <type>', 'with --float: type of the model inputs/outputs: original (default), fp32, fp16, bf16', ioChoice)
     .option('--keep-fp32 <name>', 'with --float: keep this node name or op type in FP32 (repeatable)', collect)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
-    .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)');
+    .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)')
+    .option('--allow-nonfinite-weights', 'quantize weights that hold NaN or ±Inf (with a warning) instead of refusing the model');
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.addHelpText(
     'after',
@@ -59,7 +61,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
     const { loadConfig } = await import('../../config/load.js');
     const { formatQuantizeSummary, quantizeModel } = await import('../pipeline/index.js');
     const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
-    const output = flags.output !== undefined ? path.resolve(flags.output) : config?.output;
+    const output = flags.output !== undefined ? outputPath(flags.output) : config?.output;
     if (!output) throw new UsageError('missing the output path: give -o <file>');
 
     let calibration: CalibrationSettings | null;
@@ -88,6 +90,8 @@ export function registerQuantize(program: Command, io: CliIO): void {
       calibration,
       progress: flags.progress,
       ...(flags.float ?? config?.export ? { export: { ...config?.export, ...(flags.float ? { float: flags.float } : {}), ...(flags.io ? { io: flags.io } : {}), ...(flags.keepFp32 ? { keepFp32: [...(config?.export?.keepFp32 ?? []), ...flags.keepFp32] } : {}) } } : {}),
+      ...(config ? { protect: [config.file] } : {}),
+      ...(flags.allowNonfiniteWeights ? { allowNonFinite: true } : {}),
       log: (line) => io.err(`${line}\n`),
     });
     if (flags.json) printJson(io, summary);
