@@ -62,9 +62,11 @@ describe('strongly typed builds', () => {
     expect(args).not.toContain('--stronglyTyped');
   });
 
-  it('TensorRT 11: --best / --fp16 / --int8 are refused before launch, with what to do instead', async () => {
+  it('TensorRT 11: --best / --fp16 / --int8 are refused with what to do instead (the version read from the run\'s banner)', async () => {
     await expect(run(fp32Qdq, 'trt11')).rejects.toThrow(/TensorRT 11\.0\.0 has no --best: TensorRT 11 removed weak typing .*--float fp16/);
     await expect(run(fp32Qdq, 'trt11', { precision: ['fp16', 'int8'] })).rejects.toThrow(/has no --fp16 \/ --int8/);
+    // Told the version, build refuses before launching trtexec at all.
+    await expect(buildTensorrt(fp32Qdq, { trtexecPath: '/nonexistent/trtexec', trtVersion: '11.0' })).rejects.toThrow(/TensorRT 11\.0 has no --best/);
   });
 
   it('the parser reads strong typing from the echoed command and the flags it disabled', () => {
