@@ -21,6 +21,7 @@ export * from './patterns/transform.js';
 export * from './patterns/conversions.js';
 export * from './patterns/weight-axes.js';
 export * from './quantize/index.js';
+export * from './precision/index.js';
 export * from './calibrate/index.js';
 export * from './util/progress.js';
 export * from './util/atomic-write.js';

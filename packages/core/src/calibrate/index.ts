@@ -6,3 +6,4 @@ export { mergeCalibrationFiles } from './calibration-merge.js';
 export { observationSession } from './observe.js';
 export { DEFAULT_HISTOGRAM_STRIDE, sampleGrid, sampleStrideOf } from './sample.js';
 export * from './data/index.js';
+export { createSession, IN_MEMORY_MODEL_LIMIT } from './session.js';

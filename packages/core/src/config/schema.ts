@@ -172,6 +172,18 @@ const tune = z.strictObject(
   expecting('an object { data, labels?, heldOut?, heldOutLabels?, limit?, metric?, maxDrop?, minSqnr? }'),
 );
 
+const floatType = z.enum(['fp32', 'fp16', 'bf16'], expecting('one of "fp32", "fp16", "bf16"'));
+const exportSettings = z.strictObject(
+  {
+    float: floatType.optional(),
+    io: z.enum(['original', 'fp32', 'fp16', 'bf16'], expecting('one of "original", "fp32", "fp16", "bf16"')).optional(),
+    keepFp32: z.array(str('a node name or op type'), expecting('a list of node names or op types')).optional(),
+    forceReduced: z.array(str('a node name or op type'), expecting('a list of node names or op types')).optional(),
+    dataMax: z.number(expecting('a positive number')).positive(expecting('a positive number')).optional(),
+  },
+  expecting('an object { float?, io?, keepFp32?, forceReduced?, dataMax? }'),
+);
+
 export const configSchema = z.strictObject(
   {
     $schema: str().optional(),
@@ -182,6 +194,7 @@ export const configSchema = z.strictObject(
     backendOptions: z.record(z.string(), z.unknown(), expecting('an object of backend options')).optional(),
     quant: quant.optional(),
     calibration: calibration.optional(),
+    export: exportSettings.optional(),
     build: build.optional(),
     evaluate: evaluate.optional(),
     bench: bench.optional(),

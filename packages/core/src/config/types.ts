@@ -148,6 +148,20 @@ export interface TuneSettings {
   minSqnr?: number;
 }
 
+/** How the QDQ model's float regions are written (strongly typed export, see `toStronglyTyped`). */
+export interface ExportSettings {
+  /** "fp32" (default: float regions in FP32, precision left to the builder), "fp16" or "bf16" (strongly typed). */
+  float?: 'fp32' | 'fp16' | 'bf16';
+  /** Type of the model's float inputs and outputs: "original" (default) or the float type. */
+  io?: 'original' | 'fp32' | 'fp16' | 'bf16';
+  /** Node names or op types kept in FP32 besides the policy's own rules. */
+  keepFp32?: string[];
+  /** Node names or op types put in the reduced type whatever the policy says. */
+  forceReduced?: string[];
+  /** A node whose values exceed this on the calibration data stays FP32 (default 512, AutoCast's data_max). */
+  dataMax?: number;
+}
+
 /** A qdeploy config file. */
 export interface QdeployConfig {
   /** JSON Schema reference for editors; ignored by qdeploy. */
@@ -166,6 +180,8 @@ export interface QdeployConfig {
   quant?: QuantSettings;
   /** Calibration data and method; without it, activation scales are placeholders (a warning). */
   calibration?: CalibrationSettings;
+  /** How the float regions are written: `{ "float": "fp16" }` for TensorRT's strong typing. */
+  export?: ExportSettings;
   /** Build the quantized model with the backend's builder. */
   build?: BuildSettings;
   /** Evaluate the quantized model's accuracy. */

@@ -40,7 +40,9 @@ export class WeightFakeQuantize implements Quantizer {
 
   /** Takes per-channel ranges from the weight values. */
   private observe(w: Tensor): void {
-    const data = w.toFloat32();
+    // External weights are read for the extrema and dropped, not cached on the tensor: a
+    // model over 2 GB keeps no FP32 copy of its weights in JS (onnxruntime holds the one).
+    const data = w.isExternal ? w.toFloat32Copy() : w.toFloat32();
     const channels = this.scale.length;
     const inner = this.axis === null ? data.length : w.dims.slice(this.axis + 1).reduce((a, b) => a * b, 1);
     const { min, max } = channelExtrema(data, channels, inner);

@@ -4,7 +4,7 @@ import type { CalibrationSettings, ResolvedConfig } from '../../config/types.js'
 import { UsageError } from '../errors.js';
 import { defaultOutput } from '../default-output.js';
 import { NORMALIZATION_PRESETS, type NormalizationPreset } from '../../calibrate/data/normalize.js';
-import { addCommonOptions, cliPluginSpecs, collect, keyValue, outputPath, positiveInt, printJson, type CliIO } from '../options.js';
+import { addCommonOptions, cliPluginSpecs, collect, keyValue, oneOfChoice, outputPath, positiveInt, printJson, type CliIO } from '../options.js';
 import { cropSize, fraction, numberList } from '../number-options.js';
 import { addExcludeOptions, type ExcludeFlags } from '../placement-options.js';
 import { addBitOptions, quantFromFlags } from '../quantize-flags.js';
@@ -43,8 +43,14 @@ export interface QuantizeFlags extends ExcludeFlags {
   config?: string;
   json?: boolean;
   progress?: boolean;
+  float?: 'fp32' | 'fp16' | 'bf16';
+  io?: 'original' | 'fp32' | 'fp16' | 'bf16';
+  keepFp32?: string[];
   allowNonfiniteWeights?: boolean;
 }
+
+export const floatChoice = oneOfChoice(['fp32', 'fp16', 'bf16'] as const);
+const ioChoice = oneOfChoice(['original', 'fp32', 'fp16', 'bf16'] as const);
 
 export function registerQuantize(program: Command, io: CliIO): void {
   const cmd = program
@@ -58,6 +64,10 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .addOption(new Option('--no-calib', 'older name of --no-calibration').hideHelp());
   addPipelineOptions(cmd);
   addExcludeOptions(addBitOptions(cmd)).option('--report <file.html>', 'also write a self-contained HTML report (graph with the placement, histograms, summary)');
+  cmd
+    .option('--float <type>', 'float regions: fp32 (default; the builder picks precisions), fp16 or bf16 (strongly typed, for TensorRT 10 --stronglyTyped / TensorRT 11)', floatChoice)
+    .option('--io <type>', 'with --float: type of the model inputs/outputs: original (default), fp32, fp16, bf16', ioChoice)
+    .option('--keep-fp32 <name>', 'with --float: keep this node name or op type in FP32 (repeatable)', collect);
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.addHelpText(
     'after',
@@ -82,6 +92,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
       calibrationFileOptions: calibrationFile !== undefined ? calibrationOptionFlags(flags) : undefined,
       report: flags.report !== undefined ? path.resolve(flags.report) : undefined,
       progress: flags.progress,
+      ...(flags.float ?? config?.export ? { export: { ...config?.export, ...(flags.float ? { float: flags.float } : {}), ...(flags.io ? { io: flags.io } : {}), ...(flags.keepFp32 ? { keepFp32: [...(config?.export?.keepFp32 ?? []), ...flags.keepFp32] } : {}) } } : {}),
       log: (line) => io.err(`${line}\n`),
     });
     if (flags.json) printJson(io, summary);

@@ -5,7 +5,9 @@ import path from 'node:path';
 import { calibrate } from '../../calibrate/calibrate.js';
 import { openCalibrationData } from '../../calibrate/data/open.js';
 import { toForwardLoop } from '../../calibrate/data/forward-loop.js';
-import type { CalibrationSettings, QuantSettings } from '../../config/types.js';
+import type { CalibrationSettings, ExportSettings, QuantSettings } from '../../config/types.js';
+import { measureFloatRanges } from '../../precision/measure.js';
+import { toStronglyTyped, type StronglyTypedReport } from '../../precision/strongly-typed.js';
 import { displayPath } from '../../config/load.js';
 import { saveModel } from '../../onnx/save.js';
 import { countMatches, transform } from '../../patterns/transform.js';
@@ -42,6 +44,8 @@ export interface QuantizeModelOptions extends PipelineContext {
   calibrationFile?: string;
   /** Calibrator options that recompute the ranges from the file's states (e.g. another percentile); default: the file's. */
   calibrationFileOptions?: Record<string, unknown>;
+  /** Float regions in FP16 / BF16 for a strongly typed build (default: FP32). */
+  export?: ExportSettings;
   /** More inputs the output must never overwrite (a config file, evaluation data and labels, a reference model). */
   protect?: readonly (string | undefined)[];
   /** Quantize weights holding NaN or ±Inf (with a warning) instead of refusing the model. */
@@ -75,6 +79,8 @@ export interface QuantizeSummary {
     samples: number;
     seconds: number;
   } | null;
+  /** The strongly typed export (absent when the float regions stay FP32). */
+  float?: StronglyTypedReport;
   seconds: { load: number; transform: number; insertQdq: number; calibrate: number; save: number; total: number };
   /** The HTML report, when one was asked for. */
   report?: string;
@@ -153,8 +159,28 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   }
   const t4 = performance.now();
 
+  let exported = quantized.toExportModel({ quiet: true });
+  let float: StronglyTypedReport | undefined;
+  const ex = options.export;
+  if (ex?.float && ex.float !== 'fp32') {
+    // The reference run of the FP32 graph on the calibration data: AutoCast's data rule and the out-of-range report.
+    const ranges = source && cal
+      ? await measureFloatRanges(result.model, toForwardLoop(await openCalibrationData(data!, dataOptions(cal, modelInputs)), { modelInputs }), { limit: cal.limit })
+      : undefined;
+    const typed = toStronglyTyped(exported, {
+      float: ex.float,
+      io: ex.io,
+      ranges,
+      policy: { ...(ex.dataMax !== undefined ? { dataMax: ex.dataMax } : {}), exclude: ex.keepFp32 ?? [], include: ex.forceReduced ?? [] },
+    });
+    exported = typed.model;
+    float = typed.report;
+    if (!ranges) log(`qdeploy: warning: no calibration data: the ${ex.float.toUpperCase()} export keeps FP32 only by op type (no measured ranges, no overflow check)`);
+    for (const o of float.outOfRange.filter((r) => !r.keptFp32)) {
+      log(`qdeploy: warning: tensor "${o.tensor}" reached |x| = ${o.max.toPrecision(4)} on the calibration data, beyond ${ex.float.toUpperCase()}'s range, in a ${ex.float.toUpperCase()} node (forced): it will overflow to Infinity`);
+    }
+  }
   await fsp.mkdir(path.dirname(output), { recursive: true });
-  const exported = quantized.toExportModel({ quiet: true });
   await saveModel(exported, output, { protect: inputs });
   const t5 = performance.now();
   const outputBytes = fs.statSync(output).size;
@@ -172,6 +198,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
     excluded: quantized.placement.excluded.map((e) => ({ id: matchId(e.match), pattern: e.match.pattern.name, rule: `${e.rule.kind} ${e.rule.value}` })),
     unmatched: byOpType(result.unmatched),
     calibration,
+    ...(float ? { float } : {}),
     seconds: { load: s(t0, t1), transform: s(t1, t2), insertQdq: s(t2, t3), calibrate: s(t3, t4), save: s(t4, t5), total: s(t0, t5) },
   };
   if (options.report) {
@@ -207,6 +234,7 @@ export function quantizeSummaryRows(r: QuantizeSummary): [string, string][] {
         : 'none (placeholder activation scales)',
     ],
     ...(r.calibration?.normalization ? [['preprocess', r.calibration.normalization] as [string, string]] : []),
+    ...(r.float ? [floatRow(r.float)] : []),
     ['output', `${displayPath(r.output)} (${formatBytes(r.outputBytes)})`],
     [
       'time',
@@ -219,4 +247,13 @@ export function quantizeSummaryRows(r: QuantizeSummary): [string, string][] {
     ...rows.slice(rows.findIndex(([k]) => k === 'unmatched')),
     ...(r.report ? [['report', displayPath(r.report)] as [string, string]] : []),
   ];
+}
+
+/** One summary line for a strongly typed export: what stayed FP32 and why, what overflowed. */
+function floatRow(f: StronglyTypedReport): [string, string] {
+  const byRule = new Map<string, number>();
+  for (const k of f.kept) byRule.set(k.rule, (byRule.get(k.rule) ?? 0) + 1);
+  const kept = f.kept.length ? `; FP32 by policy: ${[...byRule].map(([r, n]) => `${n} ${r}`).join(', ')}` : '; no FP32 node';
+  const over = f.outOfRange.length ? `; ${plural(f.outOfRange.length, 'tensor')} beyond ${f.float.toUpperCase()} range (${f.outOfRange.filter((o) => o.keptFp32).length} kept FP32)` : '';
+  return ['float', `${f.float.toUpperCase()} strongly typed: ${f.lowNodes} nodes ${f.float.toUpperCase()}, ${f.fp32Nodes} FP32${kept}${over}; opset ${f.opset.from} → ${f.opset.to}${f.rangesMeasured ? '' : ' (no calibration data: ranges not measured)'}`];
 }

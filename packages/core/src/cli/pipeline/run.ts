@@ -57,6 +57,7 @@ export async function runConfig(config: ResolvedConfig, options: RunOptions = {}
     quant: config.quant,
     calibration: config.calibration ?? null,
     progress: options.progress,
+    ...(config.export ? { export: config.export } : {}),
   });
   options.onStep?.('quantize', formatQuantizeSummary(quantize));
   const report: RunReport = { config: config.file, quantize };
@@ -72,6 +73,9 @@ export async function runConfig(config: ResolvedConfig, options: RunOptions = {}
     const ref = e.ref === false ? undefined : e.ref ?? config.model;
     await validateModelFile(config.output);
     report.evaluation = await evaluateModel(config.output, {
+      // A strongly typed model runs as written (see `qdeploy eval`): onnxruntime's graph
+      // optimisations change its FP16 arithmetic.
+      ...(quantize.float ? { sessionOptions: { graphOptimizationLevel: 'disabled' as const, logSeverityLevel: 3 as const } } : {}),
       data: e.data,
       labels: e.labels,
       ...(ref !== undefined ? { ref } : {}),
