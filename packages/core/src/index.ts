@@ -47,3 +47,5 @@ export {
 // mistaken for the IR's Tensor (an initializer): users need no onnxruntime-node import.
 export { Tensor as OrtTensor } from 'onnxruntime-node';
 export * from './autodiff/index.js';
+export * from './analyze/index.js';
+export * from './report/index.js';

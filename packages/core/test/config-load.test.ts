@@ -134,7 +134,20 @@ describe('loadConfig: errors name the file and the path', () => {
     const err = await configErrorOf(file);
     expect(err.issues).toHaveLength(2);
     expect(err.issues[0]).toMatch(/qdeploy\.config\.json: calibration: unknown key "batchsize" \(did you mean "batchSize"\?\)$/);
-    expect(err.issues[1]).toMatch(/qdeploy\.config\.json: unknown key "extra" \(known keys: \$schema, model, output, backend, plugins, backendOptions, quant, calibration, build, evaluate, bench\)$/);
+    expect(err.issues[1]).toMatch(/qdeploy\.config\.json: unknown key "extra" \(known keys: \$schema, model, output, backend, plugins, backendOptions, quant, calibration, build, evaluate, bench, tune\)$/);
+  });
+
+  it('quant.exclude, quant.overrides and tune are checked like the rest', async () => {
+    const file = write('err-accuracy/qdeploy.config.json', JSON.stringify({ ...minimal, quant: { exclude: { opTypes: [3], nodez: [] }, overrides: { tensors: { x: { amax: -1 } } } }, tune: { data: 'x.npy', metric: 'f1' } }));
+    const rest = (await configErrorOf(file)).issues.map((l) => l.replace(/^.*qdeploy\.config\.json: /, ''));
+    expect(rest).toEqual(
+      expect.arrayContaining([
+        'quant.exclude.opTypes[0]: expected an op type, got 3',
+        expect.stringMatching(/^quant\.exclude: unknown key "nodez" \(did you mean "nodes"\?\)$/),
+        'quant.overrides.tensors.x.amax: expected a positive number, got -1',
+        'tune.metric: expected one of "top1", "agreement", "sqnr", got "f1"',
+      ]),
+    );
   });
 
   it('one line per issue: missing fields, array items, enums, unions, nested objects', async () => {

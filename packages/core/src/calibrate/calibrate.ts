@@ -90,7 +90,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   const methodOptions = options.options ?? options.calibratorOptions;
   const method = typeof chosen === 'function' ? 'custom' : canonicalMethod(chosen ?? 'mse', registeredCalibrators());
   const factory = typeof chosen === 'function' ? chosen : resolveCalibratorFactory(method, options.container);
-  const stubs = quantized.stubs().filter((s) => s.enabled);
+  const stubs = quantized.stubs().filter((s) => s.enabled && !s.fixed); // a fixed amax (an override) is not calibrated
   const graphInputs = new Set(quantized.model.graph.inputs);
   const inputChoice = options.inputMethod !== undefined ? options.inputMethod : options.inputCalibrator;
   const inputMethod = inputChoice === undefined ? 'minmax' : inputChoice;

@@ -11,6 +11,8 @@ import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerRun } from './commands/run.js';
+import { registerAnalyze } from './commands/analyze.js';
+import { registerTune } from './commands/tune.js';
 import { EXIT_OK, EXIT_USAGE, errorJson, errorLines, exitCodeFor } from './errors.js';
 import { printJson, processIO, type CliIO } from './options.js';
 import { printableText } from '../util/printable.js';
@@ -47,6 +49,8 @@ export function createProgram(io: CliIO = processIO, setExitCode: (code: number)
   registerBench(program, io);
   registerBuild(program, io);
   registerCheck(program, io, setExitCode);
+  registerAnalyze(program, io);
+  registerTune(program, io);
   return program;
 }
 

@@ -197,6 +197,10 @@ export function resolveConfigPaths(config: QdeployConfig, file: string): Resolve
   };
   if (config.plugins) out.plugins = config.plugins.map(spec);
   if (config.calibration) out.calibration = { ...config.calibration, data: abs(config.calibration.data) };
+  if (config.tune) {
+    const t = config.tune;
+    out.tune = { ...t, data: abs(t.data), ...(t.labels ? { labels: abs(t.labels) } : {}), ...(t.heldOut ? { heldOut: abs(t.heldOut) } : {}), ...(t.heldOutLabels ? { heldOutLabels: abs(t.heldOutLabels) } : {}) };
+  }
   if (config.evaluate) {
     const ref = config.evaluate.ref;
     out.evaluate = { ...config.evaluate, data: abs(config.evaluate.data), labels: abs(config.evaluate.labels) };

@@ -51,13 +51,40 @@ const tensorQuant = z.strictObject(
   expecting('an object { nBits?, symmetric?, perChannel? }'),
 );
 
+const names = (item: string, list: string) => z.array(nonEmpty(item), expecting(list));
+const exclude = z.strictObject(
+  {
+    nodes: names('a node name or "/regex/"', 'a list of node names or "/regex/"s').optional(),
+    opTypes: names('an op type', 'a list of op types').optional(),
+    patterns: names('a pattern name', 'a list of pattern names').optional(),
+    matches: names('a match id (its anchor node name)', 'a list of match ids').optional(),
+  },
+  expecting('an object { nodes?, opTypes?, patterns?, matches? }'),
+);
+const positive = () => z.number(expecting('a positive number')).positive(expecting('a positive number'));
+const tensorOverride = z.strictObject(
+  { ...tensorQuant.shape, amax: positive().optional() },
+  expecting('an object { nBits?, symmetric?, perChannel?, amax? }'),
+);
+const overrides = z.strictObject(
+  {
+    tensors: z.record(z.string(), tensorOverride, expecting('an object of tensor name → override')).optional(),
+    matches: z
+      .record(z.string(), z.strictObject({ activation: tensorOverride.optional(), weight: tensorOverride.optional() }, expecting('an object { activation?, weight? }')), expecting('an object of match id → override'))
+      .optional(),
+  },
+  expecting('an object { tensors?, matches? }'),
+);
+
 const quant = z.strictObject(
   {
     activation: tensorQuant.optional(),
     weight: tensorQuant.optional(),
     skipWeightQuantFor: z.array(str('a pattern name or op type'), expecting('a list of pattern names or op types')).optional(),
+    exclude: exclude.optional(),
+    overrides: overrides.optional(),
   },
-  expecting('an object { activation?, weight?, skipWeightQuantFor? }'),
+  expecting('an object { activation?, weight?, skipWeightQuantFor?, exclude?, overrides? }'),
 );
 
 const presetNames = Object.keys(NORMALIZATION_PRESETS) as [NormalizationPreset, ...NormalizationPreset[]];
@@ -131,6 +158,20 @@ const bench = z.strictObject(
   expecting('an object { batchSize?, iterations?, warmup?, threads?, compare? }'),
 );
 
+const tune = z.strictObject(
+  {
+    data: nonEmpty('a path to tuning data (.npy)'),
+    labels: nonEmpty('a path to its labels (.npy)').optional(),
+    heldOut: nonEmpty('a path to held-out data (.npy)').optional(),
+    heldOutLabels: nonEmpty('a path to its labels (.npy)').optional(),
+    limit: posInt().optional(),
+    metric: z.enum(['top1', 'agreement', 'sqnr'], expecting('one of "top1", "agreement", "sqnr"')).optional(),
+    maxDrop: z.number(expecting('a non-negative number')).min(0, expecting('a non-negative number')).optional(),
+    minSqnr: finite().optional(),
+  },
+  expecting('an object { data, labels?, heldOut?, heldOutLabels?, limit?, metric?, maxDrop?, minSqnr? }'),
+);
+
 export const configSchema = z.strictObject(
   {
     $schema: str().optional(),
@@ -144,6 +185,7 @@ export const configSchema = z.strictObject(
     build: build.optional(),
     evaluate: evaluate.optional(),
     bench: bench.optional(),
+    tune: tune.optional(),
   },
   expecting('an object { model, output, backend, ... }'),
 );

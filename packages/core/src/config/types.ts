@@ -21,6 +21,18 @@ export interface QuantSettings {
   weight?: TensorQuantSettings;
   /** Pattern names or op types whose weights stay in float (default ["LayerNormalization"]). */
   skipWeightQuantFor?: string[];
+  /** Matches kept in float: by node name (exact or "/regex/"), op type, pattern name, or match id. */
+  exclude?: { nodes?: string[]; opTypes?: string[]; patterns?: string[]; matches?: string[] };
+  /** Per-tensor and per-match bit width, symmetry, per-channel, fixed amax (see QuantOverrides). */
+  overrides?: {
+    tensors?: Record<string, TensorOverrideSettings>;
+    matches?: Record<string, { activation?: TensorOverrideSettings; weight?: TensorOverrideSettings }>;
+  };
+}
+
+/** A TensorQuantSettings with an optional fixed amax. */
+export interface TensorOverrideSettings extends TensorQuantSettings {
+  amax?: number;
 }
 
 /** Per-channel normalisation applied to calibration data: `(x * scale - mean[c]) / std[c]`. */
@@ -119,6 +131,23 @@ export interface BenchSettings {
   compare?: boolean;
 }
 
+/** `qdeploy tune`: the data the search runs on and the budget. */
+export interface TuneSettings {
+  /** Tuning data (.npy). */
+  data: string;
+  labels?: string;
+  /** Held-out data the result is checked on (default: the second half of `data`). */
+  heldOut?: string;
+  heldOutLabels?: string;
+  limit?: number;
+  /** top1 (needs labels), agreement with FP32, or sqnr. */
+  metric?: 'top1' | 'agreement' | 'sqnr';
+  /** Largest allowed top-1 / agreement drop, in points (default 1). */
+  maxDrop?: number;
+  /** Smallest allowed output SQNR in dB, for metric sqnr (default 20). */
+  minSqnr?: number;
+}
+
 /** A qdeploy config file. */
 export interface QdeployConfig {
   /** JSON Schema reference for editors; ignored by qdeploy. */
@@ -143,6 +172,8 @@ export interface QdeployConfig {
   evaluate?: EvaluateSettings;
   /** Time the quantized model. */
   bench?: BenchSettings;
+  /** Mixed precision under a budget (`qdeploy tune -c`). */
+  tune?: TuneSettings;
 }
 
 /** A loaded config: paths made absolute, plus where it came from. */

@@ -6,8 +6,13 @@ import { defaultOutput } from '../default-output.js';
 import { NORMALIZATION_PRESETS, type NormalizationPreset } from '../../calibrate/data/normalize.js';
 import { addCommonOptions, cliPluginSpecs, collect, keyValue, outputPath, positiveInt, printJson, type CliIO } from '../options.js';
 import { cropSize, fraction, numberList } from '../number-options.js';
+import { addExcludeOptions, type ExcludeFlags } from '../placement-options.js';
+import { addBitOptions, quantFromFlags } from '../quantize-flags.js';
 
-interface QuantizeFlags {
+interface QuantizeFlags extends ExcludeFlags {
+  report?: string;
+  activationBits?: number;
+  weightBits?: number;
   output?: string;
   force?: boolean;
   backend?: string;
@@ -74,6 +79,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
     .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)')
     .option('--allow-nonfinite-weights', 'quantize weights that hold NaN or ±Inf (with a warning) instead of refusing the model');
+  addExcludeOptions(addBitOptions(cmd)).option('--report <file.html>', 'also write a self-contained HTML report (graph with the placement, histograms, summary)');
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.addHelpText(
     'after',
@@ -126,8 +132,9 @@ export function registerQuantize(program: Command, io: CliIO): void {
       backendOptions: flags.backendOption || config?.backendOptions ? { ...config?.backendOptions, ...flags.backendOption } : undefined,
       plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
       from: config?.dir ?? process.cwd(),
-      quant: config?.quant,
+      quant: quantFromFlags(flags, config),
       calibration,
+      report: flags.report !== undefined ? path.resolve(flags.report) : undefined,
       progress: flags.progress,
       ...(config ? { protect: [config.file] } : {}),
       ...(flags.allowNonfiniteWeights ? { allowNonFinite: true } : {}),
