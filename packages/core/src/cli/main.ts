@@ -11,6 +11,7 @@ import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerRun } from './commands/run.js';
+import { registerTrain } from './commands/train.js';
 import { EXIT_OK, EXIT_USAGE, errorLines, exitCodeFor } from './errors.js';
 import { processIO, type CliIO } from './options.js';
 
@@ -41,6 +42,7 @@ export function createProgram(io: CliIO = processIO, setExitCode: (code: number)
     .addHelpText('after', '\nExit codes: 0 ok, 1 run failed, 2 bad usage or bad input, 130 interrupted.\nRun qdeploy <command> --help for a command\'s options.');
   registerQuantize(program, io);
   registerRun(program, io);
+  registerTrain(program, io);
   registerInspect(program, io);
   registerEval(program, io);
   registerBench(program, io);

@@ -212,6 +212,10 @@ export function resolveConfigPaths(config: QdeployConfig, file: string): Resolve
   };
   if (config.plugins) out.plugins = config.plugins.map(spec);
   if (config.calibration) out.calibration = { ...config.calibration, data: abs(config.calibration.data) };
+  if (config.qat) {
+    const q = config.qat;
+    out.qat = { ...q, data: abs(q.data), ...(q.labels ? { labels: abs(q.labels) } : {}), ...(q.checkpointDir ? { checkpointDir: abs(q.checkpointDir) } : {}) };
+  }
   if (config.evaluate) {
     const ref = config.evaluate.ref;
     out.evaluate = { ...config.evaluate, data: abs(config.evaluate.data), labels: abs(config.evaluate.labels) };

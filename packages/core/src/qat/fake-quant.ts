@@ -74,7 +74,7 @@ export function addWeightFakeQuant(g: Graph, opset: number, w: Value, dims: read
   const scale = op(g, 'Div', [guarded, scalarFloat(g, `${base}_qat_qmax`, qmax)], base);
   const channels = axis === null ? undefined : dims[axis]!;
   const zp = zeroPointOf(g, base, true, 0, channels);
-  const attrs = axis === null ? {} : { axis };
+  const attrs: Record<string, number> = axis === null ? {} : { axis };
   const q = op(g, 'QuantizeLinear', [w, scale, zp], base, attrs);
   return { out: op(g, 'DequantizeLinear', [q, scale, zp], base, attrs), scale };
 }

@@ -28,7 +28,8 @@ export type OptimizerType = 'sgd' | 'adamw';
 
 export interface OptimizerSpec {
   type: OptimizerType;
-  lr: number;
+  /** Default 1e-4. */
+  lr?: number;
   /** SGD momentum (default 0.9). */
   momentum?: number;
   /** Nesterov momentum for SGD (default false). */

@@ -1,10 +1,11 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { CalibrationSettings, ResolvedConfig } from '../../config/types.js';
+import type { QuantizeModelOptions } from '../pipeline/quantize.js';
 import { UsageError } from '../errors.js';
 import { addCommonOptions, cliPluginSpecs, collect, keyValue, positiveInt, printJson, type CliIO } from '../options.js';
 
-interface QuantizeFlags {
+export interface QuantizeFlags {
   output?: string;
   backend?: string;
   calib?: string | false;
@@ -47,40 +48,46 @@ export function registerQuantize(program: Command, io: CliIO): void {
     '\nExamples:\n  qdeploy quantize model.onnx -o model.int8.onnx --backend tensorrt --calib calib.npy\n  qdeploy quantize model.onnx -o model.int8.onnx --calib images/ --calibrator percentile --calib-option percentile=99.99',
   );
   cmd.action(async (model: string, flags: QuantizeFlags) => {
-    const { loadConfig } = await import('../../config/load.js');
     const { formatQuantizeSummary, quantizeModel } = await import('../pipeline/index.js');
-    const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
-    const output = flags.output !== undefined ? path.resolve(flags.output) : config?.output;
-    if (!output) throw new UsageError('missing the output path: give -o <file>');
-
-    let calibration: CalibrationSettings | null;
-    if (flags.calib === false) calibration = null;
-    else {
-      const base = config?.calibration;
-      const data = typeof flags.calib === 'string' ? path.resolve(flags.calib) : base?.data;
-      if (!data) throw new UsageError('no calibration data: give --calib <data> (or --no-calib to save placeholder scales)');
-      calibration = { ...base, data };
-      if (flags.calibrator !== undefined) calibration.method = flags.calibrator;
-      if (flags.inputCalibrator !== undefined) calibration.inputMethod = flags.inputCalibrator === 'same' ? null : flags.inputCalibrator;
-      if (flags.calibOption) calibration.options = { ...base?.options, ...flags.calibOption };
-      if (flags.batchSize !== undefined) calibration.batchSize = flags.batchSize;
-      if (flags.limit !== undefined) calibration.limit = flags.limit;
-      if (flags.histogramStride !== undefined) calibration.histogramStride = flags.histogramStride;
-      if (flags.inputName !== undefined) calibration.inputName = flags.inputName;
-    }
-    const summary = await quantizeModel({
-      model: path.resolve(model),
-      output,
-      backend: flags.backend ?? config?.backend ?? 'tensorrt',
-      backendOptions: flags.backendOption || config?.backendOptions ? { ...config?.backendOptions, ...flags.backendOption } : undefined,
-      plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
-      from: config?.dir ?? process.cwd(),
-      quant: config?.quant,
-      calibration,
-      progress: flags.progress,
-      log: (line) => io.err(`${line}\n`),
-    });
+    const summary = await quantizeModel(await quantizeOptionsFromFlags(model, flags, io));
     if (flags.json) printJson(io, summary);
     else io.out(`${formatQuantizeSummary(summary)}\n`);
   });
+}
+
+/** The quantize pipeline's options from the flags (and the config file they name); shared with train. */
+export async function quantizeOptionsFromFlags(model: string, flags: QuantizeFlags, io: CliIO): Promise<QuantizeModelOptions & { config?: ResolvedConfig }> {
+  const { loadConfig } = await import('../../config/load.js');
+  const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
+  const output = flags.output !== undefined ? path.resolve(flags.output) : config?.output;
+  if (!output) throw new UsageError('missing the output path: give -o <file>');
+
+  let calibration: CalibrationSettings | null;
+  if (flags.calib === false) calibration = null;
+  else {
+    const base = config?.calibration;
+    const data = typeof flags.calib === 'string' ? path.resolve(flags.calib) : base?.data;
+    if (!data) throw new UsageError('no calibration data: give --calib <data> (or --no-calib to save placeholder scales)');
+    calibration = { ...base, data };
+    if (flags.calibrator !== undefined) calibration.method = flags.calibrator;
+    if (flags.inputCalibrator !== undefined) calibration.inputMethod = flags.inputCalibrator === 'same' ? null : flags.inputCalibrator;
+    if (flags.calibOption) calibration.options = { ...base?.options, ...flags.calibOption };
+    if (flags.batchSize !== undefined) calibration.batchSize = flags.batchSize;
+    if (flags.limit !== undefined) calibration.limit = flags.limit;
+    if (flags.histogramStride !== undefined) calibration.histogramStride = flags.histogramStride;
+    if (flags.inputName !== undefined) calibration.inputName = flags.inputName;
+  }
+  return {
+    config,
+    model: path.resolve(model),
+    output,
+    backend: flags.backend ?? config?.backend ?? 'tensorrt',
+    backendOptions: flags.backendOption || config?.backendOptions ? { ...config?.backendOptions, ...flags.backendOption } : undefined,
+    plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
+    from: config?.dir ?? process.cwd(),
+    quant: config?.quant,
+    calibration,
+    progress: flags.progress,
+    log: (line) => io.err(`${line}\n`),
+  };
 }

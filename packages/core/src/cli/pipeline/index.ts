@@ -14,3 +14,4 @@ export { formatInspectReport, inspectModel, type InspectOptions, type InspectRep
 export { checkModel, formatCheckReport, type CheckReport } from './check.js';
 export { buildWithBackend, formatBuildReport } from './build.js';
 export { runConfig, type RunOptions, type RunReport } from './run.js';
+export { runQat, formatQatReport, defaultCheckpointDir, type QatReport } from './train.js';

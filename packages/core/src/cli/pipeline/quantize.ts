@@ -5,7 +5,7 @@ import path from 'node:path';
 import { calibrate } from '../../calibrate/calibrate.js';
 import { openCalibrationData } from '../../calibrate/data/open.js';
 import { toForwardLoop } from '../../calibrate/data/forward-loop.js';
-import type { CalibrationSettings, QuantSettings } from '../../config/types.js';
+import type { CalibrationSettings, QatSettings, QuantSettings } from '../../config/types.js';
 import { displayPath } from '../../config/load.js';
 import { saveModel } from '../../onnx/save.js';
 import { countMatches, transform } from '../../patterns/transform.js';
@@ -16,6 +16,7 @@ import { dataOptions, inputCalibrator } from './calibration.js';
 import { byOpType, configuredPatterns, mergeQuantConfig, prepareBackend, type PipelineContext } from './context.js';
 import { externalDataFiles } from '../../onnx/external-data.js';
 import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
+import { formatQatReport, runQat, type QatReport } from './train.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
   /** The FP32 ONNX model. */
@@ -32,6 +33,8 @@ export interface QuantizeModelOptions extends PipelineContext {
   calibration?: CalibrationSettings | null;
   /** Progress display during calibration (default: on a terminal). */
   progress?: boolean;
+  /** Quantization-aware training after calibration. */
+  qat?: QatSettings;
 }
 
 export interface QuantizeSummary {
@@ -48,6 +51,7 @@ export interface QuantizeSummary {
   /** Nodes no fusion claimed, by op type. */
   unmatched: Record<string, number>;
   calibration: { method: string; inputMethod: string | null; data: string; batches: number; samples: number; seconds: number } | null;
+  qat?: QatReport;
   seconds: { load: number; transform: number; insertQdq: number; calibrate: number; save: number; total: number };
 }
 
@@ -61,7 +65,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   const output = path.resolve(options.output);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
-  await checkOutputPath(output, [model, data]);
+  await checkOutputPath(output, [model, data, options.qat?.data, options.qat?.labels]);
 
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
   const method = cal?.method ?? backend.defaultCalibrator ?? 'mse';
@@ -93,11 +97,13 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   } else if (quantized.stubs().length > 0) {
     log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calib <data> before deploying`);
   }
+  let qat: QatReport | undefined;
+  if (options.qat) qat = await runQat(quantized, options.qat, { output, modelInputs, progress: options.progress, log });
   const t4 = performance.now();
 
   await fsp.mkdir(path.dirname(output), { recursive: true });
   const exported = quantized.toExportModel({ quiet: true });
-  await saveModel(exported, output, { protect: [model, ...(data ? [data] : [])] });
+  await saveModel(exported, output, { protect: [model, ...(data ? [data] : []), ...(options.qat ? [options.qat.data] : [])] });
   const t5 = performance.now();
   const outputBytes = fs.statSync(output).size;
 
@@ -113,6 +119,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
     quantizers: quantized.counts(),
     unmatched: byOpType(result.unmatched),
     calibration,
+    ...(qat ? { qat } : {}),
     seconds: { load: s(t0, t1), transform: s(t1, t2), insertQdq: s(t2, t3), calibrate: s(t3, t4), save: s(t4, t5), total: s(t0, t5) },
   };
 }
@@ -136,6 +143,7 @@ export function formatQuantizeSummary(r: QuantizeSummary): string {
           (r.calibration.inputMethod ? `; model inputs: ${r.calibration.inputMethod}` : '')
         : 'none (placeholder activation scales)',
     ],
+    ...(r.qat ? ([['QAT', formatQatReport(r.qat)]] as [string, string][]) : []),
     ['output', `${displayPath(r.output)} (${formatBytes(r.outputBytes)})`],
     [
       'time',
