@@ -41,3 +41,4 @@ export {
   type LoadPluginOptions,
   type LoadedPlugin,
 } from './plugins/load.js';
+export * from './autodiff/index.js';
