@@ -42,3 +42,4 @@ export {
   type LoadedPlugin,
 } from './plugins/load.js';
 export * from './autodiff/index.js';
+export * from './qat/index.js';

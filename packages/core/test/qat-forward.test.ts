@@ -47,7 +47,7 @@ describe('QAT training graph (forward)', () => {
     const q = await quantized('fmnist_resnet.onnx');
     const tg = buildTrainingGraph(q, { batchSize: B, loss: resolveLoss('cross-entropy'), learnScales: false, bnTraining: false });
     expect(tg.params.length).toBe(32); // 16 weights + 16 biases
-    expect(tg.stopGradient.size).toBe(q.weightQuantizers().length);
+    expect(tg.stopGradient.size).toBe(2 * q.weightQuantizers().length); // |w| and the scale of each
     // Unoptimised on both sides: onnxruntime's layouts sum in another order, and a value one ulp
     // from a rounding edge lands in the neighbouring bin.
     const s = await ort.InferenceSession.create(modelToBytes(tg.model), { graphOptimizationLevel: 'disabled' });

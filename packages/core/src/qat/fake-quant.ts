@@ -61,7 +61,7 @@ export function addActivationFakeQuant(g: Graph, x: Value, stub: QuantStub, lear
  * Weight fake quant on the weight input `w` (dims `dims`); returns the fake-quantized
  * weight and the in-graph scale value (to stop the gradient at).
  */
-export function addWeightFakeQuant(g: Graph, opset: number, w: Value, dims: readonly number[], wq: WeightFakeQuantize): { out: Value; scale: Value } {
+export function addWeightFakeQuant(g: Graph, opset: number, w: Value, dims: readonly number[], wq: WeightFakeQuantize): { out: Value; scale: Value; stop: Value[] } {
   if (!wq.config.symmetric) throw new Error(`prepareQat: weight ${w.name} uses asymmetric quantization; QAT recomputes weight scales symmetrically (max |w| / qmax) only`);
   const { qmax } = integerRange(wq.config);
   const base = w.name;
@@ -76,5 +76,6 @@ export function addWeightFakeQuant(g: Graph, opset: number, w: Value, dims: read
   const zp = zeroPointOf(g, base, true, 0, channels);
   const attrs: Record<string, number> = axis === null ? {} : { axis };
   const q = op(g, 'QuantizeLinear', [w, scale, zp], base, attrs);
-  return { out: op(g, 'DequantizeLinear', [q, scale, zp], base, attrs), scale };
+  // Stopped where the scale path leaves w (|w|) and at the scale itself.
+  return { out: op(g, 'DequantizeLinear', [q, scale, zp], base, attrs), scale, stop: [abs, scale] };
 }

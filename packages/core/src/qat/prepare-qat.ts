@@ -100,6 +100,8 @@ export class Qat {
   private teacherSession: ort.InferenceSession | null = null;
   private dirtyWeights = false;
   private readonly paramTensors = new Map<string, ort.Tensor>();
+  /** Forward-only graphs for predict(), by batch size. */
+  private readonly predictors = new Map<number, { graph: TrainingGraph; session: ort.InferenceSession; key: string }>();
 
   private constructor(private readonly quantized: QuantizedModel, readonly options: QatOptions) {
     this.batchSize = options.batchSize ?? DEFAULT_QAT_BATCH_SIZE;
@@ -270,6 +272,31 @@ export class Qat {
     return loss;
   }
 
+  /**
+   * Logits of the current weights with fake quant as switched (BatchNormalization on its
+   * running statistics): the simulated quantized model, for evaluation at any batch size.
+   */
+  async predict(inputs: StepInputs): Promise<Float32Array> {
+    const first = isTensor(inputs) ? inputs : Object.values(inputs)[0]!;
+    const batch = first.dims[0]!;
+    let p = this.predictors.get(batch);
+    // BatchNormalization statistics are constants of the predictor graph: rebuild after steps moved them.
+    const key = `${this.switchKey()}|${this.runningStats.size ? this.steps : 0}`;
+    if (this.runningStats.size) this.sync();
+    if (!p || p.key !== key) {
+      await p?.session.release();
+      const graph = buildTrainingGraph(this.quantized, { batchSize: batch, loss: null, learnScales: this.learnScales, bnTraining: false, trainable: this.options.trainable, output: this.options.output });
+      const session = await ort.InferenceSession.create(modelToBytes(graph.model), { graphOptimizationLevel: 'all', ...this.options.sessionOptions });
+      p = { graph, session, key };
+      this.predictors.set(batch, p);
+    }
+    const feeds: Record<string, ort.Tensor> = isTensor(inputs) ? { [p.graph.dataInputs[0]!.name]: inputs } : { ...(inputs as Record<string, ort.Tensor>) };
+    for (const q of p.graph.params) feeds[q.name] = this.paramTensors.get(q.name)!;
+    for (const s of p.graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
+    const out = await p.session.run(feeds);
+    return out[p.graph.logits]!.data as Float32Array;
+  }
+
   /** Writes the trained weights, scales and statistics into the quantized model. */
   sync(): void {
     if (!this.dirtyWeights) return;
@@ -328,6 +355,8 @@ export class Qat {
   }
 
   async release(): Promise<void> {
+    for (const p of this.predictors.values()) await p.session.release();
+    this.predictors.clear();
     await this.built?.session.release();
     await this.teacherSession?.release();
     this.built = null;

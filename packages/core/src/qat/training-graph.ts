@@ -16,7 +16,8 @@ import { addTypedInput, setBatch } from './ops.js';
 
 export interface TrainingGraphOptions {
   batchSize: number;
-  loss: ResolvedLoss;
+  /** null: a forward-only graph whose one output is the logits (evaluation with fake quant). */
+  loss: ResolvedLoss | null;
   /** Activation scales as graph inputs (LSQ) instead of constants. */
   learnScales: boolean;
   /** BatchNormalization nodes use batch statistics and update their running averages. */
@@ -39,6 +40,7 @@ export interface TrainingGraph {
   dataInputs: { name: string; dims: number[] }[];
   labels: string | null;
   teacher: string | null;
+  /** The loss value ('' in a forward-only graph). */
   loss: string;
   logits: string;
   classes: number;
@@ -115,8 +117,8 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
     const w = valueOf(q.tensor);
     const dims = paramDims.get(w.name) ?? w.initializer?.dims;
     if (!dims) throw new Error(`prepareQat: weight ${w.name} of ${q.describe()} is neither trained nor an initializer`);
-    const { out, scale } = addWeightFakeQuant(g, opset, w, dims, q as Parameters<typeof addWeightFakeQuant>[4]);
-    stopGradient.add(scale.name);
+    const { out, stop } = addWeightFakeQuant(g, opset, w, dims, q as Parameters<typeof addWeightFakeQuant>[4]);
+    for (const v of stop) stopGradient.add(v.name);
     for (const m of q.matches) {
       for (const n of m.nodes) {
         const c = nodeMap.get(n)!;
@@ -128,15 +130,15 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
   const runningStats: RunningStat[] = [];
   if (options.bnTraining) runningStats.push(...trainBatchNorms(g));
 
-  const lossGraph = addLoss(g, logitsValue, batch, logitDims[1]!, options.loss);
-  g.outputs = [lossGraph.loss, logitsValue, ...runningStats.map((r) => g.value(r.output)!)];
+  const lossGraph = options.loss ? addLoss(g, logitsValue, batch, logitDims[1]!, options.loss) : null;
+  g.outputs = [...(lossGraph ? [lossGraph.loss] : []), logitsValue, ...runningStats.map((r) => g.value(r.output)!)];
   g.cleanup().toposort();
   return {
     model,
     dataInputs,
-    labels: lossGraph.labels?.name ?? null,
-    teacher: lossGraph.teacher?.name ?? null,
-    loss: lossGraph.loss.name,
+    labels: lossGraph?.labels?.name ?? null,
+    teacher: lossGraph?.teacher?.name ?? null,
+    loss: lossGraph?.loss.name ?? '',
     logits: logitsValue.name,
     classes: logitDims[1]!,
     params,
