@@ -90,7 +90,6 @@ export async function trainQat(qat: Qat, o: TrainQatOptions): Promise<TrainQatRe
     } finally {
       progress.stop();
     }
-    if (o.signal?.aborted) return { epochs: history, resumedFrom, interrupted: true };
     const seconds = (performance.now() - t0) / 1000;
     const summary: EpochSummary = {
       epoch: epoch + 1,
@@ -103,6 +102,7 @@ export async function trainQat(qat: Qat, o: TrainQatOptions): Promise<TrainQatRe
     if (o.checkpointDir) summary.checkpoint = await saveCheckpoint(o.checkpointDir, qat.toCheckpoint(epoch + 1, [...history, summary]));
     history.push(summary);
     o.onEpoch?.(summary);
+    if (o.signal?.aborted && epoch + 1 < o.epochs) return { epochs: history, resumedFrom, interrupted: true };
   }
   return { epochs: history, resumedFrom, interrupted: false };
 }
