@@ -139,7 +139,10 @@ export class GradientContext {
     return this.emit.shapeOf(v);
   }
 
-  attr<T>(name: string, fallback: T): T {
+  attr(name: string, fallback: number): number;
+  attr(name: string, fallback: string): string;
+  attr<T>(name: string, fallback: T): T;
+  attr(name: string, fallback: unknown): unknown {
     return this.node.node.attr(name, fallback);
   }
 

@@ -12,8 +12,9 @@ export interface TrainingGraph {
   shapes: Map<string, number[]>;
 }
 
-export async function trainingGraph(file: string, batch: number, seed = 3): Promise<TrainingGraph> {
+export async function trainingGraph(file: string, batch: number, seed = 3, edit?: (m: Model) => void): Promise<TrainingGraph> {
   const model = loadModel(file);
+  edit?.(model);
   const g = model.graph;
   const input = g.inputs[0]!;
   const dims = input.shape!.map((d) => (typeof d === 'number' ? d : batch));

@@ -6,12 +6,7 @@ import { outputPadding, product, windowAttrs, windowOf, type Window } from './wi
 // Conv: Y[n,m] = Σ_c W[m,c] ⋆ X[n,c] (+ B[m]), in groups.
 registerGradient('Conv', {
   build(ctx) {
-    const x = ctx.input(0);
-    const w = ctx.input(1);
-    const dy = ctx.outputGradient()!;
-    const xs = ctx.shape(x);
-    const ws = ctx.shape(w);
-    const ys = ctx.shape(ctx.output());
+    const { x, w, dy, xs, ws, ys } = convOperands(ctx);
     const win = windowOf(ctx, xs.slice(2), ws.slice(2));
     const group = ctx.attr('group', 1);
     // dX: the adjoint of a conv is the transposed conv with the same weight and window.
@@ -23,6 +18,13 @@ registerGradient('Conv', {
     return [dx, dw, db];
   },
 });
+
+/** X, W, dY and their static shapes (Conv and ConvTranspose). */
+export function convOperands(ctx: GradientContext) {
+  const x = ctx.input(0);
+  const w = ctx.input(1);
+  return { x, w, dy: ctx.outputGradient()!, xs: ctx.shape(x), ws: ctx.shape(w), ys: ctx.shape(ctx.output()) };
+}
 
 /**
  * dW[m,c,k] = Σ_{n,l} dY[n,m,l] · P[n,c,k,l], where P is X's im2col (each patch

@@ -9,3 +9,6 @@ import './reduce.js';
 import './shape-ops.js';
 import './softmax.js';
 import './unary.js';
+import './conv-transpose.js';
+import './normalization.js';
+import './pooling.js';
