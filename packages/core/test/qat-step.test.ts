@@ -143,4 +143,25 @@ describe('prepareQat', () => {
     // Not vacuous: the first epoch alone ends elsewhere.
     expect(first.weights.get('fc.weight')).not.toEqual(straight.weights.get('fc.weight'));
   }, 120_000);
+
+  it('BatchNorm kept by transform(): batch statistics train and update the running averages until freezeBnStats', async () => {
+    const keepBn = TENSORRT_PATTERNS.filter((p) => p.name !== 'FoldBatchNorm');
+    const q = await quantized('fmnist_resnet_bn.onnx', 8, keepBn);
+    const bns = q.model.graph.nodesOf('BatchNormalization').length;
+    expect(bns).toBeGreaterThan(0);
+    const qat = await prepareQat(q, { batchSize: B, sessionOptions: ONE_THREAD });
+    expect((await qat.trainingGraph()).runningStats).toHaveLength(2 * bns);
+    const [name, stat] = [...qat.runningStats][0]!;
+    const initial = Array.from(stat);
+    await qat.step(batch(0).x, batch(0).y);
+    const moved = Array.from(stat);
+    expect(moved).not.toEqual(initial);
+    freezeBnStats(qat);
+    expect((await qat.trainingGraph()).runningStats).toHaveLength(0);
+    await qat.step(batch(1).x, batch(1).y);
+    expect(Array.from(stat)).toEqual(moved);
+    // The export carries the updated statistics.
+    expect(Array.from(qat.model.model.graph.value(name)!.initializer!.toFloat32())).toEqual(moved);
+    await qat.release();
+  }, 60_000);
 });
