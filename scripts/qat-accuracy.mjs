@@ -85,6 +85,9 @@ function qatOptions(loss) {
   };
 }
 
+/** The TensorRT placement checker's findings, as one comparable string. */
+const findings = (m) => backend.check(m).map((f) => `${f.severity} ${f.code} ${f.node ?? ''}`).sort().join('\n');
+
 const rows = [];
 for (const file of models) {
   const original = loadModel(path.join(fixtures, file));
@@ -92,6 +95,7 @@ for (const file of models) {
   const row = { model: file, fp32 };
   for (const loss of losses) {
     const q = await quantized(original);
+    const ptqFindings = findings(q.toExportModel({ quiet: true }));
     const qat = await prepareQat(q, qatOptions(loss));
     row.ptq ??= await top1((x) => qat.predict(x));
     const data = npyDataset(trainX, trainY);
@@ -100,6 +104,8 @@ for (const file of models) {
       onEpoch: (e) => console.error(`${file} ${loss} epoch ${e.epoch}: loss ${e.loss.toFixed(4)}, train top-1 ${e.accuracy === null ? '-' : (100 * e.accuracy).toFixed(2)}, ${e.samplesPerSecond.toFixed(0)} samples/s`) });
     row[loss] = await top1((x) => qat.predict(x));
     row[`${loss} s`] = (performance.now() - t0) / 1000;
+    // The QAT export: the same placement checker findings as the PTQ export.
+    row[`${loss} check`] = findings(qat.model.toExportModel({ quiet: true })) === ptqFindings ? 'same placement' : 'PLACEMENT DIFFERS';
     data.close();
     await qat.release();
     console.error(JSON.stringify(row));
