@@ -164,4 +164,19 @@ describe('prepareQat', () => {
     expect(Array.from(qat.model.model.graph.value(name)!.initializer!.toFloat32())).toEqual(moved);
     await qat.release();
   }, 60_000);
+
+  it('learned activation scales (LSQ) move with training and the export carries them', async () => {
+    const q = await quantized('fmnist_resnet.onnx', 4);
+    const qat = await prepareQat(q, { batchSize: B, learnScales: true, optimizer: { type: 'adamw', lr: 1e-4 }, sessionOptions: ONE_THREAD });
+    expect(qat.scales.size).toBe(q.stubs().length);
+    const initial = new Map([...qat.scales].map(([k, p]) => [k, p.value[0]!]));
+    for (let i = 0; i < 2; i++) await qat.step(batch(i).x, batch(i).y);
+    const moved = [...qat.scales].filter(([k, p]) => p.value[0] !== initial.get(k));
+    expect(moved.length).toBe(q.stubs().length);
+    const [tensor, learned] = moved[0]!;
+    const exported = qat.model.toExportModel({ quiet: true });
+    const dq = exported.graph.nodes.find((n) => n.opType === 'DequantizeLinear' && n.input(0)!.producer?.input(0)?.name === tensor)!;
+    expect(dq.input(1)!.initializer!.toFloat32()[0]).toBe(learned.value[0]);
+    await qat.release();
+  }, 60_000);
 });

@@ -119,6 +119,7 @@ const qat = z.strictObject(
     warmupSteps: nonNegInt().optional(),
     clipGradNorm: positive().optional(),
     learnScales: bool().optional(),
+    scaleLrFactor: positive().optional(),
     checkpointDir: nonEmpty('a folder path').optional(),
     resume: bool().optional(),
     seed: nonNegInt().optional(),

@@ -149,6 +149,8 @@ export interface QatSettings {
   clipGradNorm?: number;
   /** Learn activation scales (LSQ) instead of keeping the calibrated ones. */
   learnScales?: boolean;
+  /** Learning-rate multiplier for learned scales (default 10). */
+  scaleLrFactor?: number;
   /** Where the per-epoch checkpoint goes (default: `<output>.qat/`). */
   checkpointDir?: string;
   /** Continue from the checkpoint there. */

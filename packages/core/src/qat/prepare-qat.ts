@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { buildGradientGraph, staticShapes } from '../autodiff/index.js';
 import { isTensor } from '../calibrate/data/validate.js';
 import { DataType } from '../ir/dtype.js';
+import { integerRange } from '../quantize/config.js';
 import { Tensor } from '../ir/tensor.js';
 import { modelToBytes } from '../onnx/save.js';
 import type { QuantizedModel } from '../quantize/quantized-model.js';
@@ -16,7 +17,7 @@ import { clipGradNorm } from './clip.js';
 import { AdamW } from './adamw.js';
 import { lossNeedsLabels, resolveLoss, type ResolvedLoss } from './loss.js';
 import type { Optimizer, OptimizerSpec, Param } from './optimizer.js';
-import { DEFAULT_QAT_BATCH_SIZE, DEFAULT_QAT_LR, type QatOptions } from './options.js';
+import { DEFAULT_QAT_BATCH_SIZE, DEFAULT_QAT_LR, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
 import { lrSchedule, type LrSchedule } from './schedule.js';
 import { Sgd } from './sgd.js';
 import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
@@ -259,7 +260,7 @@ export class Qat {
     const lr = this.schedule(this.steps);
     this.optimizer.step(params, grads, lr);
     if (scaleParams.length) {
-      this.optimizer.step(scaleParams, scaleGrads, lr * (this.options.scaleLrFactor ?? 1));
+      this.optimizer.step(scaleParams, scaleGrads, lr * (this.options.scaleLrFactor ?? DEFAULT_SCALE_LR_FACTOR));
       for (const p of scaleParams) p.value[0] = Math.max(p.value[0]!, 1e-8); // a scale stays positive
     }
     for (const r of graph.runningStats) this.runningStats.get(r.input)!.set(out[r.output]!.data as Float32Array);
@@ -306,7 +307,11 @@ export class Qat {
     for (const wq of this.quantized.weightQuantizers()) wq.refresh();
     for (const stub of this.quantized.stubs()) {
       const s = this.scales.get(stub.tensor.name);
-      if (s) stub.scale[0] = s.value[0]!;
+      if (!s || !stub.range) continue;
+      // The range follows the learned scale (what describe() and a re-export report).
+      const amax = s.value[0]! * integerRange(stub.config).qmax;
+      stub.range = { ...stub.range, amax, min: stub.config.symmetric ? -amax : stub.range.min, max: stub.config.symmetric ? amax : stub.range.max };
+      stub.scale[0] = s.value[0]!;
     }
     this.dirtyWeights = false;
   }

@@ -15,6 +15,7 @@ interface TrainFlags extends QuantizeFlags {
   loss?: 'cross-entropy' | 'distillation';
   temperature?: number;
   learnScales?: boolean;
+  scaleLr?: number;
   checkpointDir?: string;
   resume?: boolean;
 }
@@ -50,6 +51,7 @@ export function registerTrain(program: Command, io: CliIO): void {
     .option('--loss <name>', 'cross-entropy (labels) or distillation (the FP32 model\'s logits; default without labels)', oneOf(['cross-entropy', 'distillation'] as const))
     .option('--temperature <t>', 'distillation temperature (default: 1)', positiveNumber)
     .option('--learn-scales', 'learn activation scales (LSQ) instead of keeping the calibrated ones')
+    .option('--scale-lr <x>', 'learning-rate multiplier for learned scales (default: 10)', positiveNumber)
     .option('--checkpoint-dir <dir>', 'folder of the per-epoch checkpoint (default: <output>.qat)')
     .option('--resume', 'continue from the checkpoint in the checkpoint folder')
     .option('--batch-size <n>', 'calibration batch size (default: 32)', positiveInt)
@@ -78,6 +80,7 @@ export function registerTrain(program: Command, io: CliIO): void {
     if (flags.loss !== undefined) qat.loss = flags.loss;
     if (flags.temperature !== undefined) qat.temperature = flags.temperature;
     if (flags.learnScales) qat.learnScales = true;
+    if (flags.scaleLr !== undefined) qat.scaleLrFactor = flags.scaleLr;
     if (flags.checkpointDir !== undefined) qat.checkpointDir = path.resolve(flags.checkpointDir);
     if (flags.resume) qat.resume = true;
     if (flags.inputName !== undefined) qat.inputName = flags.inputName;

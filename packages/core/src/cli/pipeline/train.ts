@@ -42,6 +42,7 @@ export async function runQat(
       schedule: { type: s.schedule ?? 'cosine', warmupSteps: s.warmupSteps },
       clipGradNorm: s.clipGradNorm,
       learnScales: s.learnScales,
+      scaleLrFactor: s.scaleLrFactor,
     });
     const dir = s.checkpointDir ?? defaultCheckpointDir(ctx.output);
     try {
