@@ -129,6 +129,14 @@ if (!only || only === 'qat') {
   }
 }
 
+if (!only || only === 'autodiff') {
+  // The gradient graph alone (no fake quant, no optimizer): what the QAT step builds on.
+  const out = execFileSync(process.execPath, [path.join(here, 'bench/autodiff-step.mjs'), '32', '15'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  for (const r of out.trim().split('\n').map((l) => JSON.parse(l))) {
+    row(`Autodiff (${r.model})`, `forward + backward step vs FP32 inference, batch ${r.batch} (median of ${r.runs})`, `${ms(r.stepMs)} vs ${ms(r.inferMs)} = ${r.ratio.toFixed(2)}× (${r.backwardNodes} backward nodes, built in ${ms(r.buildMs)})`);
+  }
+}
+
 fs.rmSync(dir, { recursive: true, force: true });
 const cols = ['area', 'measure', 'value', 'target', 'ok'];
 const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));

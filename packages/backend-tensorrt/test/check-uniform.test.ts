@@ -1,28 +1,13 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { loadModel, transform, type Model, type Node } from '@qdeploy/core';
-import { TENSORRT_PATTERNS } from '../src/index.js';
+import { loadModel, type Node } from '@qdeploy/core';
+import { buildResNet18Like } from '@qdeploy/core/testing';
 import { checkPlacement } from '../src/check/index.js';
-import { randomInput, runModel, shared, vendored } from './helpers.js';
+import { checkResNet18Uniform, checkUniformCase, folded, type UniformCase } from './check-uniform-cases.js';
+import { randomInput, runModel, vendored } from './helpers.js';
 import { uniformQdq } from './fixtures/check/builders.js';
 
-/**
- * The placement of tools that quantize uniformly (onnxruntime's quantize_static in QDQ
- * format and the like): a Q/DQ pair on every activation any op reads, and every weight as
- * int8 → DQ. Built on the BN-folded model (what those tools quantize after their own
- * pre-processing) and on the raw export with its BatchNormalization nodes.
- */
-const folded = (file: string): Model => transform(loadModel(file), { patterns: TENSORRT_PATTERNS }).model;
-
-interface Expect {
-  byCode: Record<string, number>;
-  int8Groups: number;
-  qdqPairs: number;
-  errors: number;
-  warnings: number;
-}
-
-const CASES: Record<string, { model: () => Model; expect: Expect }> = {
+const CASES: Record<string, UniformCase> = {
   // fmnist ResNet: stem Conv→ReLU; 3 stages × 2 basic blocks (c1→ReLU, c2→Add(·, skip)→ReLU), the first
   // block of stages 2 and 3 with a 1×1 shortcut conv; GAP → Flatten → Gemm. 16 weighted layers, 37 ops.
   //  - qdq-before-activation 13: stem Conv→Q/DQ→ReLU (1), every c1→Q/DQ→ReLU (6), every Add→Q/DQ→ReLU (6);
@@ -31,7 +16,7 @@ const CASES: Record<string, { model: () => Model; expect: Expect }> = {
   //  - 16 INT8 groups (all 16 layers have quantized input and weight); 37 pairs: the graph input and the
   //    output of every op but the last (each read by an op) — one pair per op.
   'fmnist_resnet_bn (BN folded)': {
-    model: () => folded(vendored('fmnist_resnet_bn.onnx')),
+    model: () => folded(loadModel(vendored('fmnist_resnet_bn.onnx'))),
     expect: { byCode: { 'int8-group': 16, 'qdq-before-activation': 13, 'qdq-on-conv-branch': 6, 'quantized-pooling': 1 }, int8Groups: 16, qdqPairs: 37, errors: 0, warnings: 20 },
   },
   // Same network with its 15 BatchNormalization nodes (one per conv): each conv→Q/DQ→BN is an error
@@ -48,7 +33,7 @@ const CASES: Record<string, { model: () => Model; expect: Expect }> = {
   //    block's own projection (its input is computed from the other conv's input);
   //  - quantized-depthwise 5, quantized-pooling 1; 18 INT8 groups (depthwise included); 34 pairs.
   'fmnist_mobilenet_bn (BN folded)': {
-    model: () => folded(vendored('fmnist_mobilenet_bn.onnx')),
+    model: () => folded(loadModel(vendored('fmnist_mobilenet_bn.onnx'))),
     expect: { byCode: { 'int8-group': 18, 'qdq-before-activation': 12, 'qdq-on-conv-branch': 2, 'quantized-depthwise': 5, 'quantized-pooling': 1 }, int8Groups: 18, qdqPairs: 34, errors: 0, warnings: 20 },
   },
   // With the 17 BN nodes (every conv has one): 17 qdq-before-bn errors; 34 + 17 = 51 pairs.
@@ -56,18 +41,19 @@ const CASES: Record<string, { model: () => Model; expect: Expect }> = {
     model: () => loadModel(vendored('fmnist_mobilenet_bn.onnx')),
     expect: { byCode: { 'int8-group': 18, 'qdq-before-activation': 12, 'qdq-before-bn': 17, 'qdq-on-conv-branch': 2, 'quantized-depthwise': 5, 'quantized-pooling': 1 }, int8Groups: 18, qdqPairs: 51, errors: 17, warnings: 20 },
   },
-  // torchvision ResNet-18: stem Conv→ReLU→MaxPool; 8 basic blocks; 3 downsample shortcuts; GAP → Flatten → Gemm.
-  // 21 weighted layers, 49 ops.
+  // torchvision ResNet-18 (generated, @qdeploy/core/testing; the real export gives the same numbers:
+  // check-uniform.exports.test.ts): stem Conv→ReLU→MaxPool; 8 basic blocks; 3 downsample shortcuts;
+  // GAP → Flatten → Gemm. 21 weighted layers, 49 ops.
   //  - qdq-before-activation 17: stem 1 + 8 conv1→ReLU + 8 Add→ReLU;
   //  - qdq-on-conv-branch 8: conv2→Q/DQ→Add in every block (downsample outputs are skip inputs);
   //  - quantized-pooling 1 (GAP; MaxPool commutes with Q/DQ, so no finding); 49 pairs.
-  'resnet18_bn (BN folded)': {
-    model: () => folded(shared('resnet18_bn.onnx')),
+  'resnet18_like (BN folded)': {
+    model: () => folded(buildResNet18Like()),
     expect: { byCode: { 'int8-group': 21, 'qdq-before-activation': 17, 'qdq-on-conv-branch': 8, 'quantized-pooling': 1 }, int8Groups: 21, qdqPairs: 49, errors: 0, warnings: 26 },
   },
   // With its 20 BN nodes: 20 qdq-before-bn errors; 49 + 20 = 69 pairs.
-  'resnet18_bn (BN kept)': {
-    model: () => loadModel(shared('resnet18_bn.onnx')),
+  'resnet18_like (BN kept)': {
+    model: () => buildResNet18Like(),
     expect: { byCode: { 'int8-group': 21, 'qdq-before-activation': 17, 'qdq-before-bn': 20, 'qdq-on-conv-branch': 8, 'quantized-pooling': 1 }, int8Groups: 21, qdqPairs: 69, errors: 20, warnings: 26 },
   },
   // fmnist ViT (d=64): patch-embedding Conv; 3 pre-norm blocks of LayerNorm → Q/K/V Linear (MatMul + bias Add)
@@ -90,33 +76,10 @@ const CASES: Record<string, { model: () => Model; expect: Expect }> = {
 
 describe('checkPlacement on the uniform placement (Q/DQ on every op input)', () => {
   for (const [name, c] of Object.entries(CASES)) {
-    it(`${name}: reports each broken fusion`, () => {
-      const report = checkPlacement(uniformQdq(c.model()));
-      const { summary } = report;
-      expect(summary.byCode).toEqual(c.expect.byCode);
-      expect(summary.int8Groups).toBe(c.expect.int8Groups);
-      expect(summary.qdqPairs).toBe(c.expect.qdqPairs);
-      expect(summary.errors).toBe(c.expect.errors);
-      expect(summary.warnings).toBe(c.expect.warnings);
-      // Every finding names a node of the model.
-      for (const f of report.findings) expect(f.node).toBeTruthy();
-    });
+    it(`${name}: reports each broken fusion`, () => checkUniformCase(c));
   }
 
-  it('names the Q/DQ to remove and the fusion it breaks (ResNet-18, first block)', () => {
-    const report = checkPlacement(uniformQdq(folded(shared('resnet18_bn.onnx'))));
-    const at = (node: string) => report.findings.filter((f) => f.node === node).map((f) => f.code);
-    expect(at('/layer1/layer1.0/conv1/Conv_output_0_Q')).toEqual(['qdq-before-activation']);
-    expect(at('/layer1/layer1.0/conv2/Conv_output_0_Q')).toEqual(['qdq-on-conv-branch']);
-    expect(at('/layer1/layer1.0/Add_output_0_Q')).toEqual(['qdq-before-activation']);
-    // Downsample block: the shortcut conv's output is the skip input — quantizing it is right.
-    expect(at('/layer2/layer2.0/downsample/downsample.0/Conv_output_0_Q')).toEqual([]);
-    expect(at('/layer2/layer2.0/conv2/Conv_output_0_Q')).toEqual(['qdq-on-conv-branch']);
-    const branch = report.findings.find((f) => f.node === '/layer2/layer2.0/conv2/Conv_output_0_Q')!;
-    expect(branch.message).toContain('quantize the skip input "/layer2/layer2.0/downsample/downsample.0/Conv_output_0"');
-    // MaxPool commutes with Q/DQ: the stem's Relu→Q/DQ→MaxPool is no finding.
-    expect(at('/relu/Relu_output_0_Q')).toEqual([]);
-  });
+  it('names the Q/DQ to remove and the fusion it breaks (ResNet-18, first block)', () => checkResNet18Uniform(buildResNet18Like()));
 
   it('reports one-sided attention MatMuls when V is left in float (ViT)', () => {
     const m = uniformQdq(loadModel(vendored('fmnist_vit_small.onnx')));
@@ -148,7 +111,7 @@ describe('checkPlacement on the uniform placement (Q/DQ on every op input)', () 
 
   it('builds valid QDQ models (onnxruntime runs the uniform ResNet)', async () => {
     const dims = [2, 1, 28, 28];
-    const out = await runModel(uniformQdq(folded(vendored('fmnist_resnet_bn.onnx'))), { input: new ort.Tensor('float32', randomInput(dims), dims) });
+    const out = await runModel(uniformQdq(folded(loadModel(vendored('fmnist_resnet_bn.onnx')))), { input: new ort.Tensor('float32', randomInput(dims), dims) });
     expect(out.logits!.length).toBe(20);
     expect(out.logits!.every(Number.isFinite)).toBe(true);
   });

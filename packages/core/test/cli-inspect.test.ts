@@ -1,13 +1,26 @@
 // `qdeploy inspect`: op counts, matches by pattern, QuantStub / WeightFakeQuantize placement
 // with the matches that asked for them, unmatched nodes; a table and a --json form.
-import { beforeAll, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InspectReport } from '../src/cli/pipeline/index.js';
-import { MOBILENET_BN, RESNET_BN, errLines, requireBuilt, runCli } from './fixtures/cli/helpers.js';
-import { shared } from './helpers/fixtures.js';
+import { modelToBytes } from '../src/index.js';
+import { buildEfficientNetB0Like } from '../src/testing/index.js';
+import { MOBILENET_BN, RESNET_BN, errLines, makeTmp, requireBuilt, runCli } from './fixtures/cli/helpers.js';
+import { checkInspectExplain } from './fixtures/cli/inspect-explain.js';
 
-const SE_MODEL = () => shared('efficientnet_b0_bn.onnx');
+// A squeeze-excitation network for --explain: EfficientNet-B0 generated at 64×64 (the real
+// export: cli-inspect.exports.test.ts).
+let tmp = '';
+let seModel = '';
 
-beforeAll(() => requireBuilt());
+beforeAll(() => {
+  requireBuilt();
+  tmp = makeTmp('inspect');
+  seModel = path.join(tmp, 'efficientnet_b0_like.onnx');
+  fs.writeFileSync(seModel, modelToBytes(buildEfficientNetB0Like()));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('qdeploy inspect', () => {
   it('--json on the Fashion-MNIST ResNet: the counts a person can check against the architecture', async () => {
@@ -94,14 +107,5 @@ describe('qdeploy inspect', () => {
     expect(errLines(backend)).toEqual([expect.stringMatching(/^qdeploy: plugin "no-such-backend-pkg" not found from .*: run `npm install no-such-backend-pkg`$/)]);
   });
 
-  it('--explain says why nodes were left unmatched (a Sigmoid·x that is not a SiLU of a conv)', async () => {
-    const r = await runCli(['inspect', SE_MODEL(), '--explain']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/why \(\d+\): each fusion pattern ending in an unmatched node's op/);
-    // EfficientNet's squeeze-excitation scale: Mul(x, Sigmoid(conv)) is not Conv → SiLU.
-    expect(r.stdout).toMatch(/ConvBNReLU not at Mul "[^"]+": .* is not one of Conv\/ConvTranspose/);
-    const j = JSON.parse((await runCli(['inspect', SE_MODEL(), '--explain', '--json'])).stdout) as InspectReport;
-    expect(j.explanations!.length).toBeGreaterThan(0);
-    expect(JSON.parse((await runCli(['inspect', SE_MODEL(), '--json'])).stdout).explanations).toBeUndefined();
-  });
+  it('--explain says why nodes were left unmatched (a Sigmoid·x that is not a SiLU of a conv)', () => checkInspectExplain(seModel));
 });

@@ -98,7 +98,7 @@ function reachable(nodes: readonly GradNode[], wrt: readonly Value[], loss: Valu
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k]!;
     if (!n.outputs.some((o) => backward.has(o))) continue;
-    for (const i of edges.get(n)!) if (n.inputs[i]) backward.add(n.inputs[i]!);
+    for (const i of edges.get(n)!) if (n.inputs[i] && !stop.has(n.inputs[i]!.name)) backward.add(n.inputs[i]!);
   }
   if (!forward.has(loss)) throw new Error(`autodiff: loss "${loss.name}" does not depend on any of the wrt values through differentiable ops`);
   const active: GradNode[] = [];

@@ -1,6 +1,7 @@
 import { DataType } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
+import type { Value } from '../ir/value.js';
 import { constant, input, op } from './dsl.js';
 import { definePattern, type PatternMatch } from './pattern.js';
 
@@ -33,7 +34,8 @@ export const RemoveDropout = definePattern({
 });
 
 const bnParams = [constant('gamma'), constant('beta'), constant('mean'), constant('var')];
-const isFloat = (v: { elemType: number | null }) => v.elemType === DataType.FLOAT;
+// A Constant node's output carries no type info in PyTorch exports: read the tensor's own type.
+const isFloat = (v: Value) => (v.constant()?.dataType ?? v.elemType) === DataType.FLOAT;
 
 /**
  * BatchNormalization after a Conv (or ConvTranspose, or Gemm) folds into its weights:

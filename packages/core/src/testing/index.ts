@@ -51,6 +51,20 @@ export function maxRelativeError(a: ArrayLike<number>, b: ArrayLike<number>): nu
   return diff / (scale || 1);
 }
 
+/**
+ * A whole network checked against a backend's patterns: its match and conversion counts,
+ * quantizer counts, and the input size for the FP32-equivalence run.
+ */
+export interface NetworkCase {
+  model: () => Model;
+  size: number;
+  channels: number;
+  matches: Record<string, number>;
+  conversions: Record<string, number>;
+  stubs: number;
+  weights: number;
+}
+
 /** The repository root (the folder holding turbo.json) above `from`. */
 export function repoRoot(from = process.cwd()): string {
   for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
@@ -59,14 +73,21 @@ export function repoRoot(from = process.cwd()): string {
   }
 }
 
+/** The shared fixtures folder: $QDEPLOY_FIXTURES, else ../shared/fixtures beside the repository. */
+export function sharedFixturesDir(): string {
+  return path.resolve(process.env.QDEPLOY_FIXTURES ?? path.join(repoRoot(), '../shared/fixtures'));
+}
+
 /**
- * A large shared fixture (torchvision exports, the full Fashion-MNIST split): from
- * $QDEPLOY_FIXTURES, else ../shared/fixtures beside the repository. Missing → an error
- * saying so, never a silently skipped test.
+ * A large shared fixture (torchvision exports, the full Fashion-MNIST split) from
+ * sharedFixturesDir(). Missing → an error saying so, never a silently skipped test.
+ * `npm test` sets QDEPLOY_SHARED_FIXTURES=off: only *.exports.test.ts files may ask.
  */
 export function sharedFixture(name: string): string {
-  const dir = path.resolve(process.env.QDEPLOY_FIXTURES ?? path.join(repoRoot(), '../shared/fixtures'));
-  const file = path.join(dir, name);
+  if (process.env.QDEPLOY_SHARED_FIXTURES === 'off') {
+    throw new Error(`sharedFixture("${name}"): npm test reads nothing outside the repository; move this test to a *.exports.test.ts file (npm run test:exports)`);
+  }
+  const file = path.join(sharedFixturesDir(), name);
   if (!fs.existsSync(file)) throw new Error(`fixture ${file} not found: set QDEPLOY_FIXTURES to the folder holding the shared fixtures`);
   return file;
 }
@@ -75,3 +96,6 @@ export function sharedFixture(name: string): string {
 export function repoFixture(name: string): string {
   return path.join(repoRoot(), 'fixtures', name);
 }
+
+export { TorchExport, torchScope, type ConvSpec, type ParamRoute } from './torch-export.js';
+export { buildEfficientNetB0Like, buildMobileNetV2Like, buildResNet18Like, type TorchvisionOptions } from './torchvision.js';

@@ -4,12 +4,13 @@ import { registerGradient } from '../registry.js';
 
 /** dY where `mask`, else `otherwise` (default 0). */
 function where(ctx: GradientContext, mask: Value, otherwise?: Value): Value {
-  return ctx.op('Where', [mask, ctx.outputGradient()!, otherwise ?? ctx.emit.scalar(0)], {}, ctx.shape(ctx.output()));
+  const s = ctx.shape(ctx.output());
+  return otherwise ? ctx.op('Where', [mask, ctx.outputGradient()!, otherwise], {}, s) : ctx.emit.masked(ctx.outputGradient()!, mask, s);
 }
 
 const cmp = (ctx: GradientContext, op: string, a: Value, b: Value) => ctx.op(op, [a, b]);
 
-registerGradient('Relu', { build: (ctx) => [where(ctx, cmp(ctx, 'Greater', ctx.input(0), ctx.emit.scalar(0)))] });
+registerGradient('Relu', { build: (ctx) => [where(ctx, cmp(ctx, 'Greater', ctx.output(), ctx.emit.scalar(0)))] });
 
 // Clip passes the gradient where it did not clip (bounds inclusive, as torch): exactly where Y = X.
 registerGradient('Clip', { differentiable: [0], build: (ctx) => [where(ctx, cmp(ctx, 'Equal', ctx.input(0), ctx.output()))] });

@@ -71,12 +71,11 @@ registerGradient('Where', {
   build(ctx) {
     const dy = ctx.outputGradient()!;
     const s = ctx.shape(ctx.output());
-    const zero = ctx.emit.scalar(0);
-    const cond = ctx.input(0);
+    const taken = ctx.emit.masked(dy, ctx.input(0), s);
     return [
       null,
-      ctx.needsGradient(1) ? full(ctx, ctx.op('Where', [cond, dy, zero], {}, s)) : null,
-      ctx.needsGradient(2) ? full(ctx, ctx.op('Where', [cond, zero, dy], {}, s)) : null,
+      ctx.needsGradient(1) ? full(ctx, taken) : null,
+      ctx.needsGradient(2) ? full(ctx, ctx.op('Sub', [dy, taken], {}, s)) : null,
     ];
   },
 });

@@ -9,10 +9,7 @@ registerGradient('Conv', {
     const { x, w, dy, xs, ws, ys } = convOperands(ctx);
     const win = windowOf(ctx, xs.slice(2), ws.slice(2));
     const group = ctx.attr('group', 1);
-    // dX: the adjoint of a conv is the transposed conv with the same weight and window.
-    const dx = ctx.needsGradient(0)
-      ? ctx.op('ConvTranspose', [dy, w], { ...windowAttrs(win), group, output_padding: outputPadding(win, ys.slice(2), xs.slice(2)) }, xs)
-      : null;
+    const dx = ctx.needsGradient(0) ? convInputGradient(ctx, dy, w, xs, ys, ws, win, group) : null;
     const dw = ctx.needsGradient(1) ? convWeightGradient(ctx, x, dy, xs, ys, ws, win, group) : null;
     const db = ctx.needsGradient(2) ? ctx.emit.reduceSum(dy, ys, [0, ...ys.slice(2).map((_, i) => i + 2)], false) : null;
     return [dx, dw, db];
@@ -27,10 +24,43 @@ export function convOperands(ctx: GradientContext) {
 }
 
 /**
+ * dX: the adjoint of a conv is the transposed conv with the same weight and window. For a
+ * stride-1 conv that is also a plain Conv of dY by the kernel flipped in space with its
+ * in/out channels swapped (per group), padded by d·(k−1) − p: onnxruntime's Conv kernel
+ * is much faster than its ConvTranspose, and flipping the weight is cheap.
+ */
+function convInputGradient(
+  ctx: GradientContext, dy: Value, w: Value,
+  xs: readonly number[], ys: readonly number[], ws: readonly number[], win: Window, group: number,
+): Value {
+  const e = ctx.emit;
+  const r = win.kernel.length;
+  const pads = win.pads.map((p, i) => win.dilations[i % r]! * (win.kernel[i % r]! - 1) - p);
+  if (win.strides.some((s) => s !== 1) || pads.some((p) => p < 0)) {
+    return ctx.op('ConvTranspose', [dy, w], { ...windowAttrs(win), group, output_padding: outputPadding(win, ys.slice(2), xs.slice(2)) }, xs);
+  }
+  const [m, cg] = [ws[0]!, ws[1]!];
+  const mg = m / group;
+  const k = ws.slice(2);
+  let wt = w;
+  if (cg !== 1 || mg !== 1) {
+    const grouped = e.transpose(e.reshape(w, [group, mg, cg, ...k]), [0, 2, 1, ...k.map((_, i) => i + 3)]);
+    wt = e.reshape(grouped, [group * cg, mg, ...k]);
+  }
+  if (k.some((d) => d > 1)) {
+    const axes = k.map((_, i) => i + 2);
+    wt = ctx.op('Slice', [wt, e.int64(k.map(() => -1)), e.int64(k.map((d) => -d - 1)), e.int64(axes), e.int64(k.map(() => -1))], {}, e.shapeOf(wt));
+  }
+  return ctx.op('Conv', [dy, wt], { kernel_shape: win.kernel, strides: win.strides, dilations: win.dilations, pads, group }, xs);
+}
+
+/**
  * dW[m,c,k] = Σ_{n,l} dY[n,m,l] · P[n,c,k,l], where P is X's im2col (each patch
  * position k of each channel c over the output positions l). P comes from one depthwise
- * Conv with one-hot kernels (onnxruntime's fast path) and the sum from one batched MatMul
- * of P by dYᵀ: only dY (smaller than P) and the weight-sized result are transposed.
+ * Conv with one-hot kernels and the sum from one batched MatMul of P by dYᵀ (only dY,
+ * smaller than P, and the weight-sized result are transposed). Measured against it and
+ * rejected: transposing P to fold the batch into one Gemm's contraction (≈2× slower), and
+ * per-kernel-position strided Slices of X each contracted by one Gemm (no faster).
  * Shared with ConvTranspose, whose weight gradient is a Conv's with X and dY swapped.
  */
 export function convWeightGradient(
@@ -65,3 +95,4 @@ function im2col(ctx: GradientContext, x: Value, xs: readonly number[], ys: reado
   const kernel = ctx.emit.floats(onehot, [c * k, 1, ...win.kernel]);
   return ctx.op('Conv', [x, kernel], { ...windowAttrs(win), group: c }, [xs[0]!, c * k, ...ys.slice(2)]);
 }
+

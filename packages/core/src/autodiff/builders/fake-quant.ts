@@ -46,7 +46,7 @@ registerGradient(FAKE_QUANTIZE, {
     const c = ctx.op('Clip', [t, e.scalar(qmin), e.scalar(qmax)], {}, xs);
     const inside = ctx.op('Equal', [c, t]);
     const dy = ctx.outputGradient()!;
-    const dx = ctx.needsGradient(0) ? ctx.op('Where', [inside, dy, e.scalar(0)], {}, xs) : null;
+    const dx = ctx.needsGradient(0) ? e.masked(dy, inside, xs) : null;
     let ds: Value | null = null;
     if (ctx.needsGradient(1)) {
       const outside = z ? ctx.op('Sub', [c, z], {}, xs) : c;
