@@ -123,7 +123,7 @@ describe('prepareQat', () => {
       const qat = await prepareQat(q, { batchSize: B, optimizer: { type: 'adamw', lr: 1e-4 }, schedule: { type: 'cosine' }, sessionOptions: ONE_THREAD });
       const data = npyDataset(dataX, dataY);
       const onEpoch = (e: { epoch: number }) => e.epoch === stopAfter && stop.abort(); // Ctrl-C during epoch 2
-      const r = await trainQat(qat, { data, epochs, limit: 2 * B, checkpointDir: dir, resume, progress: false, signal: stop.signal, onEpoch });
+      const r = await trainQat(qat, { data, epochs, limit: B, checkpointDir: dir, resume, progress: false, signal: stop.signal, onEpoch });
       data.close();
       const weights = new Map([...qat.params].map(([k, p]) => [k, Array.from(p.value)]));
       await qat.release();
