@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { QatSettings } from '../../config/types.js';
 import { UsageError } from '../errors.js';
 import { addCommonOptions, collect, keyValue, positiveInt, printJson, type CliIO } from '../options.js';
@@ -22,13 +22,13 @@ interface TrainFlags extends QuantizeFlags {
 
 function positiveNumber(value: string): number {
   const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`expected a positive number, got "${value}"`);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number.');
   return n;
 }
 
 function oneOf<T extends string>(values: readonly T[]) {
   return (value: string): T => {
-    if (!(values as readonly string[]).includes(value)) throw new UsageError(`expected one of ${values.join(', ')}, got "${value}"`);
+    if (!(values as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}.`);
     return value as T;
   };
 }
