@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { CalibrationSettings, ResolvedConfig } from '../../config/types.js';
 import type { QuantizeModelOptions } from '../pipeline/quantize.js';
 import { UsageError } from '../errors.js';
-import { addCommonOptions, cliPluginSpecs, collect, keyValue, positiveInt, printJson, type CliIO } from '../options.js';
+import { addCommonOptions, cliPluginSpecs, collect, keyValue, outputPath, positiveInt, printJson, type CliIO } from '../options.js';
 
 export interface QuantizeFlags {
   output?: string;
@@ -21,6 +21,7 @@ export interface QuantizeFlags {
   config?: string;
   json?: boolean;
   progress?: boolean;
+  allowNonfiniteWeights?: boolean;
 }
 
 export function registerQuantize(program: Command, io: CliIO): void {
@@ -41,7 +42,8 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('--input-name <name>', 'model input the calibration data feeds (default: the only input)')
     .option('--backend-option <key=value>', 'a backend pattern option, e.g. minLinearSize=0 for tensorrt (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
-    .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)');
+    .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)')
+    .option('--allow-nonfinite-weights', 'quantize weights that hold NaN or ±Inf (with a warning) instead of refusing the model');
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.addHelpText(
     'after',
@@ -59,7 +61,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
 export async function quantizeOptionsFromFlags(model: string, flags: QuantizeFlags, io: CliIO): Promise<QuantizeModelOptions & { config?: ResolvedConfig }> {
   const { loadConfig } = await import('../../config/load.js');
   const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
-  const output = flags.output !== undefined ? path.resolve(flags.output) : config?.output;
+  const output = flags.output !== undefined ? outputPath(flags.output) : config?.output;
   if (!output) throw new UsageError('missing the output path: give -o <file>');
 
   let calibration: CalibrationSettings | null;
@@ -88,6 +90,8 @@ export async function quantizeOptionsFromFlags(model: string, flags: QuantizeFla
     quant: config?.quant,
     calibration,
     progress: flags.progress,
+    ...(config ? { protect: [config.file] } : {}),
+    ...(flags.allowNonfiniteWeights ? { allowNonFinite: true } : {}),
     log: (line) => io.err(`${line}\n`),
   };
 }
