@@ -134,7 +134,7 @@ describe('loadConfig: errors name the file and the path', () => {
     const err = await configErrorOf(file);
     expect(err.issues).toHaveLength(2);
     expect(err.issues[0]).toMatch(/qdeploy\.config\.json: calibration: unknown key "batchsize" \(did you mean "batchSize"\?\)$/);
-    expect(err.issues[1]).toMatch(/qdeploy\.config\.json: unknown key "extra" \(known keys: \$schema, model, output, backend, plugins, backendOptions, quant, calibration, build, evaluate, bench\)$/);
+    expect(err.issues[1]).toMatch(/qdeploy\.config\.json: unknown key "extra" \(known keys: \$schema, model, output, backend, plugins, backendOptions, quant, calibration, qat, build, evaluate, bench\)$/);
   });
 
   it('one line per issue: missing fields, array items, enums, unions, nested objects', async () => {
