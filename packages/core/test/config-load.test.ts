@@ -158,7 +158,7 @@ describe('loadConfig: errors name the file and the path', () => {
         'plugins[1]: expected a package name or a path, got 3',
         'quant.weight.nBits: expected an integer from 2 to 8, got 9',
         'quant.weight.perChannel: expected true or false, got "yes"',
-        'calibration.kind: expected one of "npy", "images", "module", got "csv"',
+        'calibration.kind: expected one of "npy", "npz", "images", "module", got "csv"',
         'calibration.limit: expected a positive integer, got 0',
         'calibration.histogramStride: expected a positive integer, got 1.5',
         'calibration.image.crop: expected a positive integer or [height, width], got [224,"x"]',

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { QdeployConfig } from './types.js';
+import { NORMALIZATION_PRESETS, type NormalizationPreset } from '../calibrate/data/normalize.js';
 
 /** Short rendering of a value for messages: strings quoted, long values cut. */
 export function showValue(v: unknown): string {
@@ -59,13 +60,15 @@ const quant = z.strictObject(
   expecting('an object { activation?, weight?, skipWeightQuantFor? }'),
 );
 
+const presetNames = Object.keys(NORMALIZATION_PRESETS) as [NormalizationPreset, ...NormalizationPreset[]];
 const normalize = z.strictObject(
   {
+    preset: z.enum(presetNames, expecting(`one of ${presetNames.map((p) => `"${p}"`).join(', ')}`)).optional(),
     scale: finite().optional(),
     mean: numberOrList('a number or a list of numbers (one per channel)').optional(),
     std: numberOrList('a number or a list of numbers (one per channel)').optional(),
   },
-  expecting('an object { scale?, mean?, std? }'),
+  expecting('an object { preset?, scale?, mean?, std? }'),
 );
 
 const image = z.strictObject(
@@ -75,13 +78,14 @@ const image = z.strictObject(
     channels: z.union([z.literal(1), z.literal(3)], expecting('1 (grayscale) or 3 (RGB)')).optional(),
     kernel: z.enum(['nearest', 'linear', 'cubic', 'mitchell', 'lanczos3'], expecting('one of "nearest", "linear", "cubic", "mitchell", "lanczos3"')).optional(),
     concurrency: posInt().optional(),
+    layout: z.enum(['nchw', 'nhwc'], expecting('"nchw" or "nhwc"')).optional(),
   },
-  expecting('an object { resize?, crop?, channels?, kernel?, concurrency? }'),
+  expecting('an object { resize?, crop?, channels?, kernel?, concurrency?, layout? }'),
 );
 
 const calibration = z.strictObject(
   {
-    data: nonEmpty('a path to calibration data (.npy file, folder, or data module)'),
+    data: nonEmpty('a path to calibration data (.npy or .npz file, folder, or data module)'),
     method: nonEmpty('a calibration method name (entropy, percentile, mse, minmax, ...)').optional(),
     options: z.record(z.string(), z.unknown(), expecting('an object of method options')).optional(),
     inputMethod: z.union([nonEmpty('a calibration method name'), z.null()], expecting('a calibration method name, or null (same as method)')).optional(),
@@ -89,7 +93,7 @@ const calibration = z.strictObject(
     limit: posInt().optional(),
     histogramStride: posInt().optional(),
     inputName: nonEmpty('a model input name').optional(),
-    kind: z.enum(['npy', 'images', 'module'], expecting('one of "npy", "images", "module"')).optional(),
+    kind: z.enum(['npy', 'npz', 'images', 'module'], expecting('one of "npy", "npz", "images", "module"')).optional(),
     sampleRank: posInt().optional(),
     normalize: normalize.optional(),
     image: image.optional(),

@@ -25,6 +25,8 @@ export interface QuantSettings {
 
 /** Per-channel normalisation applied to calibration data: `(x * scale - mean[c]) / std[c]`. */
 export interface NormalizeSettings {
+  /** Named values: "imagenet", "inception", "clip", "unit" (x/255), "raw"; scale / mean / std beside it override. */
+  preset?: 'imagenet' | 'inception' | 'clip' | 'unit' | 'raw';
   /** Multiplies raw values first (1/255 for 8-bit pixels). Default 1 (images: 1/255). */
   scale?: number;
   /** Subtracted per channel: one value, or one per channel. Default 0. */
@@ -45,11 +47,13 @@ export interface ImageSettings {
   kernel?: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos3';
   /** Images decoded at once. */
   concurrency?: number;
+  /** Tensor layout, "nchw" or "nhwc" (default: the model input's). */
+  layout?: 'nchw' | 'nhwc';
 }
 
 /** Calibration: the representative data and the method that turns it into ranges. */
 export interface CalibrationSettings {
-  /** A .npy file, a folder of .npy files or images, or a JS/TS data module. */
+  /** A .npy file, an .npz archive (one array per model input), a folder of .npy files or images, or a JS/TS data module. */
   data: string;
   /** The calibration method: entropy (default), percentile, mse, minmax, or one a plugin registers. */
   method?: string;
@@ -70,7 +74,7 @@ export interface CalibrationSettings {
   /** The model input the data feeds (default: the model's only input). */
   inputName?: string;
   /** What `data` is, when the file extension or folder contents do not tell. */
-  kind?: 'npy' | 'images' | 'module';
+  kind?: 'npy' | 'npz' | 'images' | 'module';
   /** .npy data: rank of one sample (3 for C×H×W); default: the model input's rank − 1. */
   sampleRank?: number;
   /** Normalisation applied to the data as it is read. */

@@ -55,7 +55,16 @@ export interface QuantizeSummary {
   quantizers: { QuantStub: number; WeightFakeQuantize: number };
   /** Nodes no fusion claimed, by op type. */
   unmatched: Record<string, number>;
-  calibration: { method: string; inputMethod: string | null; data: string; batches: number; samples: number; seconds: number } | null;
+  calibration: {
+    method: string;
+    inputMethod: string | null;
+    data: string;
+    /** What was done to the data's values as they were read (image folders, .npy with a normalisation). */
+    normalization?: string;
+    batches: number;
+    samples: number;
+    seconds: number;
+  } | null;
   qat?: QatReport;
   seconds: { load: number; transform: number; insertQdq: number; calibrate: number; save: number; total: number };
 }
@@ -77,17 +86,21 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
 
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
   await checkOutputPath(output, loadedPlugins().map((p) => p.file));
-  const method = cal?.method ?? backend.defaultCalibrator ?? 'mse';
-  if (cal) {
-    await ensureCalibrator(method, { from: options.from });
-    checkCalibratorOptions(method, cal.options);
-  }
+  const requested = cal?.method ?? backend.defaultCalibrator ?? 'mse';
+  const method = cal ? await ensureCalibrator(requested, { from: options.from }) : requested;
+  if (cal) checkCalibratorOptions(method, cal.options);
 
   const m = loadInputModel(model);
   await checkOutputPath(output, externalDataFiles(m));
   const modelInputs = await validateModelFile(model);
   checkExportOpset(m, model);
   const source = cal ? await openCalibrationData(data!, dataOptions(cal, modelInputs)) : undefined;
+  if (source?.normalizationGiven === false) {
+    log(
+      `qdeploy: warning: ${displayPath(data!)}: the images are only scaled to [0, 1], with no mean/std; if the model was trained on normalised images, ` +
+        'give --normalize imagenet (or --mean/--std; calibration.normalize in a config), or --normalize unit to say [0, 1] is right',
+    );
+  }
   const t1 = performance.now();
 
   const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
@@ -107,7 +120,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
       histogramStride: cal.histogramStride,
       progress: options.progress === false ? false : { total: source.totalSamples },
     });
-    calibration = { method: r.method, inputMethod, data: data!, batches: r.batches, samples: r.samples, seconds: r.seconds };
+    calibration = { method: r.method, inputMethod, data: data!, ...(source.normalization ? { normalization: source.normalization } : {}), batches: r.batches, samples: r.samples, seconds: r.seconds };
   } else if (quantized.stubs().length > 0) {
     log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calib <data> before deploying`);
   }
@@ -157,6 +170,7 @@ export function formatQuantizeSummary(r: QuantizeSummary): string {
           (r.calibration.inputMethod ? `; model inputs: ${r.calibration.inputMethod}` : '')
         : 'none (placeholder activation scales)',
     ],
+    ...(r.calibration?.normalization ? [['preprocess', r.calibration.normalization] as [string, string]] : []),
     ...(r.qat ? ([['QAT', formatQatReport(r.qat)]] as [string, string][]) : []),
     ['output', `${displayPath(r.output)} (${formatBytes(r.outputBytes)})`],
     [
