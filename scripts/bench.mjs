@@ -138,6 +138,25 @@ if (!only || only === 'reference') {
   }
 }
 
+if (!only || only === 'qat') {
+  // A QAT training step (forward + backward + AdamW, W8A8 fake quant) vs an FP32 inference
+  // of the same batch of 32, same session options; medians of 15 interleaved pairs in each
+  // of 3 processes, the median process reported. Memory over 1,000 more steps (ResNet).
+  const qatTask = (...args) => JSON.parse(execFileSync(process.execPath, [path.join(here, 'bench/qat.mjs'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1));
+  for (const [file, steps] of [['fmnist_resnet.onnx', '1000'], ['fmnist_mobilenet.onnx', '50'], ['fmnist_vit_small.onnx', '50']]) {
+    const model = path.resolve(here, '../fixtures', file);
+    try {
+      const runs = [0, 1, 2].map((i) => qatTask(model, '32', '15', i === 0 ? steps : '0')).sort((a, b) => a.ratio - b.ratio);
+      const r = runs[1];
+      row(`QAT (${file})`, 'training step vs FP32 inference, batch 32 (median of 3 processes × 15 pairs)', `${ms(r.stepMs)} vs ${ms(r.inferMs)} = ${r.ratio.toFixed(2)}× (processes: ${runs.map((x) => x.ratio.toFixed(2)).join(', ')})`, '≤ 4×', verdict(r.ratio <= 4));
+      const mem = runs.find((x) => x.steps > 0);
+      if (mem && mem.steps >= 1000) row(`QAT (${file})`, `RSS after 10 % and after all of ${mem.steps} steps`, `${mib(mem.rssEarlyMiB)} → ${mib(mem.rssLateMiB)}`, 'flat (≤ +10 %)', verdict(mem.rssLateMiB <= mem.rssEarlyMiB * 1.1));
+    } catch (e) {
+      row(`QAT (${file})`, 'training step', `failed: ${String(e.message).split('\n')[0]}`);
+    }
+  }
+}
+
 if (!only || only === 'autodiff') {
   // The gradient graph alone (no fake quant, no optimizer): what the QAT step builds on.
   const out = execFileSync(process.execPath, [path.join(here, 'bench/autodiff-step.mjs'), '32', '15'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });

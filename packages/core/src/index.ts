@@ -50,3 +50,4 @@ export { Tensor as OrtTensor } from 'onnxruntime-node';
 export * from './autodiff/index.js';
 export * from './analyze/index.js';
 export * from './report/index.js';
+export * from './qat/index.js';

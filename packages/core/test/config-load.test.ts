@@ -134,7 +134,7 @@ describe('loadConfig: errors name the file and the path', () => {
     const err = await configErrorOf(file);
     expect(err.issues).toHaveLength(2);
     expect(err.issues[0]).toMatch(/qdeploy\.config\.json: calibration: unknown key "batchsize" \(did you mean "batchSize"\?\)$/);
-    expect(err.issues[1]).toMatch(/qdeploy\.config\.json: unknown key "extra" \(known keys: \$schema, model, output, backend, plugins, backendOptions, quant, calibration, export, build, evaluate, bench, tune\)$/);
+    expect(err.issues[1]).toMatch(/qdeploy\.config\.json: unknown key "extra" \(known keys: \$schema, model, output, backend, plugins, backendOptions, quant, calibration, export, qat, build, evaluate, bench, tune\)$/);
   });
 
   it('quant.exclude, quant.overrides and tune are checked like the rest', async () => {

@@ -14,6 +14,7 @@ import { registerQuantize } from './commands/quantize.js';
 import { registerRun } from './commands/run.js';
 import { registerAnalyze } from './commands/analyze.js';
 import { registerTune } from './commands/tune.js';
+import { registerTrain } from './commands/train.js';
 import { EXIT_OK, EXIT_USAGE, errorJson, errorLines, exitCodeFor } from './errors.js';
 import { printJson, processIO, type CliIO } from './options.js';
 import { printableText } from '../util/printable.js';
@@ -46,6 +47,7 @@ export function createProgram(io: CliIO = processIO, setExitCode: (code: number)
   registerQuantize(program, io);
   registerCalibrate(program, io);
   registerRun(program, io);
+  registerTrain(program, io);
   registerInspect(program, io);
   registerEval(program, io);
   registerBench(program, io);

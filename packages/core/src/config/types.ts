@@ -162,6 +162,56 @@ export interface ExportSettings {
   dataMax?: number;
 }
 
+/**
+ * Quantization-aware training after calibration (`qdeploy run`, `qdeploy train`): the
+ * training step runs on onnxruntime with fake quant; the output is the same QDQ export
+ * with the trained weights.
+ */
+export interface QatSettings {
+  /** Training data: a .npy file (with `labels`) or an image folder with one sub-folder per class. */
+  data: string;
+  /** Class indices (.npy, shape [N]) for .npy data; not needed for distillation. */
+  labels?: string;
+  /** Default 1. */
+  epochs?: number;
+  /** Peak learning rate (default 1e-4). */
+  lr?: number;
+  /** Default "adamw". */
+  optimizer?: 'adamw' | 'sgd';
+  /** SGD momentum (default 0.9). */
+  momentum?: number;
+  weightDecay?: number;
+  /** Samples per step, fixed; the last partial batch of an epoch is dropped (default 32). */
+  batchSize?: number;
+  /** Default "cross-entropy" with labels, "distillation" without. */
+  loss?: 'cross-entropy' | 'distillation';
+  labelSmoothing?: number;
+  /** Distillation temperature (default 1). */
+  temperature?: number;
+  /** Distillation: weight of the KL term, the rest on cross-entropy with labels (default 1). */
+  alpha?: number;
+  /** Default "cosine". */
+  schedule?: 'constant' | 'cosine';
+  warmupSteps?: number;
+  clipGradNorm?: number;
+  /** Learn activation scales (LSQ) instead of keeping the calibrated ones. */
+  learnScales?: boolean;
+  /** Learning-rate multiplier for learned scales (default 10). */
+  scaleLrFactor?: number;
+  /** Where the per-epoch checkpoint goes (default: `<output>.qat/`). */
+  checkpointDir?: string;
+  /** Continue from the checkpoint there. */
+  resume?: boolean;
+  /** Shuffle seed (default 0). */
+  seed?: number;
+  /** Use at most this many training samples. */
+  limit?: number;
+  /** The model input the data feeds (default: the model's only input). */
+  inputName?: string;
+  normalize?: NormalizeSettings;
+  image?: ImageSettings;
+}
+
 /** A qdeploy config file. */
 export interface QdeployConfig {
   /** JSON Schema reference for editors; ignored by qdeploy. */
@@ -182,6 +232,8 @@ export interface QdeployConfig {
   calibration?: CalibrationSettings;
   /** How the float regions are written: `{ "float": "fp16" }` for TensorRT's strong typing. */
   export?: ExportSettings;
+  /** Quantization-aware training after calibration. */
+  qat?: QatSettings;
   /** Build the quantized model with the backend's builder. */
   build?: BuildSettings;
   /** Evaluate the quantized model's accuracy. */

@@ -55,6 +55,11 @@ export class WeightFakeQuantize implements Quantizer {
     }
   }
 
+  /** Re-reads the per-channel ranges from the weight's current value (after QAT changed it). */
+  refresh(): void {
+    this.observe(WeightFakeQuantize.weightOf(this.tensor));
+  }
+
   get matches(): readonly PatternMatch[] {
     return this._matches;
   }

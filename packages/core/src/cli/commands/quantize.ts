@@ -1,3 +1,4 @@
+import type { QuantizeModelOptions } from '../pipeline/quantize.js';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { CalibrationSettings, ResolvedConfig } from '../../config/types.js';
@@ -74,30 +75,36 @@ export function registerQuantize(program: Command, io: CliIO): void {
     '\nExamples:\n  qdeploy quantize model.onnx -o model.int8.onnx --backend tensorrt --calibration-data calib.npy\n  qdeploy quantize model.onnx -o model.int8.onnx --calibration-data images/ --calibration-method percentile --calibration-option percentile=99.99\n  qdeploy quantize model.onnx -o model.int8.onnx --calibration states.json\n\nOlder spellings still accepted: --calib, --no-calib, --calibrator, --input-calibrator, --calib-option.',
   );
   cmd.action(async (model: string, flags: QuantizeFlags) => {
-    const { loadConfig } = await import('../../config/load.js');
     const { formatQuantizeSummary, quantizeModel } = await import('../pipeline/index.js');
-    const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
-    const output = flags.output !== undefined ? outputPath(flags.output) : config?.output ?? (await defaultOutput(path.resolve(model), flags.force === true));
-
-    const calibrationFile = typeof flags.calibration === 'string' ? flags.calibration : undefined;
-    if (calibrationFile !== undefined && (flags.calibrationData !== undefined || typeof flags.calib === 'string')) {
-      throw new UsageError('give --calibration-data <data> or --calibration <file>, not both');
-    }
-    const calibration = calibrationFile !== undefined || flags.calib === false || flags.calibration === false ? null : calibrationSettings(flags, config);
-    const summary = await quantizeModel({
-      ...pipelineSettings(model, flags, config),
-      output,
-      calibration,
-      calibrationFile: calibrationFile !== undefined ? path.resolve(calibrationFile) : undefined,
-      calibrationFileOptions: calibrationFile !== undefined ? calibrationOptionFlags(flags) : undefined,
-      report: flags.report !== undefined ? path.resolve(flags.report) : undefined,
-      progress: flags.progress,
-      ...(flags.float ?? config?.export ? { export: { ...config?.export, ...(flags.float ? { float: flags.float } : {}), ...(flags.io ? { io: flags.io } : {}), ...(flags.keepFp32 ? { keepFp32: [...(config?.export?.keepFp32 ?? []), ...flags.keepFp32] } : {}) } } : {}),
-      log: (line) => io.err(`${line}\n`),
-    });
+    const summary = await quantizeModel(await quantizeOptionsFromFlags(model, flags, io));
     if (flags.json) printJson(io, summary);
     else io.out(`${formatQuantizeSummary(summary)}\n`);
   });
+}
+
+/** quantize's flags (over a config file's settings) as the pipeline's options; `train` builds on them too. */
+export async function quantizeOptionsFromFlags(model: string, flags: QuantizeFlags, io: CliIO): Promise<QuantizeModelOptions & { config?: ResolvedConfig }> {
+  const { loadConfig } = await import('../../config/load.js');
+  const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
+  const output = flags.output !== undefined ? outputPath(flags.output) : config?.output ?? (await defaultOutput(path.resolve(model), flags.force === true));
+
+  const calibrationFile = typeof flags.calibration === 'string' ? flags.calibration : undefined;
+  if (calibrationFile !== undefined && (flags.calibrationData !== undefined || typeof flags.calib === 'string')) {
+    throw new UsageError('give --calibration-data <data> or --calibration <file>, not both');
+  }
+  const calibration = calibrationFile !== undefined || flags.calib === false || flags.calibration === false ? null : calibrationSettings(flags, config);
+  return {
+    config,
+    ...pipelineSettings(model, flags, config),
+    output,
+    calibration,
+    calibrationFile: calibrationFile !== undefined ? path.resolve(calibrationFile) : undefined,
+    calibrationFileOptions: calibrationFile !== undefined ? calibrationOptionFlags(flags) : undefined,
+    report: flags.report !== undefined ? path.resolve(flags.report) : undefined,
+    progress: flags.progress,
+    ...(flags.float ?? config?.export ? { export: { ...config?.export, ...(flags.float ? { float: flags.float } : {}), ...(flags.io ? { io: flags.io } : {}), ...(flags.keepFp32 ? { keepFp32: [...(config?.export?.keepFp32 ?? []), ...flags.keepFp32] } : {}) } } : {}),
+    log: (line) => io.err(`${line}\n`),
+  };
 }
 
 /** The options quantize and calibrate share: backend, plugins, calibration data, method and normalisation. */

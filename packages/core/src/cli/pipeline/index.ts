@@ -17,3 +17,4 @@ export { buildWithBackend, formatBuildReport } from './build.js';
 export { runConfig, type RunOptions, type RunReport } from './run.js';
 export { analyzeModel, formatAnalyzeReport, type AnalyzeModelOptions, type AnalyzeSummary } from './analyze.js';
 export { tuneModel, formatTuneReport, type TuneModelOptions, type TuneSummary } from './tune.js';
+export { runQat, formatQatReport, defaultCheckpointDir, type QatReport } from './train.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { calibrate } from '../../calibrate/calibrate.js';
 import { openCalibrationData } from '../../calibrate/data/open.js';
 import { toForwardLoop } from '../../calibrate/data/forward-loop.js';
-import type { CalibrationSettings, ExportSettings, QuantSettings } from '../../config/types.js';
+import type { CalibrationSettings, ExportSettings, QatSettings, QuantSettings } from '../../config/types.js';
 import { measureFloatRanges } from '../../precision/measure.js';
 import { toStronglyTyped, type StronglyTypedReport } from '../../precision/strongly-typed.js';
 import { displayPath } from '../../config/load.js';
@@ -23,6 +23,7 @@ import { externalDataFiles } from '../../onnx/external-data.js';
 import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
 import { applyCalibrationFile } from './calibration-file.js';
 import { UsageError } from '../errors.js';
+import { formatQatReport, runQat, type QatReport } from './train.js';
 import { checkCalibratorOptions, checkExportOpset, checkFiniteWeights } from './preflight.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
@@ -52,6 +53,8 @@ export interface QuantizeModelOptions extends PipelineContext {
   allowNonFinite?: boolean;
   /** Also write an HTML report here (graph with the placement, histograms, summary). */
   report?: string;
+  /** Quantization-aware training after calibration. */
+  qat?: QatSettings;
 }
 
 export interface QuantizeSummary {
@@ -81,6 +84,7 @@ export interface QuantizeSummary {
   } | null;
   /** The strongly typed export (absent when the float regions stay FP32). */
   float?: StronglyTypedReport;
+  qat?: QatReport;
   seconds: { load: number; transform: number; insertQdq: number; calibrate: number; save: number; total: number };
   /** The HTML report, when one was asked for. */
   report?: string;
@@ -96,7 +100,7 @@ export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'outpu
   const model = path.resolve(options.model);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
-  const inputs = [model, data, options.calibrationFile, ...(options.protect ?? [])].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
+  const inputs = [model, data, options.calibrationFile, options.qat?.data, options.qat?.labels, ...(options.protect ?? [])].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
   // Everything that can be checked is checked before the first batch: a run must not fail
   // after a long calibration for a reason known at the start.
   await checkOutputPath(outputAsGiven, inputs);
@@ -157,6 +161,8 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   } else if (quantized.stubs().length > 0) {
     log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calib <data> before deploying`);
   }
+  let qat: QatReport | undefined;
+  if (options.qat) qat = await runQat(quantized, options.qat, { output, modelInputs, progress: options.progress, log });
   const t4 = performance.now();
 
   let exported = quantized.toExportModel({ quiet: true });
@@ -199,6 +205,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
     unmatched: byOpType(result.unmatched),
     calibration,
     ...(float ? { float } : {}),
+    ...(qat ? { qat } : {}),
     seconds: { load: s(t0, t1), transform: s(t1, t2), insertQdq: s(t2, t3), calibrate: s(t3, t4), save: s(t4, t5), total: s(t0, t5) },
   };
   if (options.report) {
@@ -235,6 +242,7 @@ export function quantizeSummaryRows(r: QuantizeSummary): [string, string][] {
     ],
     ...(r.calibration?.normalization ? [['preprocess', r.calibration.normalization] as [string, string]] : []),
     ...(r.float ? [floatRow(r.float)] : []),
+    ...(r.qat ? ([['QAT', formatQatReport(r.qat)]] as [string, string][]) : []),
     ['output', `${displayPath(r.output)} (${formatBytes(r.outputBytes)})`],
     [
       'time',

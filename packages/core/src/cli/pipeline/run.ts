@@ -9,6 +9,8 @@ import { formatQuantizeSummary, quantizeModel, type QuantizeSummary } from './qu
 
 export interface RunOptions {
   progress?: boolean;
+  /** Run the QAT step when the config has one (default true). */
+  qat?: boolean;
   /** Run the build step when the config has one (default true). */
   build?: boolean;
   /** Run the evaluation step when the config has one (default true). */
@@ -58,6 +60,7 @@ export async function runConfig(config: ResolvedConfig, options: RunOptions = {}
     calibration: config.calibration ?? null,
     progress: options.progress,
     ...(config.export ? { export: config.export } : {}),
+    ...(config.qat && options.qat !== false ? { qat: config.qat } : {}),
   });
   options.onStep?.('quantize', formatQuantizeSummary(quantize));
   const report: RunReport = { config: config.file, quantize };
