@@ -117,8 +117,33 @@ const tasks = {
     }, { calibrator: 'entropy', progress: false });
     return { samples: n, peakMiB: rssMiB(), beforeMiB: before };
   },
+  // A model over 2 GB (external data) through the whole pipeline, calibration included:
+  // load → transform → insertQdq → calibrate (minmax, 4 batches of 8) → save.
+  async large(file) {
+    const t0 = now();
+    const m = loadModel(file);
+    const t1 = now();
+    const { model, matches } = transform(m, { patterns: TENSORRT_PATTERNS });
+    const q = insertQdq(model, matches);
+    const t2 = now();
+    const width = m.graph.inputs[0].shape[1];
+    const x = new Float32Array(8 * width).map((_, i) => Math.sin(i * 0.37));
+    const r = await calibrate(q, async (run) => { for (let b = 0; b < 4; b++) await run(new ort.Tensor('float32', x, [8, width])); }, { calibrator: 'minmax', progress: false });
+    const t3 = now();
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'qdeploy-bench-')), 'large.int8.onnx');
+    await saveModel(q.toExportModel(), out, { externalData: true });
+    const t4 = now();
+    const outBytes = fs.statSync(out).size + fs.statSync(`${out}.data`).size;
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+    return { loadMs: t1 - t0, prepareMs: t2 - t1, calibrateMs: t3 - t2, calibrateSetupMs: r.setupSeconds * 1000, saveMs: t4 - t3, totalMs: t4 - t0, peakMiB: rssMiB(), stubs: q.stubs().length, outBytes };
+  },
   // Writes a generated model to disk (for io/pipeline).
   async generate(kind, out) {
+    if (kind === 'wide-mlp') {
+      const { writeWideMlp } = await import('@qdeploy/core/testing');
+      const bytes = writeWideMlp(out);
+      return { file: out, bytes, peakMiB: rssMiB() };
+    }
     const mod = await import('@qdeploy/backend-tensorrt/testing');
     const m = kind === 'vit-b16' ? mod.buildVitB16() : mod.buildResNet50();
     await saveModel(m, out);

@@ -3,6 +3,10 @@ import type { BuildOptions, PrecisionSpec } from './trtexec/options.js';
 import { buildEngine, runTrtexec, type TrtexecRunResult } from './trtexec/run.js';
 import { compareEngines, formatComparison } from './trtexec/compare.js';
 import { TrtexecUsageError } from './trtexec/errors.js';
+import { TrtexecFailedError } from './trtexec/errors.js';
+import { parseTrtexecOutput } from './trtexec/parse-output.js';
+import { precisionLabel } from './trtexec/options.js';
+import { compareStronglyTyped, stronglyTypedModel } from './strongly-typed.js';
 
 /**
  * The TensorRT backend's `build`: runs trtexec on the exported QDQ model. Options are
@@ -12,18 +16,28 @@ import { TrtexecUsageError } from './trtexec/errors.js';
  */
 export async function buildTensorrt(onnxPath: string, options: Record<string, unknown> = {}): Promise<BuildReport> {
   const { output, compare, reference, ...rest } = options as { output?: string; compare?: PrecisionSpec; reference?: string } & BuildOptions;
+  const strong = stronglyTypedModel(onnxPath, rest.cwd);
+  const precision = rest.precision ?? (strong ? 'stronglyTyped' : undefined);
+  if (strong && precision !== 'stronglyTyped') {
+    throw new TrtexecUsageError(
+      `${onnxPath} is strongly typed (its float regions are ${strong.toUpperCase()}): build it with precision 'stronglyTyped' (the default for such a model), not '${precisionLabel(precision)}', which would let TensorRT re-pick its precisions`,
+    );
+  }
   // A build that hangs (a stuck driver, a wrapper waiting on input) must end: an hour unless told otherwise.
-  const base: BuildOptions = { timeoutMs: defaultBuildTimeoutMs(), ...rest, ...(output ? { saveEngine: output } : {}) };
+  const base: BuildOptions = { timeoutMs: defaultBuildTimeoutMs(), ...rest, ...(precision ? { precision } : {}), ...(output ? { saveEngine: output } : {}) };
   if (compare !== undefined) {
     if (!reference) {
       throw new TrtexecUsageError(
         `compare: "${String(compare)}" needs the FP32 model to build the baseline from (a QDQ model runs its Q/DQ layers in INT8 whatever the precision flags); pass reference: <model.onnx> (CLI: --reference)`,
       );
     }
+    if (strong) return compareStronglyTyped(onnxPath, base, compare, reference, strong);
     const comparison = await compareEngines(onnxPath, base, [base.precision ?? 'best', { precision: compare, onnxPath: reference }]);
     return { summary: formatComparison(comparison).split('\n'), output: base.saveEngine, comparison };
   }
-  const result = base.saveEngine ? await buildEngine(onnxPath, base) : await runTrtexec(onnxPath, base);
+  const result = await (base.saveEngine ? buildEngine(onnxPath, base) : runTrtexec(onnxPath, base)).catch((e: unknown) => {
+    throw removedPrecisionFlags(e) ?? e;
+  });
   return { summary: summarize(result), output: result.enginePath, result: { ...result, log: undefined } };
 }
 
@@ -50,4 +64,27 @@ function summarize(r: TrtexecRunResult): string[] {
   for (const w of s.warnings) lines.push(`warning      ${w}`);
   if (r.enginePath) lines.push(`engine       ${r.enginePath}`);
   return lines;
+}
+
+/**
+ * TensorRT 11 removed --best / --fp16 / --int8, and --stronglyTyped came with 10. Without a
+ * `trtVersion` hint the version is only known from the run itself (its banner): when
+ * trtexec rejects those flags, the error says what to do instead of "Unknown option". (Asking trtexec first would cost a
+ * second launch, and a wrapper script that hangs would hang it too.)
+ */
+function removedPrecisionFlags(e: unknown): TrtexecUsageError | null {
+  if (!(e instanceof TrtexecFailedError)) return null;
+  const version = parseTrtexecOutput(e.log).tensorrtVersion;
+  if (!version) return null;
+  const major = Number(version.split('.')[0]);
+  if (major < 10 && e.errors.some((l) => l.startsWith('Unknown option: --stronglyTyped'))) {
+    return new TrtexecUsageError(`precision 'stronglyTyped' needs TensorRT 10 (--stronglyTyped does not exist in TensorRT ${version}); a strongly typed (FP16) export needs TensorRT 10 or 11: build the FP32-float export with 'best' instead`, { cause: e });
+  }
+  if (major < 11) return null;
+  const removed = ['--best', '--fp16', '--int8'].filter((f) => e.errors.some((l) => l.startsWith(`Unknown option: ${f}`)));
+  if (!removed.length) return null;
+  return new TrtexecUsageError(
+    `TensorRT ${version} has no ${removed.join(' / ')}: TensorRT 11 removed weak typing (the builder's precision flags). Export the float regions in FP16 (qdeploy quantize --float fp16) and build with precision 'stronglyTyped' (the default for such a model).`,
+    { cause: e },
+  );
 }

@@ -9,7 +9,7 @@ import { main } from '../src/cli/main.js';
 import { quantizeModel, type QuantizeSummary } from '../src/cli/pipeline/index.js';
 import { loadModel } from '../src/onnx/load.js';
 import { openNpy } from '../src/calibrate/data/npy.js';
-import { CALIB_32, MOBILENET_BN, RESNET_BN, errLines, hasStackTrace, makeTmp, requireBuilt, runCli } from './fixtures/cli/helpers.js';
+import { CALIB_32, EVAL_X, EVAL_Y, MOBILENET_BN, RESNET_BN, errLines, hasStackTrace, makeTmp, requireBuilt, runCli } from './fixtures/cli/helpers.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -38,6 +38,32 @@ function argmax(v: Float32Array, rows: number): number[] {
     return best;
   });
 }
+
+describe('qdeploy quantize --float (strongly typed export)', () => {
+  it('--float fp16 writes FP16 float regions with FP16 Q/DQ scales at opset 19, reports the policy, and eval scores it', async () => {
+    const out = path.join(tmp, 'float/resnet.int8.fp16.onnx');
+    const r = await runCli(['quantize', RESNET_BN, '-o', out, '--calib', CALIB_32, '--calibrator', 'minmax', '--float', 'fp16', '--keep-fp32', 'Gemm', '--no-progress']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/float\s+FP16 strongly typed: \d+ nodes FP16, 1 FP32; FP32 by policy: 1 exclude; opset 17 → 19/);
+    const m = loadModel(out);
+    expect(m.opset('')).toBe(19);
+    expect(m.metadata().get('qdeploy.float')).toBe('fp16');
+    // The kept Gemm reads an FP32 Q/DQ pair, the Cast goes before its Q (not between DQ and Gemm).
+    const gemm = m.graph.nodes.find((n) => n.opType === 'Gemm')!;
+    const gemmDq = gemm.input(0)!.producer!;
+    expect(gemmDq.opType).toBe('DequantizeLinear');
+    expect(gemmDq.input(1)!.initializer!.dataType).toBe(1);
+    expect(gemmDq.input(0)!.producer!.input(0)!.producer!.opType).toBe('Cast');
+    const convDq = m.graph.nodes.find((n) => n.opType === 'Conv')!.input(0)!.producer!;
+    expect(convDq.input(1)!.initializer!.dataType).toBe(10);
+    const e = await runCli(['eval', out, '--data', EVAL_X, '--labels', EVAL_Y, '--json', '--no-progress']);
+    expect(e.code).toBe(0);
+    expect(JSON.parse(e.stdout).samples).toBe(100);
+    const bad = await runCli(['quantize', RESNET_BN, '-o', path.join(tmp, 'float/x.onnx'), '--no-calib', '--float', 'fp8']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--float.*expected one of fp32, fp16, bf16/);
+  });
+});
 
 describe('qdeploy quantize', () => {
   it('quantizes end to end: a QDQ model onnxruntime loads, close to FP32, and a summary', async () => {

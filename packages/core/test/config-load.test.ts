@@ -134,7 +134,7 @@ describe('loadConfig: errors name the file and the path', () => {
     const err = await configErrorOf(file);
     expect(err.issues).toHaveLength(2);
     expect(err.issues[0]).toMatch(/qdeploy\.config\.json: calibration: unknown key "batchsize" \(did you mean "batchSize"\?\)$/);
-    expect(err.issues[1]).toMatch(/qdeploy\.config\.json: unknown key "extra" \(known keys: \$schema, model, output, backend, plugins, backendOptions, quant, calibration, build, evaluate, bench, tune\)$/);
+    expect(err.issues[1]).toMatch(/qdeploy\.config\.json: unknown key "extra" \(known keys: \$schema, model, output, backend, plugins, backendOptions, quant, calibration, export, qat, build, evaluate, bench, tune\)$/);
   });
 
   it('quant.exclude, quant.overrides and tune are checked like the rest', async () => {
@@ -148,6 +148,16 @@ describe('loadConfig: errors name the file and the path', () => {
         'tune.metric: expected one of "top1", "agreement", "sqnr", got "f1"',
       ]),
     );
+  });
+
+  it('export: the float type and its policy lists are checked', async () => {
+    const file = write('err-export/qdeploy.config.json', JSON.stringify({ ...minimal, export: { float: 'fp8', keepFp32: 'LayerNormalization', dataMax: -1 } }));
+    const err = await configErrorOf(file);
+    expect(err.issues.map((i) => i.replace(/^.*\//, ''))).toEqual([
+      'qdeploy.config.json: export.float: expected one of "fp32", "fp16", "bf16", got "fp8"',
+      'qdeploy.config.json: export.keepFp32: expected a list of node names or op types, got "LayerNormalization"',
+      'qdeploy.config.json: export.dataMax: expected a positive number, got -1',
+    ]);
   });
 
   it('one line per issue: missing fields, array items, enums, unions, nested objects', async () => {

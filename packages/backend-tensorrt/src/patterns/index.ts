@@ -4,12 +4,14 @@ import { ConvBN, ConvBNAdd, ConvBNAddReLU, ConvBNReLU, DepthwiseConv, GlobalAver
 import { linearPatterns, type LinearRuleOptions } from './linear.js';
 import { AttentionQK, AttentionSV, MultiHeadAttention } from './attention.js';
 import { LayerNorm } from './layernorm.js';
+import { ActivationAdd, Concat, MaxPool, NearestResize, OutputConv, SplitSlice } from './detection.js';
 
 export * from './conv.js';
 export * from './linear.js';
 export * from './activations.js';
 export * from './attention.js';
 export * from './layernorm.js';
+export * from './detection.js';
 
 export interface TensorrtPatternOptions extends LinearRuleOptions {}
 
@@ -27,6 +29,7 @@ export function tensorrtPatterns(options: TensorrtPatternOptions = {}): readonly
     Stem,
     ConvBNAddReLU,
     ConvBNAdd,
+    OutputConv,
     ConvBNReLU,
     ConvBN,
     DepthwiseConv,
@@ -38,6 +41,11 @@ export function tensorrtPatterns(options: TensorrtPatternOptions = {}): readonly
     Linear,
     SmallLinear,
     GlobalAveragePool,
+    ActivationAdd,
+    Concat,
+    SplitSlice,
+    MaxPool,
+    NearestResize,
   ];
 }
 

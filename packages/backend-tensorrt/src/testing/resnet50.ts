@@ -1,7 +1,7 @@
 import { DataType, Graph, Model, Tensor, type Value } from '@qdeploy/core';
 
 /** Deterministic pseudo-random numbers (xorshift32) in [-scale, scale). */
-function fill(n: number, scale: number, seed: number): Float32Array {
+export function fill(n: number, scale: number, seed: number): Float32Array {
   const out = new Float32Array(n);
   let s = seed | 1;
   for (let i = 0; i < n; i++) {

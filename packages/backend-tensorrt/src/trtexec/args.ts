@@ -210,6 +210,12 @@ function precisionFlags(options: BuildOptions, version: TrtVersionHint): string[
     }
     return ['--stronglyTyped'];
   }
+  const weak = [...set].filter((p) => p === 'best' || p === 'fp16' || p === 'int8');
+  if (version.major >= 11 && weak.length) {
+    throw new TrtexecUsageError(
+      `TensorRT ${version.text} has no ${weak.map((p) => `--${p}`).join(' / ')}: TensorRT 11 removed weak typing (the builder's precision flags). Export the float regions in FP16 (qdeploy quantize --float fp16) and build with precision 'stronglyTyped' (the default for such a model).`,
+    );
+  }
   if (set.has('fp32') && set.size > 1) {
     throw new TrtexecUsageError(
       `precision 'fp32' means "no reduced-precision flag" and cannot be combined with ${[...set].filter((p) => p !== 'fp32').join(', ')}.`,

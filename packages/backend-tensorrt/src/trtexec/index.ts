@@ -66,3 +66,4 @@ export {
   type ComparisonEntry,
   type EngineComparison,
 } from './compare.js';
+export { detectTrtVersion } from './version.js';

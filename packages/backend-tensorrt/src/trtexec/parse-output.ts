@@ -54,6 +54,14 @@ export interface TrtexecSummary {
   readonly device?: string;
   /** The `Precision:` line of the option dump, e.g. "FP32+FP16+INT8". */
   readonly precision?: string;
+  /**
+   * The network was built strongly typed: `--stronglyTyped` on the command trtexec echoes
+   * (`&&&& RUNNING … # trtexec … --stronglyTyped`), or TensorRT 11, where it always is.
+   * Precision flags given with it are disabled (warnings kept in `ignoredPrecisionFlags`).
+   */
+  readonly stronglyTyped?: boolean;
+  /** `--fp16` / `--int8` that a strongly typed build disabled ("… is not allowed if graph is strongly typed"). */
+  readonly ignoredPrecisionFlags?: readonly string[];
   readonly throughputQps?: number;
   readonly latency?: LatencyStats;
   readonly endToEndHostLatency?: LatencyStats;
@@ -204,6 +212,8 @@ export class TrtexecOutputParser {
     const msg = message.trim();
     if (severity === 'W') {
       warnings.push(msg);
+      const ignored = /setting (\w+) mode is not allowed if graph is strongly typed/.exec(msg);
+      if (ignored) s.ignoredPrecisionFlags = [...(s.ignoredPrecisionFlags ?? []), `--${ignored[1]}`];
       const unstable = /GPU compute time is unstable, with coefficient of variance = (\S+?)%/.exec(msg);
       if (unstable) s.unstable = { coefficientOfVariancePct: Number(unstable[1]) };
       if (/Throughput may be bound by Enqueue Time/.test(msg)) s.enqueueBound = true;
@@ -256,6 +266,8 @@ export class TrtexecOutputParser {
     const fromCode = s.tensorrtVersionCode === undefined ? undefined : decodeTensorRtVersion(s.tensorrtVersionCode);
     const version = this.versionFromLine ?? fromCode;
     if (version !== undefined) s.tensorrtVersion = version;
+    const command = s.verdict?.command ?? '';
+    if (/(^|\s)--stronglyTyped(\s|$)/.test(command) || Number(version?.split('.')[0]) >= 11) s.stronglyTyped = true;
     if (s.verdict?.status === 'PASSED') s.passed = true;
     else if (s.verdict?.status === 'FAILED') s.passed = false;
     return s;

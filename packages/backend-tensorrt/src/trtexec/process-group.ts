@@ -3,8 +3,12 @@
  * process we started: trtexec is often launched through a wrapper script whose child
  * would otherwise outlive a timeout, a cancel or our own exit (an orphan holding the GPU,
  * or holding stdout open so the build never returns).
+ *
+ * execa launches it (no shell, cross-platform spawn, one promise for exit plus output, spawn
+ * errors as results); the group layer stays ours because execa's timeout, cancelSignal and
+ * cleanup signal only the pid, and its promise waits for output pipes an orphan may hold.
  */
-import { spawn } from 'node:child_process';
+import { execa, type Result } from 'execa';
 
 export interface GroupRunOptions {
   cwd?: string;
@@ -92,14 +96,22 @@ function unhook(): void {
 export function runInGroup(file: string, args: readonly string[], o: GroupRunOptions): Promise<GroupRunResult> {
   return new Promise((resolve) => {
     const result: GroupRunResult = { exitCode: undefined, signal: undefined, timedOut: false, cancelled: false };
-    const child = spawn(file, [...args], {
-      cwd: o.cwd,
-      env: o.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const subprocess = execa(file, args, {
+      ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+      // The caller passes the whole environment (process.env already merged in): use it as is.
+      ...(o.env !== undefined ? { env: o.env, extendEnv: false } : {}),
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
       detached: groups,
       windowsHide: true,
+      // Output is streamed to the callbacks, failures are read from the result, and the
+      // group layer below does all the killing (execa's cleanup would signal the pid only).
+      buffer: false,
+      reject: false,
+      cleanup: false,
     });
-    const pid = child.pid;
+    const pid = subprocess.pid;
     if (pid !== undefined) {
       live.add(pid);
       hook();
@@ -126,8 +138,6 @@ export function runInGroup(file: string, args: readonly string[], o: GroupRunOpt
     };
     o.signal?.addEventListener('abort', onAbort, { once: true });
 
-    let open = 2;
-    let exited = false;
     let settled = false;
     const finish = () => {
       if (settled) return;
@@ -139,31 +149,33 @@ export function runInGroup(file: string, args: readonly string[], o: GroupRunOpt
         signalGroup(pid, 'SIGKILL');
         live.delete(pid);
       }
-      child.stdout?.destroy();
-      child.stderr?.destroy();
+      // Lets execa's promise settle even if a child outside the group still holds a pipe.
+      subprocess.stdout.destroy();
+      subprocess.stderr.destroy();
       unhook();
       resolve(result);
     };
-    const streamClosed = () => {
-      open--;
-      if (open === 0 && exited) finish();
-    };
-    child.stdout!.setEncoding('utf8').on('data', o.onStdout).on('close', streamClosed);
-    child.stderr!.setEncoding('utf8').on('data', o.onStderr).on('close', streamClosed);
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      // After a successful start, 'error' only reports a failed kill: the exit event still comes.
-      if (pid === undefined) {
-        result.spawnError = err;
-        exited = true;
-        finish();
-      }
-    });
-    child.on('exit', (code, sig) => {
-      exited = true;
+    subprocess.stdout.setEncoding('utf8').on('data', o.onStdout);
+    subprocess.stderr.setEncoding('utf8').on('data', o.onStderr);
+    subprocess.on('exit', (code, sig) => {
       result.exitCode = code ?? undefined;
       result.signal = sig ?? undefined;
-      if (open === 0) finish();
-      else timers.push(setTimeout(finish, STDIO_GRACE_MS));
+      // execa's promise waits for both pipes to close; a leftover child may hold them forever.
+      timers.push(setTimeout(finish, STDIO_GRACE_MS));
+    });
+    void subprocess.then((r: Result) => {
+      if (settled) return;
+      if (pid === undefined) result.spawnError = spawnErrorOf(r);
+      finish();
     });
   });
+}
+
+/** The Node error (ENOENT, EACCES, ...) behind a result whose process never started. */
+function spawnErrorOf(r: Result): NodeJS.ErrnoException {
+  const cause = (r as { cause?: unknown }).cause;
+  if (cause instanceof Error) return cause;
+  const err: NodeJS.ErrnoException = new Error((r as { message?: string }).message ?? `could not start ${r.command}`);
+  if (r.code !== undefined) err.code = r.code;
+  return err;
 }

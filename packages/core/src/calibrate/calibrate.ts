@@ -95,8 +95,12 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   const inputChoice = options.inputMethod !== undefined ? options.inputMethod : options.inputCalibrator;
   const inputMethod = inputChoice === undefined ? 'minmax' : inputChoice;
   const inputFactory = inputMethod === null ? factory : typeof inputMethod === 'function' ? inputMethod : resolveCalibratorFactory(inputMethod, options.container);
+  // A stub in a scale group uses the group's method (the input method only when every member is a model input), so the members' states merge.
+  const groups = quantized.scaleGroups().map((g) => g.stubs.filter((s) => s.enabled)).filter((g) => g.length > 1);
+  const groupOf = new Map(groups.flatMap((g) => g.map((s) => [s, g] as const)));
+  const isInput = (s: QuantStub) => (groupOf.get(s) ?? [s]).every((m) => graphInputs.has(m.tensor));
   const calibrators = new Map<QuantStub, Calibrator>(
-    stubs.map((s) => [s, graphInputs.has(s.tensor) ? inputFactory(inputMethod === null ? methodOptions : undefined) : factory(methodOptions)]),
+    stubs.map((s) => [s, isInput(s) ? inputFactory(inputMethod === null ? methodOptions : undefined) : factory(methodOptions)]),
   );
   // Three ways to observe a tensor, cheapest first: minmax-like calibrators get their
   // batch extrema reduced inside the graph; histogram calibrators get x binned inside
@@ -264,11 +268,14 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
   const ranges: Record<string, CalibrationRange> = {};
   const states: Record<string, CalibratorState> = {};
   for (const [stub, cal] of calibrators) {
-    const range = cal.compute();
-    ranges[stub.tensor.name] = range;
+    if (!groupOf.has(stub)) ranges[stub.tensor.name] = cal.compute();
     states[stub.tensor.name] = cal.state();
-    if (options.apply !== false) stub.setRange(range);
   }
+  for (const group of groups) {
+    const range = groupRange(group.map((s) => states[s.tensor.name]!), isInput(group[0]!) ? inputFactory : factory, methodOptions);
+    for (const s of group) ranges[s.tensor.name] = range;
+  }
+  if (options.apply !== false) for (const stub of stubs) stub.setRange(ranges[stub.tensor.name]!);
   return { method, batches, samples, seconds: (performance.now() - started) / 1000, setupSeconds, releaseSeconds, ranges, states };
 }
 
@@ -279,20 +286,38 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
 export function applyCalibrationStates(
   quantized: QuantizedModel,
   shards: readonly Record<string, CalibratorState>[],
-  options: Pick<CalibrateOptions, 'calibratorOptions' | 'container'> & { calibrator?: CalibratorFactory } = {},
+  options: Pick<CalibrateOptions, 'calibratorOptions' | 'container'> & {
+    calibrator?: CalibratorFactory;
+    /** When given, `calibratorOptions` go to this method's states only (model inputs may use another). */
+    method?: string;
+  } = {},
 ): Record<string, CalibrationRange> {
   if (shards.length === 0) throw new Error('applyCalibrationStates: no shards given');
   const ranges: Record<string, CalibrationRange> = {};
-  for (const stub of quantized.stubs()) {
-    const states = shards.map((shard) => shard[stub.tensor.name]).filter((st): st is CalibratorState => st !== undefined);
-    if (states.length === 0) throw new Error(`applyCalibrationStates: no shard has a state for tensor "${stub.tensor.name}"`);
+  // A scale group's members merge into one calibrator (one amax), like calibrate() does.
+  const groupOf = new Map(quantized.scaleGroups().flatMap((g) => g.stubs.map((s) => [s, g.stubs] as const)));
+  for (const stub of quantized.stubs().filter((s) => s.enabled)) {
+    if (ranges[stub.tensor.name]) continue;
+    const members = groupOf.get(stub) ?? [stub];
+    const states = members.flatMap((m) => {
+      const found = shards.map((shard) => shard[m.tensor.name]).filter((st): st is CalibratorState => st !== undefined);
+      if (found.length === 0) throw new Error(`applyCalibrationStates: no shard has a state for tensor "${m.tensor.name}"`);
+      return found;
+    });
     // Each tensor is merged with the method that collected it (model inputs may use another one).
     const factory = typeof options.calibrator === 'function' ? options.calibrator : resolveCalibratorFactory(states[0]!.method, options.container);
-    const cal = factory(options.calibratorOptions);
-    for (const st of states) cal.merge(st);
-    const range = cal.compute();
-    stub.setRange(range);
-    ranges[stub.tensor.name] = range;
+    const range = groupRange(states, factory, options.method === undefined || options.method === states[0]!.method ? options.calibratorOptions : undefined);
+    for (const m of members) {
+      m.setRange(range);
+      ranges[m.tensor.name] = range;
+    }
   }
   return ranges;
+}
+
+/** One range from several calibrators' states: merged into a fresh calibrator of the method. */
+function groupRange(states: readonly CalibratorState[], factory: CalibratorFactory, calibratorOptions?: CalibratorOptions): CalibrationRange {
+  const cal = factory(calibratorOptions);
+  for (const st of states) cal.merge(st);
+  return cal.compute();
 }

@@ -5,7 +5,7 @@ import type { Value } from '../ir/value.js';
 import type { AttrValue } from '../ir/node.js';
 import { Tensor } from '../ir/tensor.js';
 import { DataType } from '../ir/dtype.js';
-import { modelToBytes } from '../onnx/save.js';
+import { createSession } from './session.js';
 import { channelsOf } from './channels.js';
 import { sampleStrideOf } from './sample.js';
 import { provablyNonNegative } from './non-negative.js';
@@ -149,7 +149,7 @@ export async function observationSession(
   for (const o of observations) o.add(o.x);
   // The int16 QuantizeLinear is onnxruntime's contrib op: ai.onnx has int16 only from opset 21.
   if (binned.length && m.opset(MS_DOMAIN) === undefined) m.setOpset(MS_DOMAIN, 1);
-  return ort.InferenceSession.create(modelToBytes(m), { graphOptimizationLevel: 'all', ...options });
+  return createSession(m, { graphOptimizationLevel: 'all', ...options });
 }
 
 interface BinningConstants {

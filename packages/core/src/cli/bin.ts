@@ -13,7 +13,7 @@ let written: () => string[] = () => [];
 function onSignal(signal: NodeJS.Signals, code: number): void {
   drain();
   // A signal that lands after an output was renamed into place leaves it complete: say so.
-  const done = written();
+  const done = [...new Set(written())]; // a checkpoint rewritten every epoch counts once
   const what = done.length ? `${done.join(', ')} ${done.length > 1 ? 'were' : 'was'} already written in full` : 'no partial output left behind';
   process.stderr.write(`\nqdeploy: interrupted (${signal}); ${what.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')}\n`);
   process.exit(code);

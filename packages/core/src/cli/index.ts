@@ -25,3 +25,4 @@ export {
   type RunOptions,
   type RunReport,
 } from './pipeline/index.js';
+export { applyCalibrationFile, calibrateModel, mergeCalibration, type CalibrateModelOptions, type CalibrateSummary } from './pipeline/index.js';

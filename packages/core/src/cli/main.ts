@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerBuild } from './commands/build.js';
+import { registerCalibrate } from './commands/calibrate.js';
 import { registerCheck } from './commands/check.js';
 import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
@@ -13,6 +14,7 @@ import { registerQuantize } from './commands/quantize.js';
 import { registerRun } from './commands/run.js';
 import { registerAnalyze } from './commands/analyze.js';
 import { registerTune } from './commands/tune.js';
+import { registerTrain } from './commands/train.js';
 import { EXIT_OK, EXIT_USAGE, errorJson, errorLines, exitCodeFor } from './errors.js';
 import { printJson, processIO, type CliIO } from './options.js';
 import { printableText } from '../util/printable.js';
@@ -43,7 +45,9 @@ export function createProgram(io: CliIO = processIO, setExitCode: (code: number)
     .addHelpCommand(true)
     .addHelpText('after', '\nExit codes: 0 ok, 1 run failed, 2 bad usage or bad input, 130 interrupted.\nRun qdeploy <command> --help for a command\'s options.');
   registerQuantize(program, io);
+  registerCalibrate(program, io);
   registerRun(program, io);
+  registerTrain(program, io);
   registerInspect(program, io);
   registerEval(program, io);
   registerBench(program, io);

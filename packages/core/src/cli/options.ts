@@ -21,6 +21,14 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** A parser accepting one of `allowed` (commander reports the rest as invalid). */
+export function oneOfChoice<T extends string>(allowed: readonly T[]): (v: string) => T {
+  return (v: string): T => {
+    if (!(allowed as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}.`);
+    return v as T;
+  };
+}
+
 export function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a non-negative integer.');

@@ -3,6 +3,7 @@ export type {
   BenchSettings,
   BuildSettings,
   CalibrationSettings,
+  QatSettings,
   EvaluateSettings,
   ImageSettings,
   NormalizeSettings,

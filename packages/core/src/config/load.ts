@@ -201,6 +201,10 @@ export function resolveConfigPaths(config: QdeployConfig, file: string): Resolve
     const t = config.tune;
     out.tune = { ...t, data: abs(t.data), ...(t.labels ? { labels: abs(t.labels) } : {}), ...(t.heldOut ? { heldOut: abs(t.heldOut) } : {}), ...(t.heldOutLabels ? { heldOutLabels: abs(t.heldOutLabels) } : {}) };
   }
+  if (config.qat) {
+    const q = config.qat;
+    out.qat = { ...q, data: abs(q.data), ...(q.labels ? { labels: abs(q.labels) } : {}), ...(q.checkpointDir ? { checkpointDir: abs(q.checkpointDir) } : {}) };
+  }
   if (config.evaluate) {
     const ref = config.evaluate.ref;
     out.evaluate = { ...config.evaluate, data: abs(config.evaluate.data), labels: abs(config.evaluate.labels) };

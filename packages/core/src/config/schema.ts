@@ -128,6 +128,39 @@ const calibration = z.strictObject(
   expecting('an object { data, method?, options?, batchSize?, limit?, ... }'),
 );
 
+const unit = () => z.number(expecting('a number from 0 to 1')).min(0, expecting('a number from 0 to 1')).max(1, expecting('a number from 0 to 1'));
+const nonNegInt = () => z.number(expecting('a non-negative integer')).int(expecting('a non-negative integer')).min(0, expecting('a non-negative integer'));
+
+const qat = z.strictObject(
+  {
+    data: nonEmpty('a path to training data (.npy file, or an image folder with one sub-folder per class)'),
+    labels: nonEmpty('a path to training labels (.npy)').optional(),
+    epochs: posInt().optional(),
+    lr: positive().optional(),
+    optimizer: z.enum(['adamw', 'sgd'], expecting('"adamw" or "sgd"')).optional(),
+    momentum: unit().optional(),
+    weightDecay: z.number(expecting('a non-negative number')).min(0, expecting('a non-negative number')).optional(),
+    batchSize: posInt().optional(),
+    loss: z.enum(['cross-entropy', 'distillation'], expecting('"cross-entropy" or "distillation"')).optional(),
+    labelSmoothing: unit().optional(),
+    temperature: positive().optional(),
+    alpha: unit().optional(),
+    schedule: z.enum(['constant', 'cosine'], expecting('"constant" or "cosine"')).optional(),
+    warmupSteps: nonNegInt().optional(),
+    clipGradNorm: positive().optional(),
+    learnScales: bool().optional(),
+    scaleLrFactor: positive().optional(),
+    checkpointDir: nonEmpty('a folder path').optional(),
+    resume: bool().optional(),
+    seed: nonNegInt().optional(),
+    limit: posInt().optional(),
+    inputName: nonEmpty('a model input name').optional(),
+    normalize: normalize.optional(),
+    image: image.optional(),
+  },
+  expecting('an object { data, labels?, epochs?, lr?, optimizer?, batchSize?, loss?, checkpointDir?, ... }'),
+);
+
 const build = z.looseObject(
   {
     enabled: bool().optional(),
@@ -172,6 +205,18 @@ const tune = z.strictObject(
   expecting('an object { data, labels?, heldOut?, heldOutLabels?, limit?, metric?, maxDrop?, minSqnr? }'),
 );
 
+const floatType = z.enum(['fp32', 'fp16', 'bf16'], expecting('one of "fp32", "fp16", "bf16"'));
+const exportSettings = z.strictObject(
+  {
+    float: floatType.optional(),
+    io: z.enum(['original', 'fp32', 'fp16', 'bf16'], expecting('one of "original", "fp32", "fp16", "bf16"')).optional(),
+    keepFp32: z.array(str('a node name or op type'), expecting('a list of node names or op types')).optional(),
+    forceReduced: z.array(str('a node name or op type'), expecting('a list of node names or op types')).optional(),
+    dataMax: z.number(expecting('a positive number')).positive(expecting('a positive number')).optional(),
+  },
+  expecting('an object { float?, io?, keepFp32?, forceReduced?, dataMax? }'),
+);
+
 export const configSchema = z.strictObject(
   {
     $schema: str().optional(),
@@ -182,6 +227,8 @@ export const configSchema = z.strictObject(
     backendOptions: z.record(z.string(), z.unknown(), expecting('an object of backend options')).optional(),
     quant: quant.optional(),
     calibration: calibration.optional(),
+    export: exportSettings.optional(),
+    qat: qat.optional(),
     build: build.optional(),
     evaluate: evaluate.optional(),
     bench: bench.optional(),

@@ -148,6 +148,70 @@ export interface TuneSettings {
   minSqnr?: number;
 }
 
+/** How the QDQ model's float regions are written (strongly typed export, see `toStronglyTyped`). */
+export interface ExportSettings {
+  /** "fp32" (default: float regions in FP32, precision left to the builder), "fp16" or "bf16" (strongly typed). */
+  float?: 'fp32' | 'fp16' | 'bf16';
+  /** Type of the model's float inputs and outputs: "original" (default) or the float type. */
+  io?: 'original' | 'fp32' | 'fp16' | 'bf16';
+  /** Node names or op types kept in FP32 besides the policy's own rules. */
+  keepFp32?: string[];
+  /** Node names or op types put in the reduced type whatever the policy says. */
+  forceReduced?: string[];
+  /** A node whose values exceed this on the calibration data stays FP32 (default 512, AutoCast's data_max). */
+  dataMax?: number;
+}
+
+/**
+ * Quantization-aware training after calibration (`qdeploy run`, `qdeploy train`): the
+ * training step runs on onnxruntime with fake quant; the output is the same QDQ export
+ * with the trained weights.
+ */
+export interface QatSettings {
+  /** Training data: a .npy file (with `labels`) or an image folder with one sub-folder per class. */
+  data: string;
+  /** Class indices (.npy, shape [N]) for .npy data; not needed for distillation. */
+  labels?: string;
+  /** Default 1. */
+  epochs?: number;
+  /** Peak learning rate (default 1e-4). */
+  lr?: number;
+  /** Default "adamw". */
+  optimizer?: 'adamw' | 'sgd';
+  /** SGD momentum (default 0.9). */
+  momentum?: number;
+  weightDecay?: number;
+  /** Samples per step, fixed; the last partial batch of an epoch is dropped (default 32). */
+  batchSize?: number;
+  /** Default "cross-entropy" with labels, "distillation" without. */
+  loss?: 'cross-entropy' | 'distillation';
+  labelSmoothing?: number;
+  /** Distillation temperature (default 1). */
+  temperature?: number;
+  /** Distillation: weight of the KL term, the rest on cross-entropy with labels (default 1). */
+  alpha?: number;
+  /** Default "cosine". */
+  schedule?: 'constant' | 'cosine';
+  warmupSteps?: number;
+  clipGradNorm?: number;
+  /** Learn activation scales (LSQ) instead of keeping the calibrated ones. */
+  learnScales?: boolean;
+  /** Learning-rate multiplier for learned scales (default 10). */
+  scaleLrFactor?: number;
+  /** Where the per-epoch checkpoint goes (default: `<output>.qat/`). */
+  checkpointDir?: string;
+  /** Continue from the checkpoint there. */
+  resume?: boolean;
+  /** Shuffle seed (default 0). */
+  seed?: number;
+  /** Use at most this many training samples. */
+  limit?: number;
+  /** The model input the data feeds (default: the model's only input). */
+  inputName?: string;
+  normalize?: NormalizeSettings;
+  image?: ImageSettings;
+}
+
 /** A qdeploy config file. */
 export interface QdeployConfig {
   /** JSON Schema reference for editors; ignored by qdeploy. */
@@ -166,6 +230,10 @@ export interface QdeployConfig {
   quant?: QuantSettings;
   /** Calibration data and method; without it, activation scales are placeholders (a warning). */
   calibration?: CalibrationSettings;
+  /** How the float regions are written: `{ "float": "fp16" }` for TensorRT's strong typing. */
+  export?: ExportSettings;
+  /** Quantization-aware training after calibration. */
+  qat?: QatSettings;
   /** Build the quantized model with the backend's builder. */
   build?: BuildSettings;
   /** Evaluate the quantized model's accuracy. */

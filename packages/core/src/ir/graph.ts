@@ -1,7 +1,10 @@
 import { Node, type AttrValue } from './node.js';
 import { Value } from './value.js';
 import type { Tensor } from './tensor.js';
-import type { AttributeProto, TensorProto } from '../onnx/proto.js';
+import type { AttributeProto, GraphProto, TensorProto } from '../onnx/proto.js';
+
+/** GraphProto fields the IR does not model. */
+export type GraphPassthrough = Omit<GraphProto, 'node' | 'name' | 'initializer' | 'docString' | 'input' | 'output' | 'valueInfo'>;
 
 export interface AddNodeSpec {
   opType: string;
@@ -24,8 +27,8 @@ export class Graph {
   nodes: Node[] = [];
   inputs: Value[] = [];
   outputs: Value[] = [];
-  /** Fields the IR does not model, carried through verbatim (sparse initializers, quantization annotations). */
-  passthrough: { sparseInitializer?: unknown[]; quantizationAnnotation?: unknown[] } = {};
+  /** Fields the IR does not model, carried through verbatim (sparse initializers, quantization annotations, metadata, unknown fields). */
+  passthrough: GraphPassthrough = {};
   /** Names whose value_info the source file listed, in its order (so a round trip keeps it). */
   valueInfoOrder: string[] = [];
   private readonly values = new Map<string, Value>();
@@ -293,6 +296,7 @@ export class Graph {
       const c = g.getOrCreateValue(v.name);
       c.type = v.type;
       c.docString = v.docString;
+      c.passthrough = { ...v.passthrough };
       c.initializer = v.initializer;
       map.set(v, c);
     }
@@ -300,6 +304,7 @@ export class Graph {
     for (const n of this.nodes) {
       const c = new Node(n.opType, n.name, n.domain);
       c.docString = n.docString;
+      c.passthrough = { ...n.passthrough };
       for (const [k, a] of n.attributes) c.attributes.set(k, a);
       c.setInputs(n.inputs.map(m));
       c.setOutputs(n.outputs.map((o) => map.get(o)!));

@@ -1,9 +1,16 @@
-import type { AttributeProto } from '../onnx/proto.js';
-import { AttributeType, toNumber } from '../onnx/proto.js';
+import type { AttributeProto, NodeProto } from '../onnx/proto.js';
+import { AttributeType, copyMessage, toNumber } from '../onnx/proto.js';
 import { printableName, quoteName } from '../util/printable.js';
 import { Tensor } from './tensor.js';
 import type { Value } from './value.js';
 import { DataType } from './dtype.js';
+
+/**
+ * NodeProto fields the IR does not interpret (metadata_props, which PyTorch's dynamo
+ * exporter writes on every node; overload; device_configurations; unknown fields): kept
+ * verbatim and written back while the node lives.
+ */
+export type NodePassthrough = Omit<NodeProto, 'input' | 'output' | 'name' | 'opType' | 'domain' | 'attribute' | 'docString'>;
 
 /** Attribute values the IR builds from plain JS (anything else: pass an AttributeProto). */
 export type AttrValue = number | string | number[] | string[] | Tensor | { float: number } | { floats: number[] };
@@ -19,6 +26,7 @@ export class Node {
   domain: string;
   name: string;
   docString = '';
+  passthrough: NodePassthrough = {};
   readonly attributes = new Map<string, AttributeProto>();
   private _inputs: (Value | null)[] = [];
   private _outputs: Value[] = [];
@@ -149,7 +157,7 @@ function removeUse(v: Value, node: Node, index: number): void {
 
 export function toAttributeProto(name: string, value: AttrValue | AttributeProto): AttributeProto {
   if (typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Tensor) && 'type' in value) {
-    return { ...(value as AttributeProto), name };
+    return copyMessage(value as AttributeProto, { name });
   }
   if (value instanceof Tensor) return { name, type: AttributeType.TENSOR, t: tensorToProtoForAttr(value) };
   if (typeof value === 'number') {

@@ -1,6 +1,7 @@
-import { DataType, arrayTypeFor, bytesPerElement, dataTypeName, dataTypeOfArray, fp16ToNumber, type DataTypeCode, type TypedArray } from './dtype.js';
+import { DataType, arrayTypeFor, dataTypeName, dataTypeOfArray, elementsPerByte, fp16ToNumber, storageBytes, type DataTypeCode, type TypedArray } from './dtype.js';
+import { isSmallType, smallTypeToFloat32 } from './small-types.js';
 import type { TensorProto } from '../onnx/proto.js';
-import { toNumber } from '../onnx/proto.js';
+import { toBigInt, toNumber } from '../onnx/proto.js';
 import type { ExternalDataRef } from '../onnx/external-data.js';
 import { readExternalData } from '../onnx/external-data.js';
 
@@ -27,9 +28,11 @@ export class Tensor {
     this.source = source;
   }
 
+  /** `array` holds the elements; for the packed 4- and 2-bit types, their packed bytes (see `data`). */
   static fromArray(array: TypedArray, dims: readonly number[], dataType?: DataTypeCode): Tensor {
     const n = dims.reduce((a, b) => a * b, 1);
-    if (n !== array.length) throw new Error(`Tensor.fromArray: ${array.length} elements do not fill dims [${dims.join(',')}]`);
+    const want = dataType !== undefined && elementsPerByte(dataType) ? storageBytes(dataType, n) : n;
+    if (want !== array.length) throw new Error(`Tensor.fromArray: ${array.length} elements do not fill dims [${dims.join(',')}]`);
     const t = new Tensor(dataType ?? dataTypeOfArray(array), [...dims], { kind: 'array', array });
     t.cached = array;
     return t;
@@ -45,8 +48,14 @@ export class Tensor {
     return this.dims.reduce((a, b) => a * b, 1);
   }
 
+  /** Bytes of the data as stored (packed types: whole bytes); 0 for strings. */
   get byteLength(): number {
-    return this.size * bytesPerElement(this.dataType);
+    return storageBytes(this.dataType, this.size);
+  }
+
+  /** Entries of `data()`: the elements, or for the packed 4- and 2-bit types their bytes. */
+  private get storageLength(): number {
+    return elementsPerByte(this.dataType) ? storageBytes(this.dataType, this.size) : this.size;
   }
 
   get isExternal(): boolean {
@@ -63,7 +72,11 @@ export class Tensor {
     return this.source.kind === 'array' ? null : this.source.proto;
   }
 
-  /** The elements, decoded on first use (fp16/bf16 as raw Uint16 bits, int64 as BigInt64Array). */
+  /**
+   * The elements, decoded on first use (fp16/bf16 as raw Uint16 bits, the 8-bit floats as
+   * raw Uint8 bits, int64 as BigInt64Array). The 4- and 2-bit types come packed as ONNX
+   * stores them: a Uint8Array of ceil(size / 2) (or / 4) bytes, element 0 in the low bits.
+   */
   data(): TypedArray {
     if (this.cached) return this.cached;
     const Ctor = arrayTypeFor(this.dataType);
@@ -72,9 +85,9 @@ export class Tensor {
     if (src.kind === 'array') {
       out = src.array;
     } else if (src.kind === 'external') {
-      out = viewBytes(readExternalData(src.ref), Ctor, this.size);
+      out = viewBytes(readExternalData(src.ref), Ctor, this.storageLength);
     } else {
-      out = decodeProto(src.proto, this.dataType, Ctor, this.size);
+      out = decodeProto(src.proto, this.dataType, Ctor, this.storageLength);
     }
     this.cached = out;
     return out;
@@ -84,6 +97,7 @@ export class Tensor {
   toFloat32(): Float32Array {
     const d = this.data();
     if (d instanceof Float32Array) return d;
+    if (isSmallType(this.dataType)) return smallTypeToFloat32(this.dataType, d as Uint8Array, this.size);
     const out = new Float32Array(d.length);
     if (this.dataType === DataType.FLOAT16) {
       for (let i = 0; i < d.length; i++) out[i] = fp16ToNumber(Number(d[i]));
@@ -122,6 +136,7 @@ export class Tensor {
 
   /** Small integer tensors (shapes, axes) as plain numbers. */
   toNumbers(): number[] {
+    if (isSmallType(this.dataType)) return Array.from(this.toFloat32());
     const d = this.data();
     return Array.from(d as ArrayLike<number | bigint>, (x) => Number(x));
   }
@@ -155,7 +170,7 @@ function decodeProto(p: TensorProto, dt: DataTypeCode, Ctor: ReturnType<typeof a
     case DataType.DOUBLE: case DataType.COMPLEX128: src = p.doubleData; break;
     case DataType.INT64: src = p.int64Data; break;
     case DataType.UINT64: case DataType.UINT32: src = p.uint64Data; break;
-    default: src = p.int32Data; // int8/uint8/int16/uint16/int32/bool/fp16/bf16 all live in int32_data
+    default: src = p.int32Data; // int8/uint8/int16/uint16/int32/bool/fp16/bf16/fp8 (one each), int4/fp4 (a byte of two), int2 (a byte of four)
   }
   const len = src?.length ?? 0;
   if (len !== n) {
@@ -163,7 +178,7 @@ function decodeProto(p: TensorProto, dt: DataTypeCode, Ctor: ReturnType<typeof a
     throw new Error(`tensor "${p.name ?? ''}" has ${len} values in its typed field, expected ${n}`);
   }
   if (out instanceof BigInt64Array || out instanceof BigUint64Array) {
-    for (let i = 0; i < n; i++) out[i] = BigInt(toNumber(src![i]));
+    for (let i = 0; i < n; i++) out[i] = toBigInt(src![i]);
   } else {
     for (let i = 0; i < n; i++) (out as Float32Array)[i] = toNumber(src![i]);
   }

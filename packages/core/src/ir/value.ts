@@ -1,6 +1,6 @@
 import type { Node } from './node.js';
 import type { Tensor } from './tensor.js';
-import type { TypeProto } from '../onnx/proto.js';
+import type { TypeProto, ValueInfoProto } from '../onnx/proto.js';
 import { toNumber } from '../onnx/proto.js';
 
 /** One use of a value: `node.inputs[index]` is it (index -1: referenced inside a subgraph). */
@@ -8,6 +8,9 @@ export interface Use {
   node: Node;
   index: number;
 }
+
+/** ValueInfoProto fields the IR does not interpret (metadata_props, unknown fields), kept verbatim. */
+export type ValuePassthrough = Omit<ValueInfoProto, 'name' | 'type' | 'docString'>;
 
 /** A dimension: a number, a symbolic name ("batch"), or unknown. */
 export type Dim = number | string | null;
@@ -22,6 +25,8 @@ export class Value {
   /** ONNX type as read from value_info / graph inputs / outputs (kept verbatim). */
   type: TypeProto | null = null;
   docString = '';
+  /** Written back on every value_info / input / output entry of this value. */
+  passthrough: ValuePassthrough = {};
   producer: Node | null = null;
   readonly uses: Use[] = [];
   /** Constant data when this value is a graph initializer. */

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { onnx, AttributeType, DataLocation, type GraphProto, type ModelProto, type TensorProto } from './proto.js';
+import { onnx, AttributeType, DataLocation, fieldsExcept, type GraphProto, type ModelProto, type TensorProto, type ValueInfoProto } from './proto.js';
 import { OnnxFormatError } from './errors.js';
 import { NotRegularFileError, openRegularSync } from '../util/file-kind.js';
 import { quoteName } from '../util/printable.js';
@@ -9,6 +9,7 @@ import { Graph } from '../ir/graph.js';
 import { Model } from '../ir/model.js';
 import { Node } from '../ir/node.js';
 import { Tensor } from '../ir/tensor.js';
+import type { Value } from '../ir/value.js';
 
 export interface LoadOptions {
   /** Folder that external data locations are relative to (default: the model's folder; required for bytes with external data). */
@@ -97,17 +98,15 @@ function decodeModel(bytes: Uint8Array, file: string): ModelProto {
 
 /** Builds the IR from a decoded ModelProto. */
 export function modelFromProto(proto: ModelProto, file = '<model>', baseDir?: string): Model {
-  const { graph: gp, ...header } = proto;
-  const graph = graphFromProto(gp!, file, baseDir);
-  return new Model(graph, header);
+  const graph = graphFromProto(proto.graph!, file, baseDir);
+  return new Model(graph, fieldsExcept(proto, ['graph']));
 }
 
 function graphFromProto(gp: GraphProto, file: string, baseDir: string | undefined): Graph {
   const g = new Graph();
   g.name = gp.name ?? '';
   g.docString = gp.docString ?? '';
-  if (gp.sparseInitializer?.length) g.passthrough.sparseInitializer = gp.sparseInitializer;
-  if (gp.quantizationAnnotation?.length) g.passthrough.quantizationAnnotation = gp.quantizationAnnotation;
+  g.passthrough = fieldsExcept(gp, GRAPH_FIELDS);
 
   for (const t of gp.initializer ?? []) {
     const name = t.name ?? '';
@@ -116,20 +115,19 @@ function graphFromProto(gp: GraphProto, file: string, baseDir: string | undefine
   }
   for (const vi of gp.input ?? []) {
     const v = g.getOrCreateValue(vi.name ?? '');
-    v.type = vi.type ?? null;
-    v.docString = vi.docString ?? '';
+    readValueInfo(v, vi);
     g.inputs.push(v);
   }
   for (const vi of gp.valueInfo ?? []) {
     const v = g.getOrCreateValue(vi.name ?? '');
-    v.type = vi.type ?? null;
-    v.docString = vi.docString ?? '';
+    readValueInfo(v, vi);
     g.valueInfoOrder.push(v.name);
   }
   gp.node?.forEach((np, k) => {
     const node = new Node(np.opType ?? '', np.name ?? '', np.domain ?? '');
     if (!node.opType) throw new OnnxFormatError(file, `node #${k}${node.name ? ` ${quoteName(node.name)}` : ''} has no op type`);
     node.docString = np.docString ?? '';
+    node.passthrough = fieldsExcept(np, NODE_FIELDS);
     for (const a of np.attribute ?? []) node.attributes.set(a.name ?? '', a);
     node.setInputs((np.input ?? []).map((n) => (n ? g.getOrCreateValue(n) : null)));
     const outs = (np.output ?? []).map((n, i) => g.getOrCreateValue(n || g.uniqueName(`${node.name || node.opType}_unused_${i}`)));
@@ -145,6 +143,8 @@ function graphFromProto(gp: GraphProto, file: string, baseDir: string | undefine
     const v = g.getOrCreateValue(vi.name ?? '');
     v.type = vi.type ?? v.type;
     v.docString = vi.docString ?? v.docString;
+    const extra = fieldsExcept(vi, VALUE_INFO_FIELDS);
+    if (Object.keys(extra).length) v.passthrough = extra;
     g.outputs.push(v);
   }
   // Every tensor a node reads must come from somewhere.
@@ -160,6 +160,17 @@ function graphFromProto(gp: GraphProto, file: string, baseDir: string | undefine
     if (!o.producer && !o.initializer && !defined.has(o)) throw new OnnxFormatError(file, `graph output ${quoteName(o.name)} is never computed`);
   }
   return g;
+}
+
+/** The fields the IR models; every other field is carried in `passthrough`. */
+const GRAPH_FIELDS = ['node', 'name', 'initializer', 'docString', 'input', 'output', 'valueInfo'] as const;
+const NODE_FIELDS = ['input', 'output', 'name', 'opType', 'domain', 'attribute', 'docString'] as const;
+const VALUE_INFO_FIELDS = ['name', 'type', 'docString'] as const;
+
+function readValueInfo(v: Value, vi: ValueInfoProto): void {
+  v.type = vi.type ?? null;
+  v.docString = vi.docString ?? '';
+  v.passthrough = fieldsExcept(vi, VALUE_INFO_FIELDS);
 }
 
 function tensorFromProto(t: TensorProto, file: string, baseDir: string | undefined): Tensor {

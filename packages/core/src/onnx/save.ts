@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { onnx, DataLocation, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import { DataLocation, copyMessage, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 import type { Model } from '../ir/model.js';
 import type { Graph } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
 import { externalDataFiles, readExternalData } from './external-data.js';
+import { encodeModel, encodeModelChunks, writeChunks } from './encode.js';
 import { assertNotProtected, writeFileAtomic } from '../util/atomic-write.js';
 
 /** Protobuf messages cannot exceed 2 GiB; leave headroom for the graph itself. */
@@ -47,8 +48,9 @@ export async function saveModel(input: Model | Exportable, file: string, options
   const want = options.externalData ?? false;
   const external = want !== false || total > PROTOBUF_LIMIT;
   if (!external) {
-    const bytes = onnx.ModelProto.encode(modelToProto(model)).finish();
-    await writeFileAtomic(target, bytes, { protect });
+    // The pieces go to the file as they are: the model is never in memory twice.
+    const chunks = encodeModelChunks(modelToProto(model));
+    await writeFileAtomic(target, (tmp) => writeChunks(tmp, chunks), { protect });
     return;
   }
   const cfg = typeof want === 'object' ? want : {};
@@ -78,7 +80,7 @@ export async function saveModel(input: Model | Exportable, file: string, options
       fs.closeSync(fd);
     }
   }, { protect });
-  const bytes = onnx.ModelProto.encode(proto).finish();
+  const bytes = encodeModel(proto);
   await writeFileAtomic(target, bytes, { protect });
 }
 
@@ -91,12 +93,13 @@ export function modelToProto(model: Model, writeExternal?: ExternalWriter): Mode
 
 /** Serialises a model to ONNX bytes (all tensors inline). */
 export function modelToBytes(model: Model): Uint8Array {
-  return onnx.ModelProto.encode(modelToProto(model)).finish();
+  return encodeModel(modelToProto(model));
 }
 
 function graphToProto(g: Graph, writeExternal?: ExternalWriter): GraphProto {
   const node: NodeProto[] = g.nodes.map((n) => {
     const p: NodeProto = {
+      ...n.passthrough,
       input: trimTrailingEmpty(n.inputs.map((v) => v?.name ?? '')),
       output: n.outputs.map((v) => v.name),
       opType: n.opType,
@@ -121,6 +124,7 @@ function graphToProto(g: Graph, writeExternal?: ExternalWriter): GraphProto {
   for (const v of typed.values()) valueInfo.push(valueInfoOf(v));
 
   const proto: GraphProto = {
+    ...g.passthrough,
     node,
     name: g.name,
     initializer: g.initializers().map((v) => tensorToProto(v.initializer!, v.name, writeExternal)),
@@ -129,8 +133,6 @@ function graphToProto(g: Graph, writeExternal?: ExternalWriter): GraphProto {
     valueInfo,
   };
   if (g.docString) proto.docString = g.docString;
-  if (g.passthrough.sparseInitializer) proto.sparseInitializer = g.passthrough.sparseInitializer as GraphProto['sparseInitializer'];
-  if (g.passthrough.quantizationAnnotation) proto.quantizationAnnotation = g.passthrough.quantizationAnnotation as GraphProto['quantizationAnnotation'];
   return proto;
 }
 
@@ -141,7 +143,7 @@ function trimTrailingEmpty(names: string[]): string[] {
 }
 
 function valueInfoOf(v: Value): ValueInfoProto {
-  const p: ValueInfoProto = { name: v.name };
+  const p: ValueInfoProto = { ...v.passthrough, name: v.name };
   if (v.type) p.type = v.type;
   if (v.docString) p.docString = v.docString;
   return p;
@@ -152,8 +154,7 @@ function tensorToProto(t: Tensor, name: string, writeExternal?: ExternalWriter):
   const orig = t.originalProto;
   if (ext) {
     const base: TensorProto = orig ? stripData(orig) : { dims: [...t.dims], dataType: t.dataType };
-    return {
-      ...base,
+    return copyMessage(base, {
       name,
       dataLocation: DataLocation.EXTERNAL,
       externalData: [
@@ -161,11 +162,11 @@ function tensorToProto(t: Tensor, name: string, writeExternal?: ExternalWriter):
         { key: 'offset', value: String(ext.offset) },
         { key: 'length', value: String(ext.length) },
       ],
-    };
+    });
   }
   const ref = t.externalRef;
-  if (orig && !ref) return orig.name === name ? orig : { ...orig, name };
-  if (orig && ref) return { ...stripData(orig), name, rawData: readExternalData(ref) };
+  if (orig && !ref) return orig.name === name ? orig : copyMessage(orig, { name });
+  if (orig && ref) return copyMessage(stripData(orig), { name, rawData: readExternalData(ref) });
   return { name, dims: [...t.dims], dataType: t.dataType, rawData: t.rawBytes() };
 }
 
@@ -173,7 +174,7 @@ const DATA_FIELDS = ['rawData', 'floatData', 'int32Data', 'int64Data', 'doubleDa
 
 /** A tensor proto's metadata (name, dims, type, doc) without its payload. */
 function stripData(p: TensorProto): TensorProto {
-  const rest: TensorProto = { ...p };
+  const rest = copyMessage(p);
   for (const k of DATA_FIELDS) delete rest[k];
   return rest;
 }

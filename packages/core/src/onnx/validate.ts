@@ -1,5 +1,5 @@
 import { Model } from '../ir/model.js';
-import { bytesPerElement, DataType } from '../ir/dtype.js';
+import { DataType, elementsPerByte, storageBytes } from '../ir/dtype.js';
 import { AttributeType, toNumber, type GraphProto, type ModelProto, type TensorProto, type ValueInfoProto } from './proto.js';
 import { modelToProto } from './save.js';
 
@@ -109,12 +109,14 @@ function tensorDataProblem(t: TensorProto): string | null {
   const dt = t.dataType ?? 0;
   if (dt === DataType.UNDEFINED) return 'has no data type';
   if (t.rawData && t.rawData.length > 0) {
-    const want = n * bytesPerElement(dt);
-    return bytesPerElement(dt) && t.rawData.length !== want ? `raw_data has ${t.rawData.length} bytes, dims [${(t.dims ?? []).map(toNumber)}] need ${want}` : null;
+    const want = storageBytes(dt, n);
+    return want && t.rawData.length !== want ? `raw_data has ${t.rawData.length} bytes, dims [${(t.dims ?? []).map(toNumber)}] need ${want}` : null;
   }
   const typed = [t.floatData, t.int32Data, t.int64Data, t.doubleData, t.uint64Data, t.stringData].find((a) => a && a.length > 0);
   const count = typed?.length ?? 0;
   const perElement = dt === DataType.COMPLEX64 || dt === DataType.COMPLEX128 ? 2 : 1;
-  if (count !== n * perElement && !(n === 0 && count === 0)) return `holds ${count} values, dims [${(t.dims ?? []).map(toNumber)}] need ${n * perElement}`;
+  // The 4- and 2-bit types keep one packed byte per int32_data entry.
+  const need = elementsPerByte(dt) ? storageBytes(dt, n) : n * perElement;
+  if (count !== need && !(n === 0 && count === 0)) return `holds ${count} values, dims [${(t.dims ?? []).map(toNumber)}] need ${need}`;
   return null;
 }

@@ -48,6 +48,14 @@ export interface Pattern {
   where?: (m: PatternMatch, graph: Graph) => true | string;
   /** Conversions: rewrites the matched subgraph (then transform() cleans up). */
   rewrite?: (m: PatternMatch, graph: Graph) => void;
+  /**
+   * Tensors of a match whose activation quantizers must share one scale, because the
+   * target moves Q/DQ across the op (or merges its tensors) only when their scales are
+   * equal: a Concat's inputs and output, a MaxPool's input and output. insertQdq joins
+   * the stubs on these tensors (transitively, across matches) into one scale group that
+   * calibrate() calibrates together.
+   */
+  sharedScale?: (m: PatternMatch) => readonly (Value | null)[];
   description?: string;
 }
 
@@ -72,6 +80,7 @@ export interface PatternSpec {
   weights?: readonly WeightSpec[];
   where?: (m: PatternMatch, graph: Graph) => true | string;
   rewrite?: (m: PatternMatch, graph: Graph) => void;
+  sharedScale?: (m: PatternMatch) => readonly (Value | null)[];
   description?: string;
 }
 
@@ -86,6 +95,7 @@ export function definePattern(spec: PatternSpec): Pattern {
     weights: spec.weights ?? [],
     where: spec.where,
     rewrite: spec.rewrite,
+    ...(spec.sharedScale ? { sharedScale: spec.sharedScale } : {}),
     description: spec.description,
   };
 }

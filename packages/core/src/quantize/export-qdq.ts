@@ -105,7 +105,8 @@ function narrowToBits(g: Graph, ints: Value, q: Quantizer): Value {
 /** Quantized weight initializer → DequantizeLinear. */
 function addWeightDq(g: Graph, w: Value, q: Quantizer): Value {
   const t = w.constant()!;
-  const data = t.toFloat32();
+  // Read external weights transiently (see WeightFakeQuantize.observe): one layer at a time.
+  const data = t.isExternal ? t.toFloat32Copy() : t.toFloat32();
   const { qmin, qmax } = integerRange(q.config);
   const ints = q.config.symmetric ? new Int8Array(data.length) : new Uint8Array(data.length);
   const inner = q.axis === null || q.scale.length === 1 ? data.length : t.dims.slice(q.axis + 1).reduce((a, b) => a * b, 1);

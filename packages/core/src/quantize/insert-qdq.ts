@@ -9,6 +9,7 @@ import { QuantizedModel } from './quantized-model.js';
 import type { Quantizer } from './quantizer.js';
 import { partitionMatches, type ExcludeRules } from './exclude.js';
 import { checkOverride, matchOverrideFor, mergeWidest, type QuantOverrides, type TensorOverride } from './overrides.js';
+import { scaleGroupsOf } from './scale-groups.js';
 
 export interface InsertQdqOptions {
   /** Quantization settings; defaults are TensorRT's (int8 symmetric, per-channel weights). */
@@ -96,7 +97,9 @@ export function insertQdq(model: Model, matches: readonly PatternMatch[], option
       wq.addRequest(m);
     }
   }
-  return new QuantizedModel(model, matches, quantizers, config, { excluded: exclusion.excluded, unusedExcludeRules: exclusion.unused, exclude: options.exclude, overrides });
+  // Stubs that must share a scale (Concat inputs and output, MaxPool in/out, ...).
+  const groups = scaleGroupsOf(matches, [...stubs.values()]);
+  return new QuantizedModel(model, matches, quantizers, config, { excluded: exclusion.excluded, unusedExcludeRules: exclusion.unused, exclude: options.exclude, overrides }, groups);
 }
 
 function withoutAmax(o: TensorOverride): Omit<TensorOverride, 'amax'> {

@@ -8,6 +8,7 @@ import { WeightFakeQuantize } from './weight-fake-quantize.js';
 import { exportQdq, type ExportOptions } from './export-qdq.js';
 import type { ExcludedMatch, ExcludeRules } from './exclude.js';
 import type { QuantOverrides } from './overrides.js';
+import type { ScaleGroup } from './scale-groups.js';
 
 /** What insertQdq left out, and why. */
 export interface PlacementInfo {
@@ -32,7 +33,13 @@ export class QuantizedModel implements Exportable {
     private readonly _quantizers: readonly Quantizer[],
     readonly config: QuantConfig,
     readonly placement: PlacementInfo = { excluded: [], unusedExcludeRules: [] },
+    private readonly _scaleGroups: readonly ScaleGroup[] = [],
   ) {}
+
+  /** Stubs that must share one scale (see `ScaleGroup`); calibrate() gives each group one amax. */
+  scaleGroups(): ScaleGroup[] {
+    return this._scaleGroups.map((g) => ({ ...g, stubs: g.stubs.filter((s) => this._quantizers.includes(s)) })).filter((g) => g.stubs.length > 1);
+  }
 
   quantizers(kind?: QuantizerKind): Quantizer[] {
     return kind ? this._quantizers.filter((q) => q.kind === kind) : [...this._quantizers];

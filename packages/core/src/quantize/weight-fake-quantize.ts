@@ -40,7 +40,9 @@ export class WeightFakeQuantize implements Quantizer {
 
   /** Takes per-channel ranges from the weight values. */
   private observe(w: Tensor): void {
-    const data = w.toFloat32();
+    // External weights are read for the extrema and dropped, not cached on the tensor: a
+    // model over 2 GB keeps no FP32 copy of its weights in JS (onnxruntime holds the one).
+    const data = w.isExternal ? w.toFloat32Copy() : w.toFloat32();
     const channels = this.scale.length;
     const inner = this.axis === null ? data.length : w.dims.slice(this.axis + 1).reduce((a, b) => a * b, 1);
     const { min, max } = channelExtrema(data, channels, inner);
@@ -51,6 +53,11 @@ export class WeightFakeQuantize implements Quantizer {
       this.scale[c] = scale;
       this.zeroPoint[c] = zeroPoint;
     }
+  }
+
+  /** Re-reads the per-channel ranges from the weight's current value (after QAT changed it). */
+  refresh(): void {
+    this.observe(WeightFakeQuantize.weightOf(this.tensor));
   }
 
   get matches(): readonly PatternMatch[] {

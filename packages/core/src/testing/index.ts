@@ -99,3 +99,4 @@ export function repoFixture(name: string): string {
 
 export { TorchExport, torchScope, type ConvSpec, type ParamRoute } from './torch-export.js';
 export { buildEfficientNetB0Like, buildMobileNetV2Like, buildResNet18Like, type TorchvisionOptions } from './torchvision.js';
+export { writeWideMlp, type WideMlpOptions } from './wide-mlp.js';

@@ -35,8 +35,8 @@ export interface ProgressOptions {
 
 export interface Progress {
   readonly mode: ProgressMode;
-  /** One batch done, holding `samples` samples (default 1). */
-  tick(samples?: number): void;
+  /** One batch done, holding `samples` samples (default 1); `status` (e.g. "loss 0.31") is shown beside the rate. */
+  tick(samples?: number, status?: string): void;
   /**
    * Ends the display (prints the summary line in lines mode). Idempotent. `completed:
    * false` (the loop failed) prints no summary: the error says what happened.
@@ -86,6 +86,7 @@ export function createProgress(options: ProgressOptions): Progress {
   let batches = 0;
   let samples = 0;
   let stopped = false;
+  let status = '';
 
   const value = (): number => (unit === 'batch' ? batches : samples);
   const stats = (): { elapsed: number; rate: number; eta: string } => {
@@ -107,14 +108,15 @@ export function createProgress(options: ProgressOptions): Progress {
       const { rate, eta } = stats();
       const count = total !== undefined ? `${v}/${total} ${unitPlural}` : plural(v, unit);
       const extra = unit === 'batch' ? ` (${plural(samples, 'sample')})` : '';
-      return `${label}: ${count}${extra}, ${formatRate(rate)} samples/s${total !== undefined ? `, ETA ${eta}` : ''}\n`;
+      return `${label}: ${count}${extra}, ${formatRate(rate)} samples/s${status ? `, ${status}` : ''}${total !== undefined ? `, ETA ${eta}` : ''}\n`;
     };
     return {
       mode,
-      tick(n = 1) {
+      tick(n = 1, st) {
         if (stopped) return;
         batches++;
         samples += n;
+        if (st !== undefined) status = st;
         const t = now();
         if (t - last >= intervalMs) {
           last = t;
@@ -126,15 +128,15 @@ export function createProgress(options: ProgressOptions): Progress {
         stopped = true;
         if (!completed) return;
         const { elapsed, rate } = stats();
-        stream.write(`${label}: done, ${plural(batches, 'batch')}, ${plural(samples, 'sample')} in ${formatDuration(elapsed)} (${formatRate(rate)} samples/s)\n`);
+        stream.write(`${label}: done, ${plural(batches, 'batch')}, ${plural(samples, 'sample')} in ${formatDuration(elapsed)} (${formatRate(rate)} samples/s${status ? `, ${status}` : ''})\n`);
       },
     };
   }
 
   const format =
     total !== undefined
-      ? `${label} [{bar}] {value}/{total} ${unitPlural} | {speed} samples/s | ETA {remaining}`
-      : `${label} {value} ${unitPlural} | {speed} samples/s`;
+      ? `${label} [{bar}] {value}/{total} ${unitPlural} | {speed} samples/s{status} | ETA {remaining}`
+      : `${label} {value} ${unitPlural} | {speed} samples/s{status}`;
   const bar = new cliProgress.SingleBar({
     stream: stream as NodeJS.WritableStream,
     format,
@@ -147,15 +149,16 @@ export function createProgress(options: ProgressOptions): Progress {
     barCompleteChar: '\u2588',
     barIncompleteChar: '\u2591',
   });
-  bar.start(total ?? 0, 0, { speed: '?', remaining: '?' });
+  bar.start(total ?? 0, 0, { speed: '?', remaining: '?', status: '' });
   return {
     mode,
-    tick(n = 1) {
+    tick(n = 1, st) {
       if (stopped) return;
       batches++;
       samples += n;
+      if (st !== undefined) status = st;
       const { rate, eta } = stats();
-      bar.update(value(), { speed: formatRate(rate), remaining: eta });
+      bar.update(value(), { speed: formatRate(rate), remaining: eta, status: status ? ` | ${status}` : '' });
     },
     stop() {
       if (stopped) return;

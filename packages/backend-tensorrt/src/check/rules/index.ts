@@ -14,10 +14,12 @@ import { poolingRule } from './pooling.js';
 import { layerNormRule } from './layernorm.js';
 import { softmaxRule } from './softmax.js';
 import { attentionRule } from './attention.js';
+import { sharedScaleRule } from './shared-scale.js';
+import { stronglyTypedRule } from './strongly-typed.js';
 
 export {
   unsupportedOpsRule, opsetRule, qdqTypeRule, zeroPointRule, scaleRule, perChannelActivationRule, weightAxisRule,
-  int8GroupsRule, fusionBreaksRule, residualAddRule, depthwiseRule, poolingRule, layerNormRule, softmaxRule, attentionRule,
+  int8GroupsRule, fusionBreaksRule, residualAddRule, depthwiseRule, poolingRule, layerNormRule, softmaxRule, attentionRule, sharedScaleRule, stronglyTypedRule,
 };
 
 /** Every rule, validity rules (errors TensorRT would refuse or mis-run) first, then performance rules. */
@@ -37,4 +39,6 @@ export const CHECK_RULES: readonly CheckRule[] = [
   layerNormRule,
   softmaxRule,
   attentionRule,
+  sharedScaleRule,
+  stronglyTypedRule,
 ];

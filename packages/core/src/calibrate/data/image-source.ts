@@ -201,48 +201,52 @@ export async function imageFolderSource(path: string, options: ImageSourceOption
   await loadSharp(); // a missing sharp is reported before any work
   const t = resolveImageTransform(options, input.info?.dims, path);
   const concurrency = options.concurrency !== undefined ? positiveInt('concurrency', options.concurrency, path) : Math.min(4, os.availableParallelism());
-  const selected = files.slice(0, Math.min(files.length, limit));
+  const all = files.slice(0, Math.min(files.length, limit));
   // A FIFO or a device among the images would block the read mid-run: refuse it now.
-  for (const file of selected) {
+  for (const file of all) {
     const kind = nonRegularKind(await fs.stat(file));
     if (kind !== null) throw new DataError('not-found', `${file}: is ${kind}, not an image file`, { path: file });
   }
   const sampleElems = t.channels * t.cropH * t.cropW;
-  const totalBatches = Math.ceil(selected.length / batchSize);
+  const sourceOf = (selected: string[], description: string): CalibrationDataSource => {
+    const totalBatches = Math.ceil(selected.length / batchSize);
 
-  const decodeBatch = async (b: number): Promise<CalibrationBatch> => {
-    const batchFiles = selected.slice(b * batchSize, (b + 1) * batchSize);
-    const out = new Float32Array(batchFiles.length * sampleElems);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < batchFiles.length) {
-        const i = next++;
-        await loadImage(batchFiles[i]!, t, out, i * sampleElems);
-      }
+    const decodeBatch = async (b: number): Promise<CalibrationBatch> => {
+      const batchFiles = selected.slice(b * batchSize, (b + 1) * batchSize);
+      const out = new Float32Array(batchFiles.length * sampleElems);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < batchFiles.length) {
+          const i = next++;
+          await loadImage(batchFiles[i]!, t, out, i * sampleElems);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, batchFiles.length) }, worker));
+      const dims = t.layout === 'nhwc' ? [batchFiles.length, t.cropH, t.cropW, t.channels] : [batchFiles.length, t.channels, t.cropH, t.cropW];
+      const tensor = new ort.Tensor('float32', out, dims);
+      return { inputs: { [input.name]: tensor }, index: b, samples: batchFiles.length };
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batchFiles.length) }, worker));
-    const dims = t.layout === 'nhwc' ? [batchFiles.length, t.cropH, t.cropW, t.channels] : [batchFiles.length, t.channels, t.cropH, t.cropW];
-    const tensor = new ort.Tensor('float32', out, dims);
-    return { inputs: { [input.name]: tensor }, index: b, samples: batchFiles.length };
-  };
 
-  async function* iterate(): AsyncGenerator<CalibrationBatch> {
-    // Decode one batch ahead while the caller runs the model on the current one.
-    let pending: Promise<CalibrationBatch> | undefined = totalBatches > 0 ? decodeBatch(0) : undefined;
-    for (let b = 0; pending; b++) {
-      const current: Promise<CalibrationBatch> = pending;
-      pending = b + 1 < totalBatches ? decodeBatch(b + 1) : undefined;
-      pending?.catch(() => {}); // surfaced when awaited; silenced if iteration stops early
-      yield await current;
+    async function* iterate(): AsyncGenerator<CalibrationBatch> {
+      // Decode one batch ahead while the caller runs the model on the current one.
+      let pending: Promise<CalibrationBatch> | undefined = totalBatches > 0 ? decodeBatch(0) : undefined;
+      for (let b = 0; pending; b++) {
+        const current: Promise<CalibrationBatch> = pending;
+        pending = b + 1 < totalBatches ? decodeBatch(b + 1) : undefined;
+        pending?.catch(() => {}); // surfaced when awaited; silenced if iteration stops early
+        yield await current;
+      }
     }
-  }
 
-  return {
-    description: path,
-    totalSamples: selected.length,
-    totalBatches,
-    normalization: `${describeNormalization(options.normalize, 1 / 255)}; resize ${t.resize}, center crop ${t.cropH}×${t.cropW}, ${t.channels === 3 ? 'RGB' : 'grayscale'}, ${t.layout.toUpperCase()}`,
-    normalizationGiven: options.normalize !== undefined && Object.values(options.normalize).some((v) => v !== undefined),
-    [Symbol.asyncIterator]: iterate,
+    return {
+      description,
+      totalSamples: selected.length,
+      totalBatches,
+      normalization: `${describeNormalization(options.normalize, 1 / 255)}; resize ${t.resize}, center crop ${t.cropH}×${t.cropW}, ${t.channels === 3 ? 'RGB' : 'grayscale'}, ${t.layout.toUpperCase()}`,
+      normalizationGiven: options.normalize !== undefined && Object.values(options.normalize).some((v) => v !== undefined),
+      [Symbol.asyncIterator]: iterate,
+      slice: (start, end) => sourceOf(selected.slice(start, end), `${description} [images ${start}–${Math.min(end, selected.length) - 1}]`),
+    };
   };
+  return sourceOf(all, path);
 }

@@ -19,6 +19,7 @@ export {
   type NpyWritable,
 } from './npy.js';
 export { npySource, type NpySourceOptions } from './npy-source.js';
+export { parseShard, shardRange, shardSource, type Shard } from './shard.js';
 export { npzSource, readNpz } from './npz.js';
 export { detectDataKind, openCalibrationData, type CalibrationDataKind, type CalibrationDataOptions } from './open.js';
 export { DEFAULT_BATCH_SIZE, type CalibrationBatch, type CalibrationDataSource, type SourceOptions } from './source.js';

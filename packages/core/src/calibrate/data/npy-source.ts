@@ -118,14 +118,16 @@ export async function npySource(path: string, options: NpySourceOptions = {}): P
 
   const makeBuffer = (n: number): NpyArray => allocateNpyArray(outType, n);
 
-  async function* iterate(): AsyncGenerator<CalibrationBatch> {
+  /** Batches of the samples [start, end), from the file and row where `start` lies. */
+  async function* iterate(start: number, end: number): AsyncGenerator<CalibrationBatch> {
     let fileIndex = 0;
-    let row = 0;
+    let row = start;
+    while (row >= entries[fileIndex]!.rows) row -= entries[fileIndex++]!.rows;
     let open: NpyFile | undefined;
     let index = 0;
     try {
-      for (let emitted = 0; emitted < totalSamples; ) {
-        const n = Math.min(batchSize, totalSamples - emitted);
+      for (let emitted = 0; emitted < end - start; ) {
+        const n = Math.min(batchSize, end - start - emitted);
         let batch: NpyArray | undefined;
         for (let filled = 0; filled < n; ) {
           const entry = entries[fileIndex]!;
@@ -159,11 +161,13 @@ export async function npySource(path: string, options: NpySourceOptions = {}): P
     }
   }
 
-  return {
-    description: path,
-    totalSamples,
-    totalBatches: Math.ceil(totalSamples / batchSize),
+  const sourceOf = (start: number, end: number): CalibrationDataSource => ({
+    description: start === 0 && end === totalSamples ? path : `${path} [samples ${start}–${end - 1}]`,
+    totalSamples: end - start,
+    totalBatches: Math.ceil((end - start) / batchSize),
     normalization: describeNormalization(options.normalize),
-    [Symbol.asyncIterator]: iterate,
-  };
+    [Symbol.asyncIterator]: () => iterate(start, end),
+    slice: (a, b) => sourceOf(start + a, start + Math.min(b, end - start)),
+  });
+  return sourceOf(0, totalSamples);
 }

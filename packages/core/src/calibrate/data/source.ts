@@ -23,6 +23,11 @@ export interface CalibrationDataSource extends AsyncIterable<CalibrationBatch> {
   readonly totalSamples?: number;
   /** Batches one iteration yields, when known in advance. */
   readonly totalBatches?: number;
+  /**
+   * Samples [start, end) of this source as a source of its own, read without touching
+   * the others (for sharded calibration). Optional: without it a shard reads past them.
+   */
+  slice?(start: number, end: number): CalibrationDataSource;
   /** What was done to the values as they were read, for reports (image folders, .npy with a normalisation). */
   readonly normalization?: string;
   /** Image folders: whether the caller chose a normalisation (false: the default x/255 only), for the "no normalisation" warning. */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { addCommonOptions, printJson, type CliIO } from '../options.js';
+import { addCommonOptions, oneOfChoice, printJson, type CliIO } from '../options.js';
 
 interface RunFlags {
   config?: string;
@@ -10,6 +10,7 @@ interface RunFlags {
   bench?: boolean;
   json?: boolean;
   progress?: boolean;
+  float?: 'fp32' | 'fp16' | 'bf16';
 }
 
 export function registerRun(program: Command, io: CliIO): void {
@@ -19,7 +20,8 @@ export function registerRun(program: Command, io: CliIO): void {
     .option('-c, --config <file>', 'config file (default: the first of qdeploy.config.{ts,mjs,js,yaml,yml,json} in the working directory)')
     .option('--no-build', 'skip the build step')
     .option('--no-evaluate', 'skip the evaluation step')
-    .option('--no-bench', 'skip the bench step');
+    .option('--no-bench', 'skip the bench step')
+    .option('--float <type>', "float regions: fp32, fp16 or bf16 (strongly typed); over the config's export.float", oneOfChoice(['fp32', 'fp16', 'bf16'] as const));
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.addHelpText('after', '\nPaths in the config file are relative to the file; plugins resolve from its folder.');
   cmd.action(async (flags: RunFlags) => {
@@ -33,7 +35,8 @@ export function registerRun(program: Command, io: CliIO): void {
       }
       file = found;
     }
-    const config = await loadConfig(path.resolve(file));
+    const loaded = await loadConfig(path.resolve(file));
+    const config = flags.float ? { ...loaded, export: { ...loaded.export, float: flags.float } } : loaded;
     if (!flags.json) io.out(`config ${displayPath(config.file)}\n`);
     const report = await runConfig(config, {
       progress: flags.progress,

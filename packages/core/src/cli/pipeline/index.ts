@@ -10,9 +10,11 @@
 export { prepareBackend, mergeQuantConfig, type PipelineContext } from './context.js';
 export { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
 export { formatQuantizeSummary, quantizeModel, type QuantizeModelOptions, type QuantizeSummary } from './quantize.js';
+export { applyCalibrationFile, calibrateModel, mergeCalibration, type CalibrateModelOptions, type CalibrateSummary } from './calibration-file.js';
 export { formatInspectReport, inspectModel, type InspectOptions, type InspectReport } from './inspect.js';
 export { checkModel, formatCheckReport, type CheckReport } from './check.js';
 export { buildWithBackend, formatBuildReport } from './build.js';
 export { runConfig, type RunOptions, type RunReport } from './run.js';
 export { analyzeModel, formatAnalyzeReport, type AnalyzeModelOptions, type AnalyzeSummary } from './analyze.js';
 export { tuneModel, formatTuneReport, type TuneModelOptions, type TuneSummary } from './tune.js';
+export { runQat, formatQatReport, defaultCheckpointDir, type QatReport } from './train.js';

@@ -37,6 +37,8 @@ export interface InspectReport {
   excluded: { id: string; pattern: string; anchor: string; rule: { kind: string; value: string; node?: string } }[];
   /** Exclude rules that caught no match. */
   unusedExcludeRules: string[];
+  /** Stubs that share one scale (calibrated together) and the matches that joined them. */
+  scaleGroups: { tensors: string[]; because: string[] }[];
   /** With `explain`: why patterns did not match at unmatched nodes, one line each. */
   explanations?: string[];
 }
@@ -101,6 +103,7 @@ export async function inspectModel(modelPath: string, options: InspectOptions = 
     counts: q.counts(),
     excluded: q.placement.excluded.map((e) => ({ id: matchId(e.match), ...label(e.match), rule: { ...e.rule } })),
     unusedExcludeRules: [...q.placement.unusedExcludeRules],
+    scaleGroups: q.scaleGroups().map((g) => ({ tensors: g.stubs.map((st) => st.tensor.name), because: [...g.reasons] })),
     ...(options.explain ? { explanations } : {}),
   };
 }
@@ -148,6 +151,14 @@ export function formatInspectReport(r: InspectReport): string {
         )
       : '  none',
   );
+  if (r.scaleGroups.length) {
+    out.push('');
+    out.push(`scale groups (${r.scaleGroups.length}): QuantStubs calibrated together to one scale, so the backend can move Q/DQ across the ops joining them`);
+    out.push(table(
+      r.scaleGroups.map((g, i) => [i + 1, g.tensors.map((t) => cut(t, 40)).join(', '), [...new Set(g.because.map((b) => b.split(' @ ')[0]))].join(', ')]),
+      ['group', 'tensors', 'joined by'],
+    ));
+  }
   out.push('');
   out.push(`WeightFakeQuantize (${r.counts.WeightFakeQuantize}): weights quantized ahead of time`);
   out.push(

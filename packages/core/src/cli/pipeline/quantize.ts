@@ -2,19 +2,29 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { CalibrationSettings, QuantSettings } from '../../config/types.js';
+import { calibrate } from '../../calibrate/calibrate.js';
+import { openCalibrationData } from '../../calibrate/data/open.js';
+import { toForwardLoop } from '../../calibrate/data/forward-loop.js';
+import type { CalibrationSettings, ExportSettings, QatSettings, QuantSettings } from '../../config/types.js';
+import { measureFloatRanges } from '../../precision/measure.js';
+import { toStronglyTyped, type StronglyTypedReport } from '../../precision/strongly-typed.js';
 import { displayPath } from '../../config/load.js';
 import { saveModel } from '../../onnx/save.js';
-import { countMatches } from '../../patterns/transform.js';
-import { loadedPlugins } from '../../plugins/load.js';
+import { countMatches, transform } from '../../patterns/transform.js';
+import { ensureCalibrator, loadedPlugins } from '../../plugins/load.js';
+import { insertQdq } from '../../quantize/insert-qdq.js';
 import { matchId } from '../../quantize/exclude.js';
 import type { CalibrationResult } from '../../calibrate/calibrate.js';
 import { histogramsFor, writeRunReport } from './report.js';
 import { formatBytes, formatCounts, formatSeconds, plural, table } from '../format.js';
-import { byOpType, type PipelineContext } from './context.js';
-import { placeAndCalibrate } from './calibrated.js';
+import { dataOptions, inputCalibrator } from './calibration.js';
+import { byOpType, configuredPatterns, mergeQuantConfig, placementOptions, prepareBackend, type PipelineContext } from './context.js';
 import { externalDataFiles } from '../../onnx/external-data.js';
-import { checkOutputPath } from './model-files.js';
+import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
+import { applyCalibrationFile } from './calibration-file.js';
+import { UsageError } from '../errors.js';
+import { formatQatReport, runQat, type QatReport } from './train.js';
+import { checkCalibratorOptions, checkExportOpset, checkFiniteWeights } from './preflight.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
   /** The FP32 ONNX model. */
@@ -31,12 +41,20 @@ export interface QuantizeModelOptions extends PipelineContext {
   calibration?: CalibrationSettings | null;
   /** Progress display during calibration (default: on a terminal). */
   progress?: boolean;
+  /** A calibration file (qdeploy calibrate / merge-calibration) to apply instead of running `calibration`'s data. */
+  calibrationFile?: string;
+  /** Calibrator options that recompute the ranges from the file's states (e.g. another percentile); default: the file's. */
+  calibrationFileOptions?: Record<string, unknown>;
+  /** Float regions in FP16 / BF16 for a strongly typed build (default: FP32). */
+  export?: ExportSettings;
   /** More inputs the output must never overwrite (a config file, evaluation data and labels, a reference model). */
   protect?: readonly (string | undefined)[];
   /** Quantize weights holding NaN or ±Inf (with a warning) instead of refusing the model. */
   allowNonFinite?: boolean;
   /** Also write an HTML report here (graph with the placement, histograms, summary). */
   report?: string;
+  /** Quantization-aware training after calibration. */
+  qat?: QatSettings;
 }
 
 export interface QuantizeSummary {
@@ -64,46 +82,111 @@ export interface QuantizeSummary {
     samples: number;
     seconds: number;
   } | null;
+  /** The strongly typed export (absent when the float regions stay FP32). */
+  float?: StronglyTypedReport;
+  qat?: QatReport;
   seconds: { load: number; transform: number; insertQdq: number; calibrate: number; save: number; total: number };
   /** The HTML report, when one was asked for. */
   report?: string;
 }
 
-/** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
-export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
+const log0 = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The steps before calibration, shared by quantize and calibrate: load → transform → insertQdq, data opened. */
+export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'output'>, outputAsGiven: string) {
   const t0 = performance.now();
+  const output = path.resolve(outputAsGiven);
+  const log = options.log ?? log0;
   const model = path.resolve(options.model);
-  const output = path.resolve(options.output);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
-  const inputs = [model, data, ...(options.protect ?? [])].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
+  const inputs = [model, data, options.calibrationFile, options.qat?.data, options.qat?.labels, ...(options.protect ?? [])].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
   // Everything that can be checked is checked before the first batch: a run must not fail
   // after a long calibration for a reason known at the start.
-  await checkOutputPath(options.output, inputs);
+  await checkOutputPath(outputAsGiven, inputs);
   if (options.report) await checkOutputPath(options.report, [...inputs, output]);
 
-  const c = await placeAndCalibrate({
-    ...options,
-    onLoaded: async (m) => {
-      await checkOutputPath(output, loadedPlugins().map((p) => p.file));
-      await checkOutputPath(output, externalDataFiles(m));
-    },
-  });
-  const { backend, original: m, result, quantized, modelInputs } = c;
-  const { loaded: t1, transformed: t2, placed: t3, calibrated: t4 } = c.marks;
-  const states: CalibrationResult['states'] = c.calibration?.states ?? {};
-  const calibration: QuantizeSummary['calibration'] = c.calibration && {
-    method: c.calibration.method,
-    inputMethod: c.calibration.inputMethod,
-    data: c.calibration.data,
-    ...(c.calibration.normalization ? { normalization: c.calibration.normalization } : {}),
-    batches: c.calibration.batches,
-    samples: c.calibration.samples,
-    seconds: c.calibration.seconds,
-  };
+  const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
+  await checkOutputPath(output, loadedPlugins().map((p) => p.file));
+  const requested = cal?.method ?? backend.defaultCalibrator ?? 'mse';
+  const method = cal ? await ensureCalibrator(requested, { from: options.from }) : requested;
+  if (cal) checkCalibratorOptions(method, cal.options);
 
+  const m = loadInputModel(model);
+  await checkOutputPath(output, externalDataFiles(m));
+  const modelInputs = await validateModelFile(model);
+  checkExportOpset(m, model);
+  const source = cal ? await openCalibrationData(data!, dataOptions(cal, modelInputs)) : undefined;
+  if (source?.normalizationGiven === false) {
+    log(
+      `qdeploy: warning: ${displayPath(data!)}: the images are only scaled to [0, 1], with no mean/std; if the model was trained on normalised images, ` +
+        'give --normalize imagenet (or --mean/--std; calibration.normalize in a config), or --normalize unit to say [0, 1] is right',
+    );
+  }
+  const t1 = performance.now();
+
+  const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
+  const t2 = performance.now();
+  const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant), ...placementOptions(options.quant) });
+  for (const u of quantized.placement.unusedExcludeRules) log(`qdeploy: warning: exclude rule "${u}" caught no match`);
+  checkFiniteWeights(quantized, model, options.allowNonFinite === true, log);
+  const t3 = performance.now();
+  return { model, m, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times: [t0, t1, t2, t3] as const };
+}
+
+/** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
+export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
+  const log = options.log ?? log0;
+  const output = path.resolve(options.output);
+  if (options.calibrationFile && options.calibration) throw new UsageError('give calibration data or a calibration file, not both');
+  const { model, m, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times } = await placeQuantizers(options, options.output);
+  const [t0, t1, t2, t3] = times;
+
+  let calibration: QuantizeSummary['calibration'] = null;
+  let states: CalibrationResult['states'] = {};
+  if (options.calibrationFile) {
+    calibration = await applyCalibrationFile(quantized, path.resolve(options.calibrationFile), { model, backend: backend.name, from: options.from, options: options.calibrationFileOptions });
+  } else if (source && cal) {
+    const inputMethod = await inputCalibrator(quantized, cal, method, options.from, log);
+    const r = await calibrate(quantized, toForwardLoop(source, { modelInputs }), {
+      calibrator: method,
+      inputCalibrator: inputMethod,
+      calibratorOptions: cal.options,
+      limit: cal.limit,
+      histogramStride: cal.histogramStride,
+      progress: options.progress === false ? false : { total: source.totalSamples },
+    });
+    states = r.states;
+    calibration = { method: r.method, inputMethod, data: data!, ...(source.normalization ? { normalization: source.normalization } : {}), batches: r.batches, samples: r.samples, seconds: r.seconds };
+  } else if (quantized.stubs().length > 0) {
+    log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calib <data> before deploying`);
+  }
+  let qat: QatReport | undefined;
+  if (options.qat) qat = await runQat(quantized, options.qat, { output, modelInputs, progress: options.progress, log });
+  const t4 = performance.now();
+
+  let exported = quantized.toExportModel({ quiet: true });
+  let float: StronglyTypedReport | undefined;
+  const ex = options.export;
+  if (ex?.float && ex.float !== 'fp32') {
+    // The reference run of the FP32 graph on the calibration data: AutoCast's data rule and the out-of-range report.
+    const ranges = source && cal
+      ? await measureFloatRanges(result.model, toForwardLoop(await openCalibrationData(data!, dataOptions(cal, modelInputs)), { modelInputs }), { limit: cal.limit })
+      : undefined;
+    const typed = toStronglyTyped(exported, {
+      float: ex.float,
+      io: ex.io,
+      ranges,
+      policy: { ...(ex.dataMax !== undefined ? { dataMax: ex.dataMax } : {}), exclude: ex.keepFp32 ?? [], include: ex.forceReduced ?? [] },
+    });
+    exported = typed.model;
+    float = typed.report;
+    if (!ranges) log(`qdeploy: warning: no calibration data: the ${ex.float.toUpperCase()} export keeps FP32 only by op type (no measured ranges, no overflow check)`);
+    for (const o of float.outOfRange.filter((r) => !r.keptFp32)) {
+      log(`qdeploy: warning: tensor "${o.tensor}" reached |x| = ${o.max.toPrecision(4)} on the calibration data, beyond ${ex.float.toUpperCase()}'s range, in a ${ex.float.toUpperCase()} node (forced): it will overflow to Infinity`);
+    }
+  }
   await fsp.mkdir(path.dirname(output), { recursive: true });
-  const exported = quantized.toExportModel({ quiet: true });
   await saveModel(exported, output, { protect: inputs });
   const t5 = performance.now();
   const outputBytes = fs.statSync(output).size;
@@ -121,6 +204,8 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
     excluded: quantized.placement.excluded.map((e) => ({ id: matchId(e.match), pattern: e.match.pattern.name, rule: `${e.rule.kind} ${e.rule.value}` })),
     unmatched: byOpType(result.unmatched),
     calibration,
+    ...(float ? { float } : {}),
+    ...(qat ? { qat } : {}),
     seconds: { load: s(t0, t1), transform: s(t1, t2), insertQdq: s(t2, t3), calibrate: s(t3, t4), save: s(t4, t5), total: s(t0, t5) },
   };
   if (options.report) {
@@ -156,6 +241,8 @@ export function quantizeSummaryRows(r: QuantizeSummary): [string, string][] {
         : 'none (placeholder activation scales)',
     ],
     ...(r.calibration?.normalization ? [['preprocess', r.calibration.normalization] as [string, string]] : []),
+    ...(r.float ? [floatRow(r.float)] : []),
+    ...(r.qat ? ([['QAT', formatQatReport(r.qat)]] as [string, string][]) : []),
     ['output', `${displayPath(r.output)} (${formatBytes(r.outputBytes)})`],
     [
       'time',
@@ -168,4 +255,13 @@ export function quantizeSummaryRows(r: QuantizeSummary): [string, string][] {
     ...rows.slice(rows.findIndex(([k]) => k === 'unmatched')),
     ...(r.report ? [['report', displayPath(r.report)] as [string, string]] : []),
   ];
+}
+
+/** One summary line for a strongly typed export: what stayed FP32 and why, what overflowed. */
+function floatRow(f: StronglyTypedReport): [string, string] {
+  const byRule = new Map<string, number>();
+  for (const k of f.kept) byRule.set(k.rule, (byRule.get(k.rule) ?? 0) + 1);
+  const kept = f.kept.length ? `; FP32 by policy: ${[...byRule].map(([r, n]) => `${n} ${r}`).join(', ')}` : '; no FP32 node';
+  const over = f.outOfRange.length ? `; ${plural(f.outOfRange.length, 'tensor')} beyond ${f.float.toUpperCase()} range (${f.outOfRange.filter((o) => o.keptFp32).length} kept FP32)` : '';
+  return ['float', `${f.float.toUpperCase()} strongly typed: ${f.lowNodes} nodes ${f.float.toUpperCase()}, ${f.fp32Nodes} FP32${kept}${over}; opset ${f.opset.from} → ${f.opset.to}${f.rangesMeasured ? '' : ' (no calibration data: ranges not measured)'}`];
 }

@@ -9,6 +9,8 @@ import { formatQuantizeSummary, quantizeModel, type QuantizeSummary } from './qu
 
 export interface RunOptions {
   progress?: boolean;
+  /** Run the QAT step when the config has one (default true). */
+  qat?: boolean;
   /** Run the build step when the config has one (default true). */
   build?: boolean;
   /** Run the evaluation step when the config has one (default true). */
@@ -57,6 +59,8 @@ export async function runConfig(config: ResolvedConfig, options: RunOptions = {}
     quant: config.quant,
     calibration: config.calibration ?? null,
     progress: options.progress,
+    ...(config.export ? { export: config.export } : {}),
+    ...(config.qat && options.qat !== false ? { qat: config.qat } : {}),
   });
   options.onStep?.('quantize', formatQuantizeSummary(quantize));
   const report: RunReport = { config: config.file, quantize };
@@ -72,6 +76,9 @@ export async function runConfig(config: ResolvedConfig, options: RunOptions = {}
     const ref = e.ref === false ? undefined : e.ref ?? config.model;
     await validateModelFile(config.output);
     report.evaluation = await evaluateModel(config.output, {
+      // A strongly typed model runs as written (see `qdeploy eval`): onnxruntime's graph
+      // optimisations change its FP16 arithmetic.
+      ...(quantize.float ? { sessionOptions: { graphOptimizationLevel: 'disabled' as const, logSeverityLevel: 3 as const } } : {}),
       data: e.data,
       labels: e.labels,
       ...(ref !== undefined ? { ref } : {}),

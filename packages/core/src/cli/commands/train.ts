@@ -1,0 +1,91 @@
+import path from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { QatSettings } from '../../config/types.js';
+import { UsageError } from '../errors.js';
+import { addCommonOptions, collect, keyValue, positiveInt, printJson, type CliIO } from '../options.js';
+import { quantizeOptionsFromFlags, type QuantizeFlags } from './quantize.js';
+
+interface TrainFlags extends QuantizeFlags {
+  data?: string;
+  labels?: string;
+  epochs?: number;
+  lr?: number;
+  optimizer?: 'adamw' | 'sgd';
+  qatBatchSize?: number;
+  loss?: 'cross-entropy' | 'distillation';
+  temperature?: number;
+  learnScales?: boolean;
+  scaleLr?: number;
+  checkpointDir?: string;
+  resume?: boolean;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number.');
+  return n;
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (value: string): T => {
+    if (!(values as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}.`);
+    return value as T;
+  };
+}
+
+export function registerTrain(program: Command, io: CliIO): void {
+  const cmd = program
+    .command('train')
+    .description('quantization-aware training: quantize and calibrate, fine-tune with fake quant on onnxruntime, save the QDQ model')
+    .argument('<model>', 'FP32 ONNX model')
+    .option('-o, --output <file>', 'where the trained QDQ ONNX model goes (never the input model)')
+    .option('-b, --backend <name>', 'backend: tensorrt, reference, a package name or a path (default: tensorrt)')
+    .option('--calib <data>', 'calibration data (the starting scales): a .npy file, a folder of .npy files or images, or a JS/TS data module')
+    .option('--calibrator <method>', 'calibration method (default: the backend\'s)')
+    .option('--data <path>', 'training data: a .npy file (labels in --labels) or an image folder with one sub-folder per class')
+    .option('--labels <file>', 'class indices (.npy) for .npy training data; not needed for --loss distillation')
+    .option('--epochs <n>', 'epochs (default: 1)', positiveInt)
+    .option('--lr <x>', 'peak learning rate (default: 1e-4)', positiveNumber)
+    .option('--optimizer <name>', 'adamw or sgd (default: adamw)', oneOf(['adamw', 'sgd'] as const))
+    .option('--qat-batch-size <n>', 'training batch size, fixed; the last partial batch of an epoch is dropped (default: 32)', positiveInt)
+    .option('--loss <name>', 'cross-entropy (labels) or distillation (the FP32 model\'s logits; default without labels)', oneOf(['cross-entropy', 'distillation'] as const))
+    .option('--temperature <t>', 'distillation temperature (default: 1)', positiveNumber)
+    .option('--learn-scales', 'learn activation scales (LSQ) instead of keeping the calibrated ones')
+    .option('--scale-lr <x>', 'learning-rate multiplier for learned scales (default: 10)', positiveNumber)
+    .option('--checkpoint-dir <dir>', 'folder of the per-epoch checkpoint (default: <output>.qat)')
+    .option('--resume', 'continue from the checkpoint in the checkpoint folder')
+    .option('--batch-size <n>', 'calibration batch size (default: 32)', positiveInt)
+    .option('--limit <n>', 'calibrate on at most n samples', positiveInt)
+    .option('--input-name <name>', 'model input the data feeds (default: the only input)')
+    .option('--backend-option <key=value>', 'a backend pattern option (repeatable)', keyValue)
+    .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
+    .option('-c, --config <file>', 'take settings from a config file, its qat section included (flags win)');
+  addCommonOptions(cmd, { progress: true, json: true });
+  cmd.addHelpText(
+    'after',
+    '\nCtrl-C stops training; the checkpoint of the last complete epoch stays, and --resume continues from it.\n\nExamples:\n  qdeploy train model.onnx -o model.qat.onnx --calib calib.npy --data train_x.npy --labels train_y.npy --epochs 2\n  qdeploy train model.onnx -o model.qat.onnx --calib calib.npy --data unlabelled.npy --loss distillation --temperature 2',
+  );
+  cmd.action(async (model: string, flags: TrainFlags) => {
+    const { formatQuantizeSummary, quantizeModel } = await import('../pipeline/index.js');
+    const options = await quantizeOptionsFromFlags(model, flags, io);
+    const base = options.config?.qat;
+    const data = flags.data !== undefined ? path.resolve(flags.data) : base?.data;
+    if (!data) throw new UsageError('no training data: give --data <path> (or a qat section in the config file)');
+    const qat: QatSettings = { ...base, data };
+    if (flags.labels !== undefined) qat.labels = path.resolve(flags.labels);
+    if (flags.epochs !== undefined) qat.epochs = flags.epochs;
+    if (flags.lr !== undefined) qat.lr = flags.lr;
+    if (flags.optimizer !== undefined) qat.optimizer = flags.optimizer;
+    if (flags.qatBatchSize !== undefined) qat.batchSize = flags.qatBatchSize;
+    if (flags.loss !== undefined) qat.loss = flags.loss;
+    if (flags.temperature !== undefined) qat.temperature = flags.temperature;
+    if (flags.learnScales) qat.learnScales = true;
+    if (flags.scaleLr !== undefined) qat.scaleLrFactor = flags.scaleLr;
+    if (flags.checkpointDir !== undefined) qat.checkpointDir = path.resolve(flags.checkpointDir);
+    if (flags.resume) qat.resume = true;
+    if (flags.inputName !== undefined) qat.inputName = flags.inputName;
+    const summary = await quantizeModel({ ...options, qat });
+    if (flags.json) printJson(io, summary);
+    else io.out(`${formatQuantizeSummary(summary)}\n`);
+  });
+}

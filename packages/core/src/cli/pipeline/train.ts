@@ -1,0 +1,85 @@
+/** The QAT step of quantize / run / train: train the calibrated model, then it is saved as usual. */
+import fs from 'node:fs';
+import type { ModelInputInfo } from '../../calibrate/data/validate.js';
+import type { QatSettings } from '../../config/types.js';
+import { displayPath } from '../../config/load.js';
+import type { QuantizedModel } from '../../quantize/quantized-model.js';
+import { checkpointPath } from '../../qat/checkpoint.js';
+import { prepareQat } from '../../qat/prepare-qat.js';
+import { openTrainingData } from '../../qat/training-data.js';
+import { trainQat, type EpochSummary } from '../../qat/train.js';
+import { formatSeconds } from '../format.js';
+
+export interface QatReport {
+  data: string;
+  loss: string;
+  optimizer: string;
+  epochs: EpochSummary[];
+  resumedFrom: number | null;
+  checkpoint: string;
+  seconds: number;
+}
+
+/** The checkpoint folder for an output (when the settings name none). */
+export function defaultCheckpointDir(output: string): string {
+  return `${output}.qat`;
+}
+
+export async function runQat(
+  quantized: QuantizedModel,
+  s: QatSettings,
+  ctx: { output: string; modelInputs: readonly ModelInputInfo[]; progress?: boolean; log: (line: string) => void },
+): Promise<QatReport> {
+  const t0 = performance.now();
+  const input = s.inputName ? ctx.modelInputs.find((i) => i.name === s.inputName) : ctx.modelInputs[0];
+  const data = await openTrainingData(s.data, { labels: s.labels, normalize: s.normalize, modelDims: input?.dims, ...s.image });
+  try {
+    const loss = s.loss ?? (data.hasLabels ? 'cross-entropy' : 'distillation');
+    const qat = await prepareQat(quantized, {
+      batchSize: s.batchSize,
+      loss: loss === 'cross-entropy' ? { type: loss, labelSmoothing: s.labelSmoothing } : { type: loss, temperature: s.temperature, alpha: s.alpha, labelSmoothing: s.labelSmoothing },
+      optimizer: { type: s.optimizer ?? 'adamw', lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay },
+      schedule: { type: s.schedule ?? 'cosine', warmupSteps: s.warmupSteps },
+      clipGradNorm: s.clipGradNorm,
+      learnScales: s.learnScales,
+      scaleLrFactor: s.scaleLrFactor,
+    });
+    const dir = s.checkpointDir ?? defaultCheckpointDir(ctx.output);
+    try {
+      const r = await trainQat(qat, {
+        data,
+        epochs: s.epochs ?? 1,
+        inputName: s.inputName,
+        seed: s.seed,
+        limit: s.limit,
+        checkpointDir: dir,
+        resume: s.resume,
+        progress: ctx.progress,
+        onEpoch: (e) => ctx.log(`qdeploy: QAT epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${e.accuracy !== null ? `, train top-1 ${(100 * e.accuracy).toFixed(2)}%` : ''}, ${Math.round(e.samplesPerSecond)} samples/s; checkpoint ${displayPath(e.checkpoint!)}`),
+      });
+      qat.sync();
+      return {
+        data: s.data,
+        loss,
+        optimizer: qat.optimizer.type,
+        epochs: r.epochs,
+        resumedFrom: r.resumedFrom,
+        checkpoint: checkpointPath(dir),
+        seconds: (performance.now() - t0) / 1000,
+      };
+    } finally {
+      await qat.release();
+    }
+  } finally {
+    data.close();
+  }
+}
+
+/** One line for the quantize summary. */
+export function formatQatReport(r: QatReport): string {
+  const last = r.epochs[r.epochs.length - 1];
+  const resumed = r.resumedFrom !== null ? ` (resumed after epoch ${r.resumedFrom})` : '';
+  const lastText = last ? `: last epoch loss ${last.loss.toFixed(4)}${last.accuracy !== null ? `, train top-1 ${(100 * last.accuracy).toFixed(2)}%` : ''}, ${Math.round(last.samplesPerSecond)} samples/s` : '';
+  const ckpt = fs.existsSync(r.checkpoint) ? `; checkpoint ${displayPath(r.checkpoint)}` : '';
+  return `${r.loss}, ${r.optimizer}, ${r.epochs.length} epochs${resumed}${lastText}${ckpt} (${formatSeconds(r.seconds)})`;
+}

@@ -1,0 +1,48 @@
+import { Buffers, type Optimizer, type OptimizerSpec, type OptimizerState, type Param } from './optimizer.js';
+
+/** AdamW (Loshchilov & Hutter): Adam with bias correction and decoupled weight decay, as torch.optim.AdamW. */
+export class AdamW implements Optimizer {
+  readonly type = 'adamw' as const;
+  private readonly buffers = new Buffers();
+  private steps = 0;
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly eps: number;
+  private readonly weightDecay: number;
+
+  constructor(spec: OptimizerSpec) {
+    [this.beta1, this.beta2] = spec.betas ?? [0.9, 0.999];
+    this.eps = spec.eps ?? 1e-8;
+    this.weightDecay = spec.weightDecay ?? 0;
+  }
+
+  step(params: readonly Param[], grads: readonly Float32Array[], lr: number): void {
+    this.steps++;
+    const b1 = this.beta1, b2 = this.beta2, eps = this.eps;
+    const c1 = 1 - b1 ** this.steps, c2 = 1 - b2 ** this.steps;
+    const stepSize = lr / c1, sqrtC2 = Math.sqrt(c2);
+    params.forEach((p, k) => {
+      const w = p.value, g = grads[k]!;
+      const m = this.buffers.get(p.name, 'exp_avg', w.length);
+      const v = this.buffers.get(p.name, 'exp_avg_sq', w.length);
+      const decay = p.decay ? 1 - lr * this.weightDecay : 1;
+      for (let i = 0; i < w.length; i++) {
+        const gi = g[i]!;
+        const mi = b1 * m[i]! + (1 - b1) * gi;
+        const vi = b2 * v[i]! + (1 - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] = w[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) / sqrtC2 + eps);
+      }
+    });
+  }
+
+  state(): OptimizerState {
+    return { step: this.steps, buffers: this.buffers.toRecord() };
+  }
+
+  loadState(state: OptimizerState): void {
+    this.steps = state.step;
+    this.buffers.load(state.buffers);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Fake quantization in the training graph. Activations: QuantizeLinear → DequantizeLinear
+ * with the calibrated scale (a constant), or, with learned scales (LSQ), x / s → Clip →
+ * Q/DQ at scale 1 → × s, whose gradient with respect to s is LSQ's. Weights: the scale is
+ * recomputed in the graph from the weight itself every step (max |w| per output channel /
+ * qmax) and the gradient is stopped through it, so the straight-through estimator sees a
+ * fixed grid, as in PyTorch's per-channel fake quant.
+ */
+import { DataType } from '../ir/dtype.js';
+import type { Graph } from '../ir/graph.js';
+import { Tensor } from '../ir/tensor.js';
+import type { Value } from '../ir/value.js';
+import { integerRange } from '../quantize/config.js';
+import type { QuantStub } from '../quantize/quant-stub.js';
+import type { WeightFakeQuantize } from '../quantize/weight-fake-quantize.js';
+import { addTypedInput, op, reduce, scalarFloat } from './ops.js';
+
+/** The integer range a Q/DQ container of this config holds without a Clip. */
+function containerRange(symmetric: boolean): { lo: number; hi: number } {
+  return symmetric ? { lo: -128, hi: 127 } : { lo: 0, hi: 255 };
+}
+
+function zeroPointOf(g: Graph, base: string, symmetric: boolean, value: number, count?: number): Value {
+  const dims = count === undefined ? [] : [count];
+  const n = count ?? 1;
+  const data = symmetric ? new Int8Array(n).fill(value) : new Uint8Array(n).fill(value);
+  return g.addInitializer(g.uniqueName(`${base}_qat_zero_point`), Tensor.fromArray(data, dims, symmetric ? DataType.INT8 : DataType.UINT8));
+}
+
+/**
+ * Activation fake quant on `x`; returns the fake-quantized value. `learned`: the scale is
+ * a graph input (returned as `scaleInput`), else the stub's calibrated scale.
+ */
+export function addActivationFakeQuant(g: Graph, x: Value, stub: QuantStub, learned: boolean): { out: Value; scaleInput: Value | null } {
+  const { qmin, qmax } = integerRange(stub.config);
+  const z = stub.zeroPoint[0]!;
+  const box = containerRange(stub.config.symmetric);
+  const narrower = qmin > box.lo || qmax < box.hi;
+  const base = x.name;
+  if (!learned) {
+    const scale = stub.scale[0]!;
+    // Below 8 bits the int8 container would not clip: clip to the nBits grid first.
+    const clipped = narrower ? op(g, 'Clip', [x, scalarFloat(g, `${base}_qat_lo`, (qmin - z) * scale), scalarFloat(g, `${base}_qat_hi`, (qmax - z) * scale)], base) : x;
+    const s = scalarFloat(g, `${base}_qat_scale`, scale);
+    const zp = zeroPointOf(g, base, stub.config.symmetric, z);
+    const q = op(g, 'QuantizeLinear', [clipped, s, zp], base);
+    return { out: op(g, 'DequantizeLinear', [q, s, zp], base), scaleInput: null };
+  }
+  const scaleInput = addTypedInput(g, g.addValue(`${base}_qat_scale`), DataType.FLOAT, []);
+  const scaled = op(g, 'Div', [x, scaleInput], base);
+  const clipped = op(g, 'Clip', [scaled, scalarFloat(g, `${base}_qat_lo`, qmin - z), scalarFloat(g, `${base}_qat_hi`, qmax - z)], base);
+  const one = scalarFloat(g, `${base}_qat_unit`, 1);
+  // Q(v, 1, z) − z = round(v) for v in [qmin − z, qmax − z]: the grid in units of s.
+  const zp = zeroPointOf(g, base, stub.config.symmetric, z);
+  const q = op(g, 'QuantizeLinear', [clipped, one, zp], base);
+  const dq = op(g, 'DequantizeLinear', [q, one, zp], base);
+  return { out: op(g, 'Mul', [dq, scaleInput], base), scaleInput };
+}
+
+/**
+ * Weight fake quant on the weight input `w` (dims `dims`); returns the fake-quantized
+ * weight and the in-graph scale value (to stop the gradient at).
+ */
+export function addWeightFakeQuant(g: Graph, opset: number, w: Value, dims: readonly number[], wq: WeightFakeQuantize): { out: Value; scale: Value; stop: Value[] } {
+  if (!wq.config.symmetric) throw new Error(`prepareQat: weight ${w.name} uses asymmetric quantization; QAT recomputes weight scales symmetrically (max |w| / qmax) only`);
+  const { qmax } = integerRange(wq.config);
+  const base = w.name;
+  const axis = wq.axis;
+  const abs = op(g, 'Abs', [w], base);
+  const others = axis === null ? null : dims.map((_, i) => i).filter((i) => i !== axis);
+  const amax = reduce(g, opset, 'ReduceMax', abs, others, 0, base);
+  // A channel of zeros gets a tiny scale instead of 0 (the export's scale 1 gives the same zeros).
+  const guarded = op(g, 'Max', [amax, scalarFloat(g, `${base}_qat_tiny`, 1e-30)], base);
+  const scale = op(g, 'Div', [guarded, scalarFloat(g, `${base}_qat_qmax`, qmax)], base);
+  const channels = axis === null ? undefined : dims[axis]!;
+  const zp = zeroPointOf(g, base, true, 0, channels);
+  const attrs: Record<string, number> = axis === null ? {} : { axis };
+  const q = op(g, 'QuantizeLinear', [w, scale, zp], base, attrs);
+  // Stopped where the scale path leaves w (|w|) and at the scale itself.
+  return { out: op(g, 'DequantizeLinear', [q, scale, zp], base, attrs), scale, stop: [abs, scale] };
+}

@@ -1,0 +1,35 @@
+import type * as ort from 'onnxruntime-node';
+import type { Model } from '../ir/model.js';
+import type { LossName, LossSpec } from './loss.js';
+import type { OptimizerSpec, OptimizerType } from './optimizer.js';
+import type { ScheduleSpec } from './schedule.js';
+
+export interface QatOptions {
+  /** "cross-entropy" (labels) or "distillation" (the FP32 model's logits; no labels needed). Default cross-entropy. */
+  loss?: LossSpec | LossName;
+  /** Default `{ type: 'adamw', lr: 1e-4 }`. */
+  optimizer?: OptimizerSpec | OptimizerType;
+  /** Learning-rate schedule over `totalSteps` updates (default constant). */
+  schedule?: ScheduleSpec;
+  /** Updates the schedule spans (the trainer sets epochs × batches per epoch). */
+  totalSteps?: number;
+  /** Samples per step; baked into the training graph (default 32). */
+  batchSize?: number;
+  /** Learn activation scales (LSQ) instead of keeping the calibrated ones (default false). */
+  learnScales?: boolean;
+  /** Learning-rate multiplier for learned scales (default 10: at lr 1e-4 an activation scale of ~0.1–1 barely moves otherwise). */
+  scaleLrFactor?: number;
+  /** Clip gradients to this global L2 norm (default: no clipping). */
+  clipGradNorm?: number;
+  /** Which float initializers are trained (default: all of ≥ 2 elements, BN running statistics excluded). */
+  trainable?: (name: string) => boolean;
+  /** The logits output (default the model's first output). */
+  output?: string;
+  /** The FP32 teacher for distillation (default: the quantized model's float graph as it is now). */
+  teacher?: Model;
+  sessionOptions?: ort.InferenceSession.SessionOptions;
+}
+
+export const DEFAULT_QAT_BATCH_SIZE = 32;
+export const DEFAULT_QAT_LR = 1e-4;
+export const DEFAULT_SCALE_LR_FACTOR = 10;

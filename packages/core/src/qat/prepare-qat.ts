@@ -1,0 +1,377 @@
+/**
+ * prepareQat: the QAT training step as one onnxruntime session. Forward with fake quant,
+ * loss and backward (autodiff's buildGradientGraph) run in one graph that takes the batch,
+ * the labels (or the teacher's logits) and the current weights as inputs and returns the
+ * loss and the gradients; the optimizer updates the weights in TypeScript.
+ */
+import * as ort from 'onnxruntime-node';
+import { buildGradientGraph, staticShapes } from '../autodiff/index.js';
+import { isTensor } from '../calibrate/data/validate.js';
+import { DataType } from '../ir/dtype.js';
+import { integerRange } from '../quantize/config.js';
+import { Tensor } from '../ir/tensor.js';
+import { modelToBytes } from '../onnx/save.js';
+import type { QuantizedModel } from '../quantize/quantized-model.js';
+import type { Checkpoint } from './checkpoint.js';
+import { clipGradNorm } from './clip.js';
+import { AdamW } from './adamw.js';
+import { lossNeedsLabels, resolveLoss, type ResolvedLoss } from './loss.js';
+import type { Optimizer, OptimizerSpec, Param } from './optimizer.js';
+import { DEFAULT_QAT_BATCH_SIZE, DEFAULT_QAT_LR, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
+import { lrSchedule, type LrSchedule } from './schedule.js';
+import { Sgd } from './sgd.js';
+import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
+
+export type StepInputs = ort.Tensor | Record<string, ort.Tensor>;
+export type StepLabels = ort.Tensor | Int32Array | BigInt64Array | readonly number[];
+
+/** What the last step measured. */
+export interface StepResult {
+  loss: number;
+  /** Learning rate the update used. */
+  lr: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Samples whose argmax matched the label (null without labels). */
+  correct: number | null;
+  samples: number;
+}
+
+function makeOptimizer(spec: OptimizerSpec): Optimizer {
+  if (spec.type === 'sgd') return new Sgd(spec);
+  if (spec.type === 'adamw') return new AdamW(spec);
+  throw new Error(`optimizer.type must be "sgd" or "adamw", got ${JSON.stringify((spec as { type: unknown }).type)}`);
+}
+
+function resolveOptimizer(o: QatOptions['optimizer']): OptimizerSpec & { lr: number } {
+  const spec = typeof o === 'string' ? { type: o, lr: DEFAULT_QAT_LR } : { ...(o ?? { type: 'adamw' as const }), lr: o?.lr ?? DEFAULT_QAT_LR };
+  if (!(spec.lr > 0) || !Number.isFinite(spec.lr)) throw new Error(`optimizer.lr must be a positive number, got ${spec.lr}`);
+  return spec;
+}
+
+/** Labels as int64 for the graph. */
+function labelsTensor(labels: StepLabels, batch: number): { tensor: ort.Tensor; values: ArrayLike<number | bigint> } {
+  const values = labelValues(labels);
+  if (values.length !== batch) throw new Error(`qat.step: ${values.length} labels for a batch of ${batch}`);
+  const data = values instanceof BigInt64Array ? values : BigInt64Array.from(Array.from(values, (v) => BigInt(v)));
+  return { tensor: new ort.Tensor('int64', data, [batch]), values };
+}
+
+function labelValues(labels: StepLabels): ArrayLike<number | bigint> {
+  return isTensor(labels) ? (labels.data as ArrayLike<number | bigint>) : (labels as ArrayLike<number | bigint>);
+}
+
+function argmaxMatches(logits: Float32Array, classes: number, labels: ArrayLike<number | bigint>): number {
+  let correct = 0;
+  for (let b = 0; b < labels.length; b++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (logits[b * classes + c]! > logits[b * classes + best]!) best = c;
+    if (best === Number(labels[b])) correct++;
+  }
+  return correct;
+}
+
+/** A graph built for the current switches, with its session. */
+interface Built {
+  graph: TrainingGraph;
+  session: ort.InferenceSession;
+  /** wrt name → gradient output name. */
+  gradients: Map<string, string>;
+  /** Switch state it was built for. */
+  key: string;
+}
+
+export class Qat {
+  readonly batchSize: number;
+  readonly loss: ResolvedLoss;
+  readonly optimizer: Optimizer;
+  readonly learnScales: boolean;
+  /** Trained weights by name (the graph's inputs; updated in place). */
+  readonly params = new Map<string, Param & { dims: number[] }>();
+  /** Learned activation scales by the quantized tensor's name (LSQ). */
+  readonly scales = new Map<string, Param>();
+  /** BatchNormalization running statistics (unfolded-BN models). */
+  readonly runningStats = new Map<string, Float32Array>();
+  /** Updates applied so far. */
+  steps = 0;
+  bnFrozen = false;
+  lastStep: StepResult | null = null;
+  private schedule: LrSchedule;
+  private built: Built | null = null;
+  private teacherSession: ort.InferenceSession | null = null;
+  private dirtyWeights = false;
+  private readonly paramTensors = new Map<string, ort.Tensor>();
+  /** Forward-only graphs for predict(), by batch size. */
+  private readonly predictors = new Map<number, { graph: TrainingGraph; session: ort.InferenceSession; key: string }>();
+
+  private constructor(private readonly quantized: QuantizedModel, readonly options: QatOptions) {
+    this.batchSize = options.batchSize ?? DEFAULT_QAT_BATCH_SIZE;
+    if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
+    this.loss = resolveLoss(options.loss);
+    const spec = resolveOptimizer(options.optimizer);
+    this.optimizer = makeOptimizer(spec);
+    this.schedule = lrSchedule(spec.lr, options.totalSteps ?? 1, options.schedule);
+    this.learnScales = options.learnScales ?? false;
+  }
+
+  static async create(quantized: QuantizedModel, options: QatOptions = {}): Promise<Qat> {
+    const qat = new Qat(quantized, options);
+    if (qat.learnScales) {
+      const pending = quantized.uncalibrated().filter((s) => s.enabled);
+      if (pending.length) throw new Error(`prepareQat: learned scales start from calibrated ones; ${pending.length} activation quantizers are not calibrated (run calibrate() first)`);
+    }
+    if (qat.loss.type === 'distillation') {
+      const teacher = options.teacher ?? quantized.model;
+      qat.teacherSession = await ort.InferenceSession.create(modelToBytes(teacher), { graphOptimizationLevel: 'all', ...options.sessionOptions });
+    }
+    await qat.rebuild(); // builds the gradient graph now: a missing gradient builder fails here, before training
+    return qat;
+  }
+
+  /** The quantized model with the trained weights (and learned scales): export it with saveModel. */
+  get model(): QuantizedModel {
+    this.sync();
+    return this.quantized;
+  }
+
+  /** Whether the model has BatchNormalization nodes (BN kept by transform()). */
+  get hasBatchNorm(): boolean {
+    return this.quantized.model.graph.nodesOf('BatchNormalization').length > 0;
+  }
+
+  private switchKey(): string {
+    return `${this.quantized.quantizers().map((q) => (q.enabled ? 1 : 0)).join('')}|${this.bnFrozen}`;
+  }
+
+  /** Rebuilds the training graph when a switch changed since it was built. */
+  private async ensureBuilt(): Promise<Built> {
+    if (!this.built || this.built.key !== this.switchKey()) await this.rebuild();
+    return this.built!;
+  }
+
+  private async rebuild(): Promise<void> {
+    this.sync(); // the weights and statistics the new graph starts from
+    const graph = buildTrainingGraph(this.quantized, {
+      batchSize: this.batchSize,
+      loss: this.loss,
+      learnScales: this.learnScales,
+      bnTraining: this.hasBatchNorm && !this.bnFrozen,
+      trainable: this.options.trainable,
+      output: this.options.output,
+    });
+    this.adoptParams(graph);
+    const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(this.batchSize) : null, graph.teacher ? new Float32Array(this.batchSize * graph.classes) : null);
+    const shapes = await staticShapes(graph.model, feeds);
+    const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name)];
+    const { gradients } = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient });
+    const session = await ort.InferenceSession.create(modelToBytes(graph.model), { graphOptimizationLevel: 'all', ...this.options.sessionOptions });
+    await this.built?.session.release();
+    this.built = { graph, session, gradients, key: this.switchKey() };
+  }
+
+  /** Takes the graph's trainable tensors' values from the model, once (later rebuilds keep the trained ones). */
+  private adoptParams(graph: TrainingGraph): void {
+    const src = this.quantized.model.graph;
+    for (const p of graph.params) {
+      if (this.params.has(p.name)) continue;
+      const value = src.value(p.name)!.initializer!.toFloat32Copy();
+      this.params.set(p.name, { name: p.name, value, dims: p.dims, decay: p.dims.length >= 2 });
+      this.paramTensors.set(p.name, new ort.Tensor('float32', value, p.dims));
+    }
+    for (const s of graph.scales) {
+      if (this.scales.has(s.tensor)) continue;
+      const stub = this.quantized.stubs().find((q) => q.tensor.name === s.tensor)!;
+      this.scales.set(s.tensor, { name: s.name, value: new Float32Array([stub.scale[0]!]), decay: false });
+    }
+    for (const r of graph.runningStats) {
+      if (!this.runningStats.has(r.input)) this.runningStats.set(r.input, src.value(r.input)!.initializer!.toFloat32Copy());
+    }
+  }
+
+  private zeroInputs(graph: TrainingGraph): Record<string, ort.Tensor> {
+    return Object.fromEntries(graph.dataInputs.map((d) => [d.name, new ort.Tensor('float32', new Float32Array(d.dims.reduce((a, b) => a * b, 1)), d.dims)]));
+  }
+
+  private feedsFor(graph: TrainingGraph, inputs: Record<string, ort.Tensor>, labels: StepLabels | null, teacher: Float32Array | null): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = { ...inputs };
+    if (graph.labels) feeds[graph.labels] = labelsTensor(labels!, this.batchSize).tensor;
+    if (graph.teacher) feeds[graph.teacher] = new ort.Tensor('float32', teacher!, [this.batchSize, graph.classes]);
+    for (const p of graph.params) feeds[p.name] = this.paramTensors.get(p.name)!;
+    for (const s of graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
+    for (const r of graph.runningStats) {
+      const v = this.runningStats.get(r.input)!;
+      feeds[r.input] = new ort.Tensor('float32', v, [v.length]);
+    }
+    return feeds;
+  }
+
+  /** Names the batch's tensors after the graph's data inputs, checking their shapes. */
+  private namedInputs(graph: TrainingGraph, inputs: StepInputs): Record<string, ort.Tensor> {
+    const single = isTensor(inputs);
+    const record: Record<string, ort.Tensor> = single ? { [graph.dataInputs[0]!.name]: inputs } : (inputs as Record<string, ort.Tensor>);
+    if (single && graph.dataInputs.length !== 1) throw new Error(`qat.step: the model has ${graph.dataInputs.length} inputs; pass a name → tensor record`);
+    for (const d of graph.dataInputs) {
+      const t = record[d.name];
+      if (!t) throw new Error(`qat.step: no tensor for model input '${d.name}'`);
+      if (t.dims.length !== d.dims.length || t.dims.some((x, i) => x !== d.dims[i])) {
+        throw new Error(`qat.step: input '${d.name}' has shape [${t.dims.join(', ')}], the training graph takes [${d.dims.join(', ')}] (batch ${this.batchSize} is fixed; trainingBatches drops the last partial batch)`);
+      }
+    }
+    return record;
+  }
+
+  private async teacherLogits(inputs: Record<string, ort.Tensor>, graph: TrainingGraph): Promise<Float32Array> {
+    const s = this.teacherSession!;
+    const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, inputs[n]!])));
+    const logits = out[this.options.output ?? s.outputNames[0]!]!;
+    if (logits.size !== this.batchSize * graph.classes) throw new Error(`distillation: the teacher's output has ${logits.size} values, expected ${this.batchSize}×${graph.classes}`);
+    return logits.data as Float32Array;
+  }
+
+  /** One training step on a batch: forward, backward, update. Returns the loss. */
+  async step(inputs: StepInputs, labels?: StepLabels): Promise<number> {
+    const built = await this.ensureBuilt();
+    const { graph, session, gradients } = built;
+    if (graph.labels && labels === undefined) throw new Error(`qat.step: the ${this.loss.type} loss needs labels`);
+    const named = this.namedInputs(graph, inputs);
+    const teacher = graph.teacher ? await this.teacherLogits(named, graph) : null;
+    const feeds = this.feedsFor(graph, named, labels ?? null, teacher);
+    const out = await session.run(feeds);
+    const loss = (out[graph.loss]!.data as Float32Array)[0]!;
+    if (!Number.isFinite(loss)) throw new Error(`qat.step ${this.steps}: the loss is ${loss}; lower the learning rate or clip gradients (clipGradNorm)`);
+
+    const params: Param[] = [];
+    const grads: Float32Array[] = [];
+    for (const p of graph.params) {
+      const g = gradients.get(p.name);
+      if (!g) continue; // no path to the loss
+      params.push(this.params.get(p.name)!);
+      grads.push(out[g]!.data as Float32Array);
+    }
+    const scaleParams: Param[] = [];
+    const scaleGrads: Float32Array[] = [];
+    for (const s of graph.scales) {
+      const g = gradients.get(s.name);
+      if (!g) continue;
+      scaleParams.push(this.scales.get(s.tensor)!);
+      scaleGrads.push(out[g]!.data as Float32Array);
+    }
+    const gradNorm = clipGradNorm([...grads, ...scaleGrads], this.options.clipGradNorm ?? Infinity);
+    const lr = this.schedule(this.steps);
+    this.optimizer.step(params, grads, lr);
+    if (scaleParams.length) {
+      this.optimizer.step(scaleParams, scaleGrads, lr * (this.options.scaleLrFactor ?? DEFAULT_SCALE_LR_FACTOR));
+      for (const p of scaleParams) p.value[0] = Math.max(p.value[0]!, 1e-8); // a scale stays positive
+    }
+    for (const r of graph.runningStats) this.runningStats.get(r.input)!.set(out[r.output]!.data as Float32Array);
+    this.steps++;
+    this.dirtyWeights = true;
+
+    const logits = out[graph.logits]!.data as Float32Array;
+    const correct = labels === undefined ? null : argmaxMatches(logits, graph.classes, labelValues(labels));
+    this.lastStep = { loss, lr, gradNorm, correct, samples: this.batchSize };
+    return loss;
+  }
+
+  /**
+   * Logits of the current weights with fake quant as switched (BatchNormalization on its
+   * running statistics): the simulated quantized model, for evaluation at any batch size.
+   */
+  async predict(inputs: StepInputs): Promise<Float32Array> {
+    const first = isTensor(inputs) ? inputs : Object.values(inputs)[0]!;
+    const batch = first.dims[0]!;
+    let p = this.predictors.get(batch);
+    // BatchNormalization statistics are constants of the predictor graph: rebuild after steps moved them.
+    const key = `${this.switchKey()}|${this.runningStats.size ? this.steps : 0}`;
+    if (this.runningStats.size) this.sync();
+    if (!p || p.key !== key) {
+      await p?.session.release();
+      const graph = buildTrainingGraph(this.quantized, { batchSize: batch, loss: null, learnScales: this.learnScales, bnTraining: false, trainable: this.options.trainable, output: this.options.output });
+      const session = await ort.InferenceSession.create(modelToBytes(graph.model), { graphOptimizationLevel: 'all', ...this.options.sessionOptions });
+      p = { graph, session, key };
+      this.predictors.set(batch, p);
+    }
+    const feeds: Record<string, ort.Tensor> = isTensor(inputs) ? { [p.graph.dataInputs[0]!.name]: inputs } : { ...(inputs as Record<string, ort.Tensor>) };
+    for (const q of p.graph.params) feeds[q.name] = this.paramTensors.get(q.name)!;
+    for (const s of p.graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
+    const out = await p.session.run(feeds);
+    return out[p.graph.logits]!.data as Float32Array;
+  }
+
+  /** Writes the trained weights, scales and statistics into the quantized model. */
+  sync(): void {
+    if (!this.dirtyWeights) return;
+    const g = this.quantized.model.graph;
+    for (const p of this.params.values()) g.value(p.name)!.initializer = Tensor.fromArray(p.value.slice(), p.dims, DataType.FLOAT);
+    for (const [name, v] of this.runningStats) g.value(name)!.initializer = Tensor.fromArray(v.slice(), [v.length], DataType.FLOAT);
+    for (const wq of this.quantized.weightQuantizers()) wq.refresh();
+    for (const stub of this.quantized.stubs()) {
+      const s = this.scales.get(stub.tensor.name);
+      if (!s || !stub.range) continue;
+      // The range follows the learned scale (what describe() and a re-export report).
+      const amax = s.value[0]! * integerRange(stub.config).qmax;
+      stub.range = { ...stub.range, amax, min: stub.config.symmetric ? -amax : stub.range.min, max: stub.config.symmetric ? amax : stub.range.max };
+      stub.scale[0] = s.value[0]!;
+    }
+    this.dirtyWeights = false;
+  }
+
+  /** Sets how many updates the learning-rate schedule spans (the trainer: epochs × batches). */
+  setTotalSteps(totalSteps: number): void {
+    this.schedule = lrSchedule(resolveOptimizer(this.options.optimizer).lr, totalSteps, this.options.schedule);
+  }
+
+  /** What this run trains: a checkpoint from another model or setup must not be resumed into it. */
+  fingerprint(): string {
+    const params = [...this.params.values()].map((p) => `${p.name}:${p.dims.join('x')}`).join(',');
+    return JSON.stringify({ params, scales: [...this.scales.keys()], batch: this.batchSize, loss: this.loss, optimizer: this.optimizer.type });
+  }
+
+  /** The training state after `epoch` completed epochs. */
+  toCheckpoint(epoch: number, history: unknown[] = []): Checkpoint {
+    return {
+      epoch,
+      steps: this.steps,
+      fingerprint: this.fingerprint(),
+      params: new Map([...this.params].map(([k, p]) => [k, p.value])),
+      scales: new Map([...this.scales].map(([k, p]) => [k, p.value])),
+      runningStats: new Map(this.runningStats),
+      optimizer: this.optimizer.state(),
+      history,
+    };
+  }
+
+  /** Restores weights, scales, statistics and optimizer state from a checkpoint of the same run. */
+  restore(c: Checkpoint, where = 'checkpoint'): void {
+    if (c.fingerprint !== this.fingerprint()) throw new Error(`${where} was written for another model or training setup (parameters, batch size, loss or optimizer differ); start without --resume or use another checkpoint folder`);
+    for (const [k, v] of c.params) this.params.get(k)!.value.set(v);
+    for (const [k, v] of c.scales) this.scales.get(k)?.value.set(v);
+    for (const [k, v] of c.runningStats) this.runningStats.get(k)?.set(v);
+    const buffers = Object.fromEntries(Object.entries(c.optimizer.buffers).map(([k, v]) => [k, v.slice()]));
+    this.optimizer.loadState({ step: c.optimizer.step, buffers });
+    this.steps = c.steps;
+    this.dirtyWeights = true;
+  }
+
+  /** The training graph of the current switches (for inspection and tests). */
+  async trainingGraph(): Promise<TrainingGraph & { gradients: Map<string, string> }> {
+    const b = await this.ensureBuilt();
+    return { ...b.graph, gradients: b.gradients };
+  }
+
+  async release(): Promise<void> {
+    for (const p of this.predictors.values()) await p.session.release();
+    this.predictors.clear();
+    await this.built?.session.release();
+    await this.teacherSession?.release();
+    this.built = null;
+    this.teacherSession = null;
+  }
+}
+
+/** Prepares QAT on a calibrated QuantizedModel, which it trains in place (`qat.model` is it). */
+export async function prepareQat(quantized: QuantizedModel, options: QatOptions = {}): Promise<Qat> {
+  return Qat.create(quantized, options);
+}
+
+export { lossNeedsLabels };

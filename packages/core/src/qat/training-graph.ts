@@ -1,0 +1,173 @@
+/**
+ * The forward half of a QAT training step as one ONNX graph: the quantized model with its
+ * quantizers written as fake quant (Q→DQ), trainable weights turned into graph inputs, the
+ * batch baked in (static shapes), and a loss on the logits. The backward half is appended
+ * by autodiff's buildGradientGraph.
+ */
+import { DataType } from '../ir/dtype.js';
+import type { Model } from '../ir/model.js';
+import type { Node } from '../ir/node.js';
+import type { Value } from '../ir/value.js';
+import type { QuantizedModel } from '../quantize/quantized-model.js';
+import { QuantStub } from '../quantize/quant-stub.js';
+import { addActivationFakeQuant, addWeightFakeQuant } from './fake-quant.js';
+import { addLoss, type ResolvedLoss } from './loss.js';
+import { addTypedInput, setBatch } from './ops.js';
+
+export interface TrainingGraphOptions {
+  batchSize: number;
+  /** null: a forward-only graph whose one output is the logits (evaluation with fake quant). */
+  loss: ResolvedLoss | null;
+  /** Activation scales as graph inputs (LSQ) instead of constants. */
+  learnScales: boolean;
+  /** BatchNormalization nodes use batch statistics and update their running averages. */
+  bnTraining: boolean;
+  /** Whether an initializer is trained (default: every float initializer of ≥ 2 elements). */
+  trainable?: (name: string) => boolean;
+  /** The logits output (default: the model's first output). */
+  output?: string;
+}
+
+/** A BatchNormalization running statistic: fed as `input`, its update comes out as `output`. */
+export interface RunningStat {
+  input: string;
+  output: string;
+}
+
+export interface TrainingGraph {
+  model: Model;
+  /** The model's data inputs (batch baked in). */
+  dataInputs: { name: string; dims: number[] }[];
+  labels: string | null;
+  teacher: string | null;
+  /** The loss value ('' in a forward-only graph). */
+  loss: string;
+  logits: string;
+  classes: number;
+  /** Trained weights, now graph inputs, with their shapes. */
+  params: { name: string; dims: number[] }[];
+  /** Learned activation scales (LSQ), graph inputs of shape [], keyed by the stub's tensor. */
+  scales: { name: string; tensor: string }[];
+  runningStats: RunningStat[];
+  /** In-graph weight scales: no gradient flows through them. */
+  stopGradient: Set<string>;
+}
+
+/** BatchNormalization inputs 3 and 4 are running statistics, never trained. */
+function isRunningStat(v: Value): boolean {
+  return v.uses.some((u) => u.node.opType === 'BatchNormalization' && u.index >= 3);
+}
+
+function defaultTrainable(v: Value): boolean {
+  const t = v.initializer;
+  return t !== null && t.dataType === DataType.FLOAT && t.size >= 2 && !isRunningStat(v);
+}
+
+function staticDims(v: Value, batch: number, what: string): number[] {
+  const shape = v.shape;
+  if (!shape || shape.length === 0) throw new Error(`prepareQat: ${what} ${v.name} has no declared shape; QAT needs static shapes`);
+  return shape.map((d, i) => {
+    if (i === 0) return batch;
+    if (typeof d !== 'number' || d <= 0) throw new Error(`prepareQat: ${what} ${v.name} has a dynamic dimension ${i} (${String(d)}); only the batch axis may be dynamic`);
+    return d;
+  });
+}
+
+export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOptions): TrainingGraph {
+  const src = qm.model;
+  const opset = src.opset('') ?? 0;
+  const model = src.clone();
+  const g = model.graph;
+  const batch = options.batchSize;
+  const nodeMap = new Map<Node, Node>(src.graph.nodes.map((n, i) => [n, g.nodes[i]!]));
+  const valueOf = (v: Value) => g.value(v.name)!;
+
+  const logitsValue = options.output ? g.outputs.find((o) => o.name === options.output) : g.outputs[0];
+  if (!logitsValue) throw new Error(`prepareQat: the model has no output ${options.output ?? ''}; outputs: ${g.outputs.map((o) => o.name).join(', ')}`);
+  const logitDims = staticDims(logitsValue, batch, 'output');
+  if (logitDims.length !== 2) throw new Error(`prepareQat: output ${logitsValue.name} has shape [${logitDims.join(', ')}]; the loss needs logits of shape [batch, classes]`);
+
+  const dataInputs = g.inputs.filter((v) => !v.isInitializer).map((v) => ({ name: v.name, dims: staticDims(v, batch, 'input') }));
+  for (const v of g.inputs) setBatch(v, batch);
+  for (const v of g.outputs) setBatch(v, batch);
+
+  // Trainable initializers become inputs; the weight quantizers read them there.
+  const isTrainable = (v: Value) => defaultTrainable(v) && (options.trainable?.(v.name) ?? true);
+  const params: TrainingGraph['params'] = [];
+  for (const v of g.initializers()) {
+    if (!isTrainable(v)) continue;
+    const dims = [...v.initializer!.dims];
+    v.initializer = null;
+    g.inputs = g.inputs.filter((x) => x !== v);
+    addTypedInput(g, v, DataType.FLOAT, dims);
+    params.push({ name: v.name, dims });
+  }
+  const paramDims = new Map(params.map((p) => [p.name, p.dims]));
+
+  const stopGradient = new Set<string>();
+  const scales: TrainingGraph['scales'] = [];
+  for (const q of qm.quantizers()) {
+    if (!q.enabled) continue;
+    if (q instanceof QuantStub) {
+      const { out, scaleInput } = addActivationFakeQuant(g, valueOf(q.tensor), q, options.learnScales);
+      if (scaleInput) scales.push({ name: scaleInput.name, tensor: q.tensor.name });
+      for (const u of q.uses) nodeMap.get(u.node)!.setInput(u.index, out);
+      continue;
+    }
+    const w = valueOf(q.tensor);
+    const dims = paramDims.get(w.name) ?? w.initializer?.dims;
+    if (!dims) throw new Error(`prepareQat: weight ${w.name} of ${q.describe()} is neither trained nor an initializer`);
+    const { out, stop } = addWeightFakeQuant(g, opset, w, dims, q as Parameters<typeof addWeightFakeQuant>[4]);
+    for (const v of stop) stopGradient.add(v.name);
+    for (const m of q.matches) {
+      for (const n of m.nodes) {
+        const c = nodeMap.get(n)!;
+        c.inputs.forEach((v, i) => v === w && c.setInput(i, out));
+      }
+    }
+  }
+
+  const runningStats: RunningStat[] = [];
+  if (options.bnTraining) runningStats.push(...trainBatchNorms(g));
+
+  const lossGraph = options.loss ? addLoss(g, logitsValue, batch, logitDims[1]!, options.loss) : null;
+  g.outputs = [...(lossGraph ? [lossGraph.loss] : []), logitsValue, ...runningStats.map((r) => g.value(r.output)!)];
+  g.cleanup().toposort();
+  return {
+    model,
+    dataInputs,
+    labels: lossGraph?.labels?.name ?? null,
+    teacher: lossGraph?.teacher?.name ?? null,
+    loss: lossGraph?.loss.name ?? '',
+    logits: logitsValue.name,
+    classes: logitDims[1]!,
+    params,
+    scales,
+    runningStats,
+    stopGradient,
+  };
+}
+
+/**
+ * Switches every BatchNormalization to training mode (batch statistics) with its running
+ * mean and variance as graph inputs and their updates as outputs.
+ */
+function trainBatchNorms(g: Model['graph']): RunningStat[] {
+  const stats: RunningStat[] = [];
+  for (const n of g.nodesOf('BatchNormalization')) {
+    n.setAttr('training_mode', 1);
+    const outs = [n.output(0)];
+    for (const k of [3, 4]) {
+      const v = n.input(k)!;
+      const t = v.initializer;
+      if (!t) throw new Error(`prepareQat: ${n.describe()} reads its running statistic ${v.name} from a computed value; training-mode BatchNormalization needs initializers`);
+      v.initializer = null;
+      addTypedInput(g, v, DataType.FLOAT, t.dims);
+      const updated = g.addValue(`${v.name}_qat_updated`);
+      outs.push(updated);
+      stats.push({ input: v.name, output: updated.name });
+    }
+    n.setOutputs(outs);
+  }
+  return stats;
+}

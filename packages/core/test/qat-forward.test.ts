@@ -1,0 +1,118 @@
+// The forward half of the QAT step: fake quant in the training graph gives the exported
+// QDQ model's logits, and the losses are what their formulas say.
+import * as ort from 'onnxruntime-node';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { calibrate, insertQdq, loadModel, modelToBytes, openNpy, transform, usePlugin, type ForwardLoop } from '../src/index.js';
+import { buildTrainingGraph } from '../src/qat/training-graph.js';
+import { resolveLoss } from '../src/qat/loss.js';
+import calibrators from '@qdeploy/calibrators';
+import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
+import { repoRoot, vendored } from './helpers/fixtures.js';
+
+const B = 8;
+const xs = openNpy(path.join(repoRoot(), 'examples/fashion-mnist/data/test_500_x.npy'));
+const ys = openNpy(path.join(repoRoot(), 'examples/fashion-mnist/data/test_500_y.npy'));
+const x = new ort.Tensor('float32', xs.readRows(0, B) as Float32Array, [B, 1, 28, 28]);
+const labels = Array.from(ys.readRows(0, B) as BigInt64Array, Number);
+const loop: ForwardLoop = async (run) => {
+  for (let i = 0; i < 64; i += 32) await run(new ort.Tensor('float32', xs.readRows(i, 32) as Float32Array, [32, 1, 28, 28]));
+};
+
+beforeAll(async () => {
+  await usePlugin(calibrators);
+});
+
+async function quantized(file: string, nBits = 8) {
+  const { model, matches } = transform(loadModel(vendored(file)), { patterns: TENSORRT_PATTERNS });
+  const q = insertQdq(model, matches, { config: { activation: { nBits }, weight: { nBits, perChannel: true } } });
+  await calibrate(q, loop, { calibrator: 'minmax', progress: false });
+  return q;
+}
+
+function feedsOf(tg: ReturnType<typeof buildTrainingGraph>, q: Awaited<ReturnType<typeof quantized>>, extra: Record<string, ort.Tensor>) {
+  const feeds: Record<string, ort.Tensor> = { input: x, ...extra };
+  for (const p of tg.params) feeds[p.name] = new ort.Tensor('float32', q.model.graph.value(p.name)!.initializer!.toFloat32(), p.dims);
+  return feeds;
+}
+
+function logSoftmax(row: Float32Array): number[] {
+  const m = Math.max(...row);
+  const lse = m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
+  return Array.from(row, (v) => v - lse);
+}
+
+describe('QAT training graph (forward)', () => {
+  it('fake quant gives the exported QDQ model\'s logits, and the loss is the cross-entropy of them', async () => {
+    const q = await quantized('fmnist_resnet.onnx');
+    const tg = buildTrainingGraph(q, { batchSize: B, loss: resolveLoss('cross-entropy'), learnScales: false, bnTraining: false });
+    expect(tg.params.length).toBe(32); // 16 weights + 16 biases
+    expect(tg.stopGradient.size).toBe(2 * q.weightQuantizers().length); // |w| and the scale of each
+    // Unoptimised on both sides: onnxruntime's layouts sum in another order, and a value one ulp
+    // from a rounding edge lands in the neighbouring bin.
+    const s = await ort.InferenceSession.create(modelToBytes(tg.model), { graphOptimizationLevel: 'disabled' });
+    const out = await s.run(feedsOf(tg, q, { [tg.labels!]: new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [B]) }));
+    const ref = await ort.InferenceSession.create(modelToBytes(q.toExportModel({ weights: 'qdq' })), { graphOptimizationLevel: 'disabled' });
+    const refLogits = (await ref.run({ input: x })).logits!.data as Float32Array;
+    const logits = out[tg.logits]!.data as Float32Array;
+    let maxDiff = 0;
+    for (let i = 0; i < logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(logits[i]! - refLogits[i]!));
+    expect(maxDiff).toBeLessThan(1e-3);
+    // Without fake quant the logits differ: the check above is not vacuous.
+    const fp = await ort.InferenceSession.create(modelToBytes(q.model));
+    const fpLogits = (await fp.run({ input: x })).logits!.data as Float32Array;
+    expect(Math.max(...Array.from(fpLogits, (v, i) => Math.abs(v - logits[i]!)))).toBeGreaterThan(1e-3);
+    let ce = 0;
+    for (let b = 0; b < B; b++) ce -= logSoftmax(logits.subarray(b * 10, b * 10 + 10))[labels[b]!]! / B;
+    expect((out[tg.loss]!.data as Float32Array)[0]).toBeCloseTo(ce, 4);
+  });
+
+  it('distillation is T²·KL(teacher ‖ student) at temperature T; label smoothing mixes in ε/C', async () => {
+    const q = await quantized('fmnist_resnet.onnx');
+    const T = 2;
+    const tg = buildTrainingGraph(q, { batchSize: B, loss: resolveLoss({ type: 'distillation', temperature: T }), learnScales: false, bnTraining: false });
+    expect(tg.labels).toBeNull();
+    const teacher = Float32Array.from({ length: B * 10 }, (_, i) => Math.sin(i) * 3);
+    const s = await ort.InferenceSession.create(modelToBytes(tg.model));
+    const out = await s.run(feedsOf(tg, q, { [tg.teacher!]: new ort.Tensor('float32', teacher, [B, 10]) }));
+    const logits = out[tg.logits]!.data as Float32Array;
+    let kl = 0;
+    for (let b = 0; b < B; b++) {
+      const lt = logSoftmax(teacher.subarray(b * 10, b * 10 + 10).map((v) => v / T));
+      const ls = logSoftmax(logits.subarray(b * 10, b * 10 + 10).map((v) => v / T));
+      for (let c = 0; c < 10; c++) kl += (Math.exp(lt[c]!) * (lt[c]! - ls[c]!) * T * T) / B;
+    }
+    expect((out[tg.loss]!.data as Float32Array)[0]).toBeCloseTo(kl, 4);
+
+    const eps = 0.1;
+    const tgs = buildTrainingGraph(q, { batchSize: B, loss: resolveLoss({ type: 'cross-entropy', labelSmoothing: eps }), learnScales: false, bnTraining: false });
+    const ss = await ort.InferenceSession.create(modelToBytes(tgs.model));
+    const outs = await ss.run(feedsOf(tgs, q, { [tgs.labels!]: new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [B]) }));
+    const l2 = outs[tgs.logits]!.data as Float32Array;
+    let smooth = 0;
+    for (let b = 0; b < B; b++) {
+      const lp = logSoftmax(l2.subarray(b * 10, b * 10 + 10));
+      for (let c = 0; c < 10; c++) smooth -= (((c === labels[b] ? 1 - eps : 0) + eps / 10) * lp[c]!) / B;
+    }
+    expect((outs[tgs.loss]!.data as Float32Array)[0]).toBeCloseTo(smooth, 4);
+  });
+
+  it('4-bit activations are clipped to ±7 steps, and learned scales (LSQ) are graph inputs giving the same logits', async () => {
+    const q = await quantized('fmnist_resnet.onnx', 4);
+    const fixed = buildTrainingGraph(q, { batchSize: B, loss: resolveLoss('cross-entropy'), learnScales: false, bnTraining: false });
+    const learned = buildTrainingGraph(q, { batchSize: B, loss: resolveLoss('cross-entropy'), learnScales: true, bnTraining: false });
+    expect(learned.scales.length).toBe(q.stubs().length);
+    const stub = q.stubs()[1]!;
+    const dq = fixed.model.graph.nodes.find((n) => n.opType === 'DequantizeLinear' && n.inputs[0]!.producer!.inputs[0]!.producer?.opType === 'Clip' && n.inputs[0]!.producer!.inputs[0]!.producer!.inputs[0]!.name === stub.tensor.name)!;
+    fixed.model.graph.outputs.push(dq.output());
+    const lab = { [fixed.labels!]: new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [B]) };
+    const a = await (await ort.InferenceSession.create(modelToBytes(fixed.model))).run(feedsOf(fixed, q, lab));
+    const levels = new Set(Array.from(a[dq.output().name]!.data as Float32Array, (v) => Math.round(v / stub.scale[0]!)));
+    expect(Math.max(...levels)).toBeLessThanOrEqual(7);
+    expect(Math.min(...levels)).toBeGreaterThanOrEqual(-7);
+    const scaleFeeds = Object.fromEntries(learned.scales.map((s) => [s.name, new ort.Tensor('float32', new Float32Array([q.stubs().find((t) => t.tensor.name === s.tensor)!.scale[0]!]), [])]));
+    const b = await (await ort.InferenceSession.create(modelToBytes(learned.model))).run(feedsOf(learned, q, { ...lab, ...scaleFeeds }));
+    const la = a[fixed.logits]!.data as Float32Array, lb = b[learned.logits]!.data as Float32Array;
+    expect(Math.max(...Array.from(la, (v, i) => Math.abs(v - lb[i]!)))).toBeLessThan(1e-2);
+  });
+});

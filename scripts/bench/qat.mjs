@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// One QAT bench measurement in its own process: a training step (forward + backward +
+// AdamW update, W8A8 fake quant, cross-entropy) vs an FP32 inference of the same batch,
+// same session options; medians of interleaved runs. Then `steps` more training steps to
+// see whether memory stays flat. Prints one JSON line.
+// Usage: node scripts/bench/qat.mjs <model.onnx> [batch=32] [runs=15] [steps=200]
+import * as ort from 'onnxruntime-node';
+import { loadModel, transform, insertQdq, calibrate, modelToBytes, prepareQat, usePlugin } from '@qdeploy/core';
+import calibrators from '@qdeploy/calibrators';
+import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
+
+const [file, batchArg = '32', runsArg = '15', stepsArg = '200'] = process.argv.slice(2);
+const B = Number(batchArg), runs = Number(runsArg), steps = Number(stepsArg);
+await usePlugin(calibrators);
+const original = loadModel(file);
+const dims = original.graph.inputs[0].shape.slice(1);
+const n = dims.reduce((a, b) => a * b, 1);
+const x = new ort.Tensor('float32', Float32Array.from({ length: B * n }, (_, i) => Math.sin(i * 0.37)), [B, ...dims]);
+const labels = Int32Array.from({ length: B }, (_, i) => i % 10);
+
+const { model, matches } = transform(original, { patterns: TENSORRT_PATTERNS });
+const q = insertQdq(model, matches);
+await calibrate(q, async (run) => run(x), { calibrator: 'minmax', progress: false });
+const fp32 = await ort.InferenceSession.create(modelToBytes(original), { graphOptimizationLevel: 'all' });
+const qat = await prepareQat(q, { batchSize: B, optimizer: { type: 'adamw', lr: 1e-5 } });
+
+const median = (a) => [...a].sort((p, r) => p - r)[Math.floor(a.length / 2)];
+const time = async (f) => {
+  const t = performance.now();
+  await f();
+  return performance.now() - t;
+};
+for (let i = 0; i < 3; i++) {
+  await fp32.run({ [fp32.inputNames[0]]: x });
+  await qat.step(x, labels);
+}
+const inferMs = [], stepMs = [];
+for (let i = 0; i < runs; i++) {
+  inferMs.push(await time(() => fp32.run({ [fp32.inputNames[0]]: x })));
+  stepMs.push(await time(() => qat.step(x, labels)));
+}
+const rss = () => process.memoryUsage().rss / 2 ** 20;
+const rssAt = [];
+for (let i = 0; i < steps; i++) {
+  await qat.step(x, labels);
+  if (i === Math.floor(steps / 10) || i === steps - 1) rssAt.push(rss());
+}
+const graph = await qat.trainingGraph();
+console.log(JSON.stringify({
+  model: file.split('/').at(-1),
+  batch: B,
+  inferMs: median(inferMs),
+  stepMs: median(stepMs),
+  ratio: median(stepMs) / median(inferMs),
+  rssEarlyMiB: rssAt[0],
+  rssLateMiB: rssAt[1],
+  steps,
+  nodes: graph.model.graph.nodes.length,
+  params: graph.params.length,
+}));
+await qat.release();
