@@ -46,8 +46,45 @@ describe('channelExtrema', () => {
     const { min, max } = expectPlain(Float32Array.from([1, 2, NaN, 3, NaN, -4, 5, NaN, 6, 7]), 2, 5);
     expect(Array.from(min)).toEqual([0, -4]);
     expect(Array.from(max)).toEqual([3, 7]);
+    // The same values across rows: a [5, 2] weight along its last axis.
+    const across = expectPlain(Float32Array.from([1, -4, 2, 5, NaN, NaN, 3, 6, NaN, 7]), 2, 1);
+    expect(Array.from(across.min)).toEqual([0, -4]);
+    expect(Array.from(across.max)).toEqual([3, 7]);
+    expectPlain(Float32Array.from([NaN, -0, Infinity, -Infinity, -0, NaN, 2, 3]), 4, 1);
     expectPlain(Float32Array.from([NaN, NaN, NaN, NaN, NaN]), 1, 5);
     expectPlain(Float32Array.from([Infinity, -Infinity, 1, 2]), 2, 2);
+  });
+
+  it('across rows: channels that alternate value by value (MatMul [K, N] along N) or in short runs', () => {
+    expectPlain(random(384 * 1536, 12), 1536, 1); // a ViT MLP weight [K, N], axis 1
+    expectPlain(random(3 * 1001, 13), 1001, 1); // rows not a multiple of 4
+    expectPlain(random(2 * 5 * 7 * 9, 14), 5 * 7, 9); // ConvTranspose [Cin, Cout, 3, 3] along Cout
+    expectPlain(random(1 * 10 * 15, 15), 10, 15); // one row, runs just below the switch
+    expectPlain(random(4096 * 1000, 16), 1000, 1); // rows across several chunks
+    expectPlain(random(300 * 257, 17), 257, 1); // a chunk that is not a multiple of 4 values
+  });
+
+  it('gives the same extrema for a layout and its transpose (both reductions)', () => {
+    const [k, n] = [96, 80];
+    const kn = random(k * n, 18); // [K, N], channels along N: across rows
+    const nk = new Float32Array(k * n); // the same weight as [N, K], channels along N: contiguous runs
+    for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) nk[j * k + i] = kn[i * n + j]!;
+    const across = expectPlain(kn, n, 1);
+    const runs = expectPlain(nk, n, k);
+    expect(Array.from(across.min)).toEqual(Array.from(runs.min));
+    expect(Array.from(across.max)).toEqual(Array.from(runs.max));
+  });
+
+  it('reads the little-endian bytes of a weight at an unaligned offset as the values', () => {
+    for (const [channels, inner, outer] of [[64, 9, 1], [48, 1, 33]] as const) {
+      const data = random(channels * inner * outer, channels);
+      const bytes = new Uint8Array(data.byteLength + 3).subarray(3);
+      bytes.set(new Uint8Array(data.buffer));
+      const got = channelExtrema(bytes, channels, inner);
+      const want = expectPlain(data, channels, inner);
+      expect(Array.from(got.min)).toEqual(Array.from(want.min));
+      expect(Array.from(got.max)).toEqual(Array.from(want.max));
+    }
   });
 
   it('handles weights larger than one chunk, and segments larger than one chunk', () => {
@@ -81,7 +118,9 @@ describe('quantizeInto', () => {
 
   for (const [name, Out, qmin, qmax] of [['int8 symmetric', Int8Array, -128, 127], ['uint8 with zero points', Uint8Array, 0, 255]] as const) {
     it(`${name}: the plain loop's integers, ties to even, clamped, NaN to 0, every layout`, () => {
-      for (const [channels, inner, outer] of [[1, 1001, 1], [3, 5, 1], [64, 576, 1], [6, 9, 4], [3, 1, 5], [1, 3_000_017, 1], [5, 700_001, 1]] as const) {
+      // Contiguous runs, then across rows (inner < 16: MatMul [K, N] along N, ConvTranspose along Cout, rows over chunks).
+      for (const [channels, inner, outer] of [[1, 1001, 1], [3, 5, 1], [64, 576, 1], [6, 9, 4], [3, 1, 5], [1, 3_000_017, 1], [5, 700_001, 1],
+        [1536, 1, 384], [1001, 1, 3], [35, 9, 2], [10, 15, 1], [1000, 1, 2100]] as const) {
         const scale = Float32Array.from({ length: channels }, (_, c) => 0.01 * (c + 1) + 1e-3);
         const zeroPoint = Int32Array.from({ length: channels }, (_, c) => (qmin === 0 ? 100 + c : 0));
         const n = channels * inner * outer;
@@ -93,6 +132,22 @@ describe('quantizeInto', () => {
         // toEqual walks millions of elements generically (tens of seconds); report the first mismatch instead.
         const at = want.findIndex((w, i) => got[i] !== w);
         expect(at === -1 ? null : { channels, inner, outer, at, value: data[at], got: got[at], want: want[at] }).toBeNull();
+      }
+    });
+
+    it(`${name}: the bytes of a weight at an unaligned offset quantize as its values, both layouts`, () => {
+      for (const [channels, inner, outer] of [[64, 9, 1], [48, 1, 33]] as const) {
+        const scale = Float32Array.from({ length: channels }, (_, c) => 0.02 * (c + 1));
+        const zeroPoint = Int32Array.from({ length: channels }, (_, c) => (qmin === 0 ? 120 + (c % 7) : 0));
+        const n = channels * inner * outer;
+        const data = tricky(n, 7, scale, inner);
+        const bytes = new Uint8Array(4 * n + 1).subarray(1);
+        bytes.set(new Uint8Array(data.buffer));
+        const got = new Out(n);
+        const want = new Out(n);
+        quantizeInto(bytes, got, scale, zeroPoint, inner, qmin, qmax);
+        plainQuantizeInto(data, want, scale, zeroPoint, inner, qmin, qmax);
+        expect(want.findIndex((w, i) => got[i] !== w)).toBe(-1);
       }
     });
   }

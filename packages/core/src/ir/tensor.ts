@@ -98,6 +98,22 @@ export class Tensor {
   }
 
   /**
+   * The elements as float32 for one read-only pass (the weight kernels): the array where
+   * it exists or is a view, else the raw little-endian bytes of a float32 tensor whose
+   * data sits at an unaligned offset of the file. Those kernels copy the values into
+   * WebAssembly memory anyway; decoding would copy them once more and keep the copy.
+   */
+  toFloat32OrBytes(): Float32Array | Uint8Array {
+    const src = this.source;
+    if (!this.cached && this.dataType === DataType.FLOAT && src.kind === 'proto') {
+      const raw = src.proto.rawData;
+      const need = this.size * 4;
+      if (raw && need > 0 && raw.byteLength >= need && raw.byteOffset % 4 !== 0) return raw.subarray(0, need);
+    }
+    return this.toFloat32();
+  }
+
+  /**
    * A fresh float32 copy of the elements, to modify. Float raw data that was never decoded
    * is copied straight from its bytes: one copy, not two (decoding an unaligned tensor
    * copies it to view it), and no decoded copy kept on this tensor.

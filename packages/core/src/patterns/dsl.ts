@@ -223,11 +223,11 @@ class SamePattern implements ValuePattern {
 /** Several node patterns tried in order at the same node (a pattern root with alternatives). */
 export class NodeChoice implements ValuePattern {
   readonly alternatives: readonly NodePattern[];
+  /** The alternatives' op types, once: transform asks for them at every node. */
+  readonly opTypes: readonly string[];
   constructor(alternatives: readonly NodePattern[]) {
     this.alternatives = alternatives;
-  }
-  get opTypes(): string[] {
-    return [...new Set(this.alternatives.flatMap((a) => a.opTypes))];
+    this.opTypes = [...new Set(alternatives.flatMap((a) => a.opTypes))];
   }
   get maxNodes(): number {
     return Math.max(...this.alternatives.map((a) => a.maxNodes));

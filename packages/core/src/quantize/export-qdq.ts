@@ -89,10 +89,10 @@ function addQdqPair(g: Graph, x: Value, q: Quantizer): Value {
 /** Quantized weight initializer → DequantizeLinear. */
 function addWeightDq(g: Graph, w: Value, q: Quantizer): Value {
   const t = w.constant()!;
-  const data = t.toFloat32();
+  const data = t.toFloat32OrBytes();
   const { qmin, qmax } = integerRange(q.config);
-  const ints = q.config.symmetric ? new Int8Array(data.length) : new Uint8Array(data.length);
-  const inner = q.axis === null || q.scale.length === 1 ? data.length : t.dims.slice(q.axis + 1).reduce((a, b) => a * b, 1);
+  const ints = q.config.symmetric ? new Int8Array(t.size) : new Uint8Array(t.size);
+  const inner = q.axis === null || q.scale.length === 1 ? t.size : t.dims.slice(q.axis + 1).reduce((a, b) => a * b, 1);
   quantizeInto(data, ints, q.scale, q.zeroPoint, inner, qmin, qmax);
   const qw = g.addInitializer(`${w.name}_quantized`, Tensor.fromArray(ints, t.dims, qTypeOf(q)));
   const [scale, zp] = scaleZp(g, w.name, q);

@@ -1,4 +1,5 @@
 import { simdQuantizer } from './quantize-weights.js';
+import { bytesOf, float32Of, valueCount, type Float32Source } from './channel-chunks.js';
 
 /** 1.5 · 2^52: adding and subtracting it rounds a double to an integer, ties to even. */
 const MAGIC = 6755399441055744;
@@ -16,14 +17,15 @@ export function roundHalfEven(x: number): number {
  * channel of element i is ⌊i / inner⌋ mod channels (per-tensor: channels = 1):
  * clamp(roundHalfEven(x / scale) + zeroPoint, qmin, qmax), NaN to 0. In WebAssembly, four
  * values at a time, where available (the same float64 arithmetic: ResNet-50's export,
- * toExportModel, ~112 → ~50 ms); else `plainQuantizeInto`.
+ * toExportModel, ~112 → ~50 ms), along contiguous channel runs or across rows for short
+ * runs (MatMul [K, N] along N); else `plainQuantizeInto`.
  */
 export function quantizeInto(
-  data: Float32Array, out: Int8Array | Uint8Array, scale: Float32Array, zeroPoint: Int32Array,
+  data: Float32Source, out: Int8Array | Uint8Array, scale: Float32Array, zeroPoint: Int32Array,
   inner: number, qmin: number, qmax: number,
 ): void {
-  if (data.length > 0 && simdQuantizer()?.run(data, out, scale, zeroPoint, inner, qmin, qmax)) return;
-  plainQuantizeInto(data, out, scale, zeroPoint, inner, qmin, qmax);
+  if (valueCount(data) > 0 && simdQuantizer()?.run(bytesOf(data), out, scale, zeroPoint, inner, qmin, qmax)) return;
+  plainQuantizeInto(float32Of(data), out, scale, zeroPoint, inner, qmin, qmax);
 }
 
 /** `quantizeInto` as a plain loop (without WebAssembly, and the reference of the tests). */

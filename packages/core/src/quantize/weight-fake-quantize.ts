@@ -40,9 +40,9 @@ export class WeightFakeQuantize implements Quantizer {
 
   /** Takes per-channel ranges from the weight values. */
   private observe(w: Tensor): void {
-    const data = w.toFloat32();
+    const data = w.toFloat32OrBytes();
     const channels = this.scale.length;
-    const inner = this.axis === null ? data.length : w.dims.slice(this.axis + 1).reduce((a, b) => a * b, 1);
+    const inner = this.axis === null ? w.size : w.dims.slice(this.axis + 1).reduce((a, b) => a * b, 1);
     const { min, max } = channelExtrema(data, channels, inner);
     for (let c = 0; c < channels; c++) {
       const amax = Math.max(-min[c]!, max[c]!);
