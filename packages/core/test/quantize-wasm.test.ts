@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { compileQuantizeWeights, compileWeightExtrema } from '../../../scripts/gen-wasm.mjs';
+import { compileQuantizeWeights, compileScaleChannels, compileWeightExtrema } from '../../../scripts/gen-wasm.mjs';
 import { plainQuantizeInto, quantizeInto } from '../src/quantize/rounding.js';
 import { simdQuantizer } from '../src/quantize/quantize-weights.js';
 import { QUANTIZE_WEIGHTS_WASM } from '../src/quantize/wasm/quantize-weights.wasm.js';
 import { channelExtrema, plainExtrema, simdExtremaAvailable } from '../src/quantize/weight-extrema.js';
 import { WEIGHT_EXTREMA_WASM } from '../src/quantize/wasm/weight-extrema.wasm.js';
+import { plainScaleChannels, scaleChannels, simdScaleAvailable } from '../src/quantize/scale-channels.js';
+import { SCALE_CHANNELS_WASM } from '../src/quantize/wasm/scale-channels.wasm.js';
 
 function random(n: number, seed: number): Float32Array {
   let s = seed;
@@ -62,6 +64,7 @@ describe('channelExtrema', () => {
     expectPlain(random(1 * 10 * 15, 15), 10, 15); // one row, runs just below the switch
     expectPlain(random(4096 * 1000, 16), 1000, 1); // rows across several chunks
     expectPlain(random(300 * 257, 17), 257, 1); // a chunk that is not a multiple of 4 values
+    expectPlain(random(3 * 100_003, 19), 100_003, 1); // rows longer than a chunk (a vocabulary projection)
   });
 
   it('gives the same extrema for a layout and its transpose (both reductions)', () => {
@@ -120,7 +123,7 @@ describe('quantizeInto', () => {
     it(`${name}: the plain loop's integers, ties to even, clamped, NaN to 0, every layout`, () => {
       // Contiguous runs, then across rows (inner < 16: MatMul [K, N] along N, ConvTranspose along Cout, rows over chunks).
       for (const [channels, inner, outer] of [[1, 1001, 1], [3, 5, 1], [64, 576, 1], [6, 9, 4], [3, 1, 5], [1, 3_000_017, 1], [5, 700_001, 1],
-        [1536, 1, 384], [1001, 1, 3], [35, 9, 2], [10, 15, 1], [1000, 1, 2100]] as const) {
+        [1536, 1, 384], [1001, 1, 3], [35, 9, 2], [10, 15, 1], [1000, 1, 2100], [100_003, 1, 3]] as const) {
         const scale = Float32Array.from({ length: channels }, (_, c) => 0.01 * (c + 1) + 1e-3);
         const zeroPoint = Int32Array.from({ length: channels }, (_, c) => (qmin === 0 ? 100 + c : 0));
         const n = channels * inner * outer;
@@ -156,5 +159,38 @@ describe('quantizeInto', () => {
 describe('quantize-weights.wasm.ts', () => {
   it('is quantize-weights.wat as wabt compiles it (regenerate: npm run gen:wasm)', async () => {
     expect(Array.from(QUANTIZE_WEIGHTS_WASM)).toEqual(Array.from(await compileQuantizeWeights()));
+  });
+});
+
+describe('scaleChannels', () => {
+  it('runs in WebAssembly here', () => {
+    expect(simdScaleAvailable()).toBe(true);
+  });
+
+  it('is the plain loop on both layouts (runs, and across rows), for array and unaligned-byte input', () => {
+    // [channels, inner, outer]: Conv along K, odd lengths, MatMul / Gemm [K, N] along N, ConvTranspose along Cout, chunks.
+    for (const [channels, inner, outer] of [[64, 27, 1], [7, 13, 1], [1536, 1, 384], [1001, 1, 3], [35, 9, 2], [5, 700_001, 1], [1000, 1, 2100], [100_003, 1, 3]] as const) {
+      const n = channels * inner * outer;
+      const data = random(n, n);
+      data[0] = NaN;
+      data[1 % n] = -0;
+      data[2 % n] = Infinity;
+      const factor = Float32Array.from(random(channels, channels), (x) => x * 3);
+      const want = new Float32Array(n);
+      plainScaleChannels(data, want, factor, inner);
+      const bytes = new Uint8Array(4 * n + 2).subarray(2);
+      bytes.set(new Uint8Array(data.buffer));
+      for (const got of [scaleChannels(data, factor, inner), scaleChannels(bytes, factor, inner)]) {
+        // Object.is: -0 and NaN compare as values, bit for bit otherwise.
+        const at = want.findIndex((w, i) => !Object.is(got[i], w));
+        expect(at === -1 ? null : { channels, inner, outer, at, got: got[at], want: want[at] }).toBeNull();
+      }
+    }
+  });
+});
+
+describe('scale-channels.wasm.ts', () => {
+  it('is scale-channels.wat as wabt compiles it (regenerate: npm run gen:wasm)', async () => {
+    expect(Array.from(SCALE_CHANNELS_WASM)).toEqual(Array.from(await compileScaleChannels()));
   });
 });

@@ -1,6 +1,6 @@
 import { QUANTIZE_WEIGHTS_WASM } from './wasm/quantize-weights.wasm.js';
 import { lazyWasm } from '../util/wasm.js';
-import { CHUNK_VALUES as CHUNK, acrossRow, forEachChunk, forEachRowChunk, growTo, type GrowableMemory } from './channel-chunks.js';
+import { acrossRow, chunkFor, forEachChunk, forEachRowChunk, growTo, type GrowableMemory } from './channel-chunks.js';
 
 interface Exports {
   memory: GrowableMemory;
@@ -19,22 +19,23 @@ export interface SimdQuantizer {
 
 /** The WebAssembly weight quantizer; null without WebAssembly (or SIMD). */
 export const simdQuantizer = lazyWasm<Exports, SimdQuantizer>(QUANTIZE_WEIGHTS_WASM, (x) => {
-  const ints = CHUNK * 4; // the values, then the integers, then the parameters
-  const params = ints + CHUNK;
   return {
     run(bytes, out, scale, zeroPoint, inner, qmin, qmax) {
       const channels = scale.length;
       const n = bytes.byteLength >> 2;
       const row = acrossRow(n, channels, inner);
+      const chunk = chunkFor(row);
+      const ints = 4 * chunk; // the values, then the integers, then the parameters (8-byte aligned)
+      const params = (ints + chunk + 7) & ~7;
       if (!growTo(x.memory, params + (row ? 16 * row : 8 * channels))) return false;
       const buf = x.memory.buffer;
-      const values = new Uint8Array(buf, 0, 4 * CHUNK);
+      const values = new Uint8Array(buf, 0, 4 * chunk);
       const signed = out instanceof Int8Array ? 1 : 0;
       const take = (from: number, to: number) => out.set(signed ? new Int8Array(buf, ints, to - from) : new Uint8Array(buf, ints, to - from), from);
       if (row === 0) {
         new Float32Array(buf, params, channels).set(scale);
         new Int32Array(buf, params + 4 * channels, channels).set(zeroPoint);
-        forEachChunk(n, channels, inner, CHUNK, (from, to, segment, c) => {
+        forEachChunk(n, channels, inner, chunk, (from, to, segment, c) => {
           values.set(bytes.subarray(4 * from, 4 * to));
           x.quantize(to - from, segment, channels, c, ints, params, qmin, qmax, signed);
           take(from, to);
@@ -52,7 +53,7 @@ export const simdQuantizer = lazyWasm<Exports, SimdQuantizer>(QUANTIZE_WEIGHTS_W
           zero[j] = z;
         }
       }
-      forEachRowChunk(n, row, CHUNK, (from, to) => {
+      forEachRowChunk(n, row, chunk, (from, to) => {
         values.set(bytes.subarray(4 * from, 4 * to));
         x.across(to - from, row, ints, params, qmin, qmax, signed);
         take(from, to);

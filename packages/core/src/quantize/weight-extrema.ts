@@ -1,7 +1,7 @@
 import { WEIGHT_EXTREMA_WASM } from './wasm/weight-extrema.wasm.js';
 import { lazyWasm } from '../util/wasm.js';
 import {
-  CHUNK_VALUES as CHUNK, acrossRow, bytesOf, float32Of, forEachChunk, forEachRowChunk, growTo, valueCount,
+  acrossRow, chunkFor, bytesOf, float32Of, forEachChunk, forEachRowChunk, growTo, valueCount,
   type Float32Source, type GrowableMemory,
 } from './channel-chunks.js';
 
@@ -56,19 +56,20 @@ interface Simd {
 
 /** Null without WebAssembly (or SIMD). */
 const wasmExtrema = lazyWasm<Exports, Simd>(WEIGHT_EXTREMA_WASM, (x) => {
-  const out = CHUNK * 4; // the values first, then the extrema
   return {
     run(bytes, channels, inner, min, max) {
       const n = bytes.byteLength >> 2;
       const row = acrossRow(n, channels, inner);
+      const chunk = chunkFor(row);
+      const out = 4 * chunk; // the values first, then the extrema
       const slots = row || channels; // extrema kept per position of a row, or per channel
       if (!growTo(x.memory, out + 8 * slots)) return false;
       const buf = x.memory.buffer;
-      const values = new Uint8Array(buf, 0, 4 * CHUNK);
+      const values = new Uint8Array(buf, 0, 4 * chunk);
       const lo = new Float32Array(buf, out, slots).fill(0);
       const hi = new Float32Array(buf, out + 4 * slots, slots).fill(0);
       if (row === 0) {
-        forEachChunk(n, channels, inner, CHUNK, (from, to, segment, c) => {
+        forEachChunk(n, channels, inner, chunk, (from, to, segment, c) => {
           values.set(bytes.subarray(4 * from, 4 * to));
           x.extrema(to - from, segment, channels, c, out);
         });
@@ -76,7 +77,7 @@ const wasmExtrema = lazyWasm<Exports, Simd>(WEIGHT_EXTREMA_WASM, (x) => {
         max.set(hi);
         return true;
       }
-      forEachRowChunk(n, row, CHUNK, (from, to) => {
+      forEachRowChunk(n, row, chunk, (from, to) => {
         values.set(bytes.subarray(4 * from, 4 * to));
         x.across(to - from, row, out);
       });
