@@ -3,7 +3,9 @@
 // weights are the plain per-element products, and onnxruntime computes the same outputs.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { DataType, FoldBatchNorm, Graph, Model, Tensor, transform, type AttrValue, type Value } from '../src/index.js';
+import {
+  DataType, FoldBatchNorm, Graph, Model, Tensor, constant, definePattern, exportQdq, input, insertQdq, op, transform, type AttrValue, type Value,
+} from '../src/index.js';
 import { maxRelativeError, randomFloats, runModel } from '../src/testing/index.js';
 
 const tensorType = (dims: readonly number[]) => ({ tensorType: { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } });
@@ -61,6 +63,44 @@ describe('FoldBatchNorm', () => {
       const [ref, got] = [await runModel(model, feeds), await runModel(folded, feeds)];
       const out = Object.keys(ref)[0]!;
       expect(maxRelativeError(ref[out]!, got[out]!)).toBeLessThanOrEqual(1e-5);
+    });
+  }
+});
+
+// The folded weight stays a product not yet computed (Tensor.scaled) until someone reads
+// it; insertQdq and the export fold its factors into their own passes. They must give
+// what they give on the computed product.
+const Layer = definePattern({
+  name: 'Layer',
+  root: op(['Conv', 'Gemm', 'ConvTranspose'], [input('input'), constant('weight')]).as('layer'),
+  qdqPoints: ['input'],
+  weights: [{ role: 'weight', axis: (m) => (m.captured.layer!.opType === 'ConvTranspose' || (m.captured.layer!.opType === 'Gemm' && !m.captured.layer!.attr('transB', 0)) ? 1 : 0) }],
+});
+
+/** The int8 weights, scales and zero points a QDQ export writes. */
+function exported(m: Model, perChannel: boolean, symmetric: boolean): Record<string, number[]> {
+  const { model, matches } = transform(m, { patterns: [Layer] });
+  const q = insertQdq(model, matches, { config: { weight: { perChannel, symmetric } } });
+  const out = exportQdq(q);
+  return Object.fromEntries(out.graph.initializers().filter((v) => v.name.startsWith('w_')).map((v) => [v.name, Array.from(v.initializer!.toNumbers())]));
+}
+
+describe('FoldBatchNorm: the product on first use', () => {
+  for (const c of CASES) {
+    it(`${c.name}: insertQdq and the export give what they give on the computed product`, () => {
+      const { model: folded } = transform(c.model(), { patterns: [FoldBatchNorm] });
+      const w = () => folded.graph.nodes.find((n) => n.name === 'layer')!.input(1)!.constant()!;
+      const lazy = c.name.startsWith('ConvTranspose') ? null : w().channelFactors();
+      if (!c.name.startsWith('ConvTranspose')) expect(lazy).not.toBeNull(); // grouped ConvTranspose folds at once
+      for (const [perChannel, symmetric] of [[true, true], [false, true], [true, false]] as const) {
+        const fromFactors = exported(folded, perChannel, symmetric);
+        expect(w().channelFactors() === null).toBe(lazy === null); // still not computed
+        const computed = folded.clone(); // shares tensors: give it the product as a plain array
+        computed.graph.nodes.find((n) => n.name === 'layer')!.input(1)!.initializer = Tensor.fromArray(w().toFloat32Copy(), w().dims);
+        const fromProduct = exported(computed, perChannel, symmetric);
+        expect(Object.keys(fromFactors).length).toBe(3); // the int8 weight, its scale, its zero point
+        expect({ perChannel, symmetric, ...fromFactors }).toEqual({ perChannel, symmetric, ...fromProduct });
+      }
     });
   }
 });

@@ -3,7 +3,7 @@ import { compileQuantizeWeights, compileScaleChannels, compileWeightExtrema } fr
 import { plainQuantizeInto, quantizeInto } from '../src/quantize/rounding.js';
 import { simdQuantizer } from '../src/quantize/quantize-weights.js';
 import { QUANTIZE_WEIGHTS_WASM } from '../src/quantize/wasm/quantize-weights.wasm.js';
-import { channelExtrema, plainExtrema, simdExtremaAvailable } from '../src/quantize/weight-extrema.js';
+import { channelExtrema, plainExtrema, scaledChannelExtrema, simdExtremaAvailable } from '../src/quantize/weight-extrema.js';
 import { WEIGHT_EXTREMA_WASM } from '../src/quantize/wasm/weight-extrema.wasm.js';
 import { plainScaleChannels, scaleChannels, simdScaleAvailable } from '../src/quantize/scale-channels.js';
 import { SCALE_CHANNELS_WASM } from '../src/quantize/wasm/scale-channels.wasm.js';
@@ -97,6 +97,26 @@ describe('channelExtrema', () => {
   });
 });
 
+describe('scaledChannelExtrema', () => {
+  it('is channelExtrema of the product, for factors of any sign, 0, NaN and ±Infinity, per channel and per tensor, both layouts', () => {
+    const factors = [1.7, -0.3, 0, -0, NaN, Infinity, -Infinity, 3e38, 1e-45];
+    for (const [channels, inner, outer] of [[9, 27, 1], [9, 1, 40], [18, 5, 3]] as const) {
+      const n = channels * inner * outer;
+      const data = random(n, n);
+      for (let i = 0; i < n; i += 11) data[i] = [NaN, 0, -0, Infinity, -Infinity, 3e38][(i / 11) % 6]!;
+      const factor = Float32Array.from({ length: channels }, (_, c) => factors[c % factors.length]!);
+      const product = new Float32Array(n);
+      plainScaleChannels(data, product, factor, inner);
+      for (const [c, k] of [[channels, inner], [1, n]] as const) {
+        const want = { min: new Float32Array(c), max: new Float32Array(c) };
+        plainExtrema(product, c, k, want.min, want.max);
+        const got = scaledChannelExtrema(data, factor, inner, c);
+        expect({ channels, inner, outer, c, min: Array.from(got.min), max: Array.from(got.max) }).toEqual({ channels, inner, outer, c, min: Array.from(want.min), max: Array.from(want.max) });
+      }
+    }
+  });
+});
+
 describe('weight-extrema.wasm.ts', () => {
   it('is weight-extrema.wat as wabt compiles it (regenerate: npm run gen:wasm)', async () => {
     expect(Array.from(WEIGHT_EXTREMA_WASM)).toEqual(Array.from(await compileWeightExtrema()));
@@ -135,6 +155,26 @@ describe('quantizeInto', () => {
         // toEqual walks millions of elements generically (tens of seconds); report the first mismatch instead.
         const at = want.findIndex((w, i) => got[i] !== w);
         expect(at === -1 ? null : { channels, inner, outer, at, value: data[at], got: got[at], want: want[at] }).toBeNull();
+      }
+    });
+
+    it(`${name}: with per-channel factors (a folded BatchNorm), fround(x · factor) quantized, both layouts`, () => {
+      for (const [channels, inner, outer] of [[64, 27, 1], [7, 13, 3], [1536, 1, 40], [35, 9, 2], [3, 100_003, 1]] as const) {
+        const scale = Float32Array.from({ length: channels }, (_, c) => 0.01 * (c + 1) + 1e-3);
+        const zeroPoint = Int32Array.from({ length: channels }, (_, c) => (qmin === 0 ? 100 + (c % 9) : 0));
+        const factor = Float32Array.from({ length: channels }, (_, c) => [1.7, -0.3, 0, 2.5e-3, -4][c % 5]!);
+        const n = channels * inner * outer;
+        const data = tricky(n, n + 1, scale, inner);
+        const got = new Out(n);
+        const want = new Out(n);
+        const product = new Out(n);
+        quantizeInto(data, got, scale, zeroPoint, inner, qmin, qmax, factor);
+        plainQuantizeInto(data, want, scale, zeroPoint, inner, qmin, qmax, factor);
+        const scaled = new Float32Array(n);
+        plainScaleChannels(data, scaled, factor, inner);
+        plainQuantizeInto(scaled, product, scale, zeroPoint, inner, qmin, qmax);
+        const at = want.findIndex((w, i) => got[i] !== w || product[i] !== w);
+        expect(at === -1 ? null : { channels, inner, outer, at, value: data[at], got: got[at], want: want[at], product: product[at] }).toBeNull();
       }
     });
 

@@ -80,17 +80,26 @@ function foldBatchNorm(m: PatternMatch, g: Graph): void {
   const perGroup = dims[axis]!;
   const groups = layer.opType === 'ConvTranspose' ? Number(layer.attr('group', 1)) : 1;
   if (perGroup * groups !== channels) throw new Error(`FoldBatchNorm: ${layer.describe()} has ${perGroup * groups} output channels but ${bn.describe()} has ${channels}`);
-  const source = wT.toFloat32OrBytes();
-  let folded: Float32Array;
-  if (groups === 1) {
-    folded = scaleChannels(source, scale, inner);
+  const alpha = layer.opType === 'Gemm' ? layer.attr('alpha', 1.0) : 1;
+  let folded: Tensor;
+  if (groups === 1 && alpha === 1) {
+    // Computed on first use: quantization reads the factors and never needs the product.
+    folded = Tensor.scaled(wT, scale, inner);
   } else {
-    // ConvTranspose [Cin, Cout/group, …]: group g's input channels, a contiguous block, use its output channels' factors.
-    folded = new Float32Array(wT.size);
-    const block = wT.size / groups;
-    for (let g0 = 0; g0 < groups; g0++) {
-      folded.set(scaleChannels(sliceValues(source, g0 * block, (g0 + 1) * block), scale.subarray(g0 * perGroup, (g0 + 1) * perGroup), inner), g0 * block);
+    const source = wT.toFloat32OrBytes();
+    let w: Float32Array;
+    if (groups === 1) {
+      w = scaleChannels(source, scale, inner);
+    } else {
+      // ConvTranspose [Cin, Cout/group, …]: group g's input channels, a contiguous block, use its output channels' factors.
+      w = new Float32Array(wT.size);
+      const block = wT.size / groups;
+      for (let g0 = 0; g0 < groups; g0++) {
+        w.set(scaleChannels(sliceValues(source, g0 * block, (g0 + 1) * block), scale.subarray(g0 * perGroup, (g0 + 1) * perGroup), inner), g0 * block);
+      }
     }
+    if (alpha !== 1) for (let i = 0; i < w.length; i++) w[i] = w[i]! * alpha;
+    folded = Tensor.fromArray(w, dims);
   }
   const bias = new Float32Array(channels);
   const oldBias = layer.input(2)?.constant()?.toFloat32();
@@ -100,14 +109,12 @@ function foldBatchNorm(m: PatternMatch, g: Graph): void {
     bias[c] = (b0 - mean[c]!) * scale[c]! + beta[c]!;
   }
   if (layer.opType === 'Gemm') {
-    const alpha = layer.attr('alpha', 1.0);
-    if (alpha !== 1) for (let i = 0; i < folded.length; i++) folded[i] = folded[i]! * alpha;
     layer.setAttr('alpha', { float: 1 });
     layer.setAttr('beta', { float: 1 });
   }
   const wName = g.uniqueName(`${m.roles.weight!.name}_bnfolded`);
   const bName = g.uniqueName(`${layer.input(2)?.name ?? `${layer.name || 'layer'}.bias`}_bnfolded`);
-  layer.setInput(1, g.addInitializer(wName, Tensor.fromArray(folded, dims)));
+  layer.setInput(1, g.addInitializer(wName, folded));
   layer.setInput(2, g.addInitializer(bName, Tensor.fromArray(bias, [channels])));
   const out = bn.output(0);
   const layerOut = layer.output(0);

@@ -23,6 +23,29 @@ export function channelExtrema(data: Float32Source, channels: number, inner: num
   return { min, max };
 }
 
+/**
+ * `channelExtrema` of base · factor (each value rounded to float32; channel c of the
+ * factor covers the segments of `inner` values s ≡ c mod factor.length) without forming
+ * the product: rounding is monotone, so channel c's extrema are base's times factor[c]
+ * (swapped when it is negative; a NaN product means no value on that side: 0). With
+ * `channels` = 1 the channels merge into one (per-tensor). Exactly the extrema of the
+ * product (tested), for a `Tensor.scaled` weight (a folded BatchNorm).
+ */
+export function scaledChannelExtrema(base: Float32Source, factor: Float32Array, inner: number, channels: number): { min: Float32Array; max: Float32Array } {
+  const { min, max } = channelExtrema(base, factor.length, inner);
+  const at = (x: number) => (x === 0 || Number.isNaN(x) ? 0 : x); // -0 and NaN: the start value 0
+  for (let c = 0; c < factor.length; c++) {
+    const s = factor[c]!;
+    const a = at(Math.fround(min[c]! * s));
+    const b = at(Math.fround(max[c]! * s));
+    min[c] = s < 0 ? b : a;
+    max[c] = s < 0 ? a : b;
+  }
+  if (channels === factor.length) return { min, max };
+  if (channels !== 1) throw new Error(`scaledChannelExtrema: ${channels} channels, factors for ${factor.length}`);
+  return { min: Float32Array.of(min.reduce((a, b) => Math.min(a, b), 0)), max: Float32Array.of(max.reduce((a, b) => Math.max(a, b), 0)) };
+}
+
 /** Whether channelExtrema runs in WebAssembly here (else the plain loop). */
 export function simdExtremaAvailable(): boolean {
   return wasmExtrema() !== null;

@@ -4,7 +4,7 @@ import type { PatternMatch } from '../patterns/pattern.js';
 import type { CalibrationRange } from '../calibrate/calibrator.js';
 import type { TensorQuantConfig } from './config.js';
 import { fakeQuantizeInPlace, scaleFor, type Quantizer } from './quantizer.js';
-import { channelExtrema } from './weight-extrema.js';
+import { channelExtrema, scaledChannelExtrema } from './weight-extrema.js';
 
 /**
  * A weight quantizer: per output channel (or per tensor), with scales taken from the
@@ -40,10 +40,13 @@ export class WeightFakeQuantize implements Quantizer {
 
   /** Takes per-channel ranges from the weight values. */
   private observe(w: Tensor): void {
-    const data = w.toFloat32OrBytes();
     const channels = this.scale.length;
     const inner = this.axis === null ? w.size : w.dims.slice(this.axis + 1).reduce((a, b) => a * b, 1);
-    const { min, max } = channelExtrema(data, channels, inner);
+    // A folded BatchNorm not computed yet: the extrema follow from the unscaled weight's.
+    const f = w.channelFactors();
+    const { min, max } = f && (channels === 1 || (channels === f.factor.length && inner === f.inner))
+      ? scaledChannelExtrema(f.base, f.factor, f.inner, channels)
+      : channelExtrema(w.toFloat32OrBytes(), channels, inner);
     for (let c = 0; c < channels; c++) {
       const amax = Math.max(-min[c]!, max[c]!);
       this.amax[c] = amax;
