@@ -3,7 +3,7 @@ import type { Tensor } from '../ir/tensor.js';
 import type { PatternMatch } from '../patterns/pattern.js';
 import type { CalibrationRange } from '../calibrate/calibrator.js';
 import type { TensorQuantConfig } from './config.js';
-import { fakeQuantizeInPlace, scaleFor, type Quantizer } from './quantizer.js';
+import { fakeQuantizeInPlace, scaleFor, scalesFor, type Quantizer } from './quantizer.js';
 import { channelExtrema, scaledChannelExtrema } from './weight-extrema.js';
 
 /**
@@ -47,13 +47,8 @@ export class WeightFakeQuantize implements Quantizer {
     const { min, max } = f && (channels === 1 || (channels === f.factor.length && inner === f.inner))
       ? scaledChannelExtrema(f.base, f.factor, f.inner, channels)
       : channelExtrema(w.toFloat32OrBytes(), channels, inner);
-    for (let c = 0; c < channels; c++) {
-      const amax = Math.max(-min[c]!, max[c]!);
-      this.amax[c] = amax;
-      const { scale, zeroPoint } = scaleFor({ amax, min: min[c]!, max: max[c]! }, this.config);
-      this.scale[c] = scale;
-      this.zeroPoint[c] = zeroPoint;
-    }
+    for (let c = 0; c < channels; c++) this.amax[c] = Math.max(-min[c]!, max[c]!);
+    scalesFor(min, max, this.amax, this.config, this.scale, this.zeroPoint);
   }
 
   get matches(): readonly PatternMatch[] {
