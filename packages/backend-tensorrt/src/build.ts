@@ -12,7 +12,8 @@ import { TrtexecUsageError } from './trtexec/errors.js';
  */
 export async function buildTensorrt(onnxPath: string, options: Record<string, unknown> = {}): Promise<BuildReport> {
   const { output, compare, reference, ...rest } = options as { output?: string; compare?: PrecisionSpec; reference?: string } & BuildOptions;
-  const base: BuildOptions = { ...rest, ...(output ? { saveEngine: output } : {}) };
+  // A build that hangs (a stuck driver, a wrapper waiting on input) must end: an hour unless told otherwise.
+  const base: BuildOptions = { timeoutMs: defaultBuildTimeoutMs(), ...rest, ...(output ? { saveEngine: output } : {}) };
   if (compare !== undefined) {
     if (!reference) {
       throw new TrtexecUsageError(
@@ -24,6 +25,12 @@ export async function buildTensorrt(onnxPath: string, options: Record<string, un
   }
   const result = base.saveEngine ? await buildEngine(onnxPath, base) : await runTrtexec(onnxPath, base);
   return { summary: summarize(result), output: result.enginePath, result: { ...result, log: undefined } };
+}
+
+/** Default build timeout: QDEPLOY_BUILD_TIMEOUT (seconds) when set, else one hour. */
+export function defaultBuildTimeoutMs(env: Record<string, string | undefined> = process.env): number {
+  const s = Number(env.QDEPLOY_BUILD_TIMEOUT);
+  return (Number.isFinite(s) && s > 0 ? s : 3600) * 1000;
 }
 
 function summarize(r: TrtexecRunResult): string[] {

@@ -164,19 +164,26 @@ const VERDICT = /^&&&& (RUNNING|PASSED|FAILED|WAIVED) (\S+)(.*?)(?: # (.*))?$/;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** Parses a whole trtexec log (stdout and stderr, any mix). */
-export function parseTrtexecOutput(text: string): TrtexecSummary {
-  const s: Mutable<TrtexecSummary> = {
-    inferenceSkipped: false,
-    warnings: [],
-    errors: [],
-    enqueueBound: false,
-  };
-  const warnings: string[] = [];
-  const errors: string[] = [];
-  let versionFromLine: string | undefined;
+/** Longest line the parser looks at: a longer one is cut (no real trtexec line comes close). */
+export const MAX_PARSED_LINE = 16 * 1024;
+/** At most this many `[W]` and `[E]` lines are kept each (a runaway log cannot grow memory). */
+export const MAX_LOG_MESSAGES = 1000;
 
-  for (const raw of text.split(/\r?\n/)) {
+/**
+ * Parses trtexec's log line by line, in constant memory per line: feed it lines as they
+ * arrive with `push`, read the result with `summary()`.
+ */
+export class TrtexecOutputParser {
+  private readonly s: Mutable<TrtexecSummary> = { inferenceSkipped: false, warnings: [], errors: [], enqueueBound: false };
+  private readonly warnings: string[] = [];
+  private readonly errors: string[] = [];
+  private versionFromLine: string | undefined;
+
+  push(line: string): void {
+    const raw = line.length > MAX_PARSED_LINE ? line.slice(0, MAX_PARSED_LINE) : line;
+    const s = this.s;
+    const warnings = this.warnings.length < MAX_LOG_MESSAGES ? this.warnings : [];
+    const errors = this.errors.length < MAX_LOG_MESSAGES ? this.errors : [];
     const trimmed = raw.trim();
     if (trimmed.startsWith('&&&&')) {
       const m = VERDICT.exec(trimmed);
@@ -191,7 +198,7 @@ export function parseTrtexecOutput(text: string): TrtexecSummary {
         if (m[4] !== undefined) verdict.command = m[4];
         s.verdict = verdict;
       }
-      continue;
+      return;
     }
     const { severity, message } = splitLogLine(raw);
     const msg = message.trim();
@@ -200,17 +207,17 @@ export function parseTrtexecOutput(text: string): TrtexecSummary {
       const unstable = /GPU compute time is unstable, with coefficient of variance = (\S+?)%/.exec(msg);
       if (unstable) s.unstable = { coefficientOfVariancePct: Number(unstable[1]) };
       if (/Throughput may be bound by Enqueue Time/.test(msg)) s.enqueueBound = true;
-      continue;
+      return;
     }
     if (severity === 'E' || severity === 'F') {
       errors.push(msg);
-      continue;
+      return;
     }
-    if (msg.length === 0) continue;
+    if (msg.length === 0) return;
 
     let m: RegExpExecArray | null;
     if ((m = /^TensorRT version: (\d+(?:\.\d+)*)/.exec(msg))) {
-      versionFromLine = m[1];
+      this.versionFromLine = m[1];
     } else if ((m = new RegExp(`^Throughput: (${NUMBER}) qps`).exec(msg))) {
       s.throughputQps = Number(m[1]);
     } else if ((m = new RegExp(`^Total Host Walltime: (${NUMBER}) s`).exec(msg))) {
@@ -244,12 +251,20 @@ export function parseTrtexecOutput(text: string): TrtexecSummary {
     }
   }
 
-  s.warnings = warnings;
-  s.errors = errors;
-  const fromCode = s.tensorrtVersionCode === undefined ? undefined : decodeTensorRtVersion(s.tensorrtVersionCode);
-  const version = versionFromLine ?? fromCode;
-  if (version !== undefined) s.tensorrtVersion = version;
-  if (s.verdict?.status === 'PASSED') s.passed = true;
-  else if (s.verdict?.status === 'FAILED') s.passed = false;
-  return s;
+  summary(): TrtexecSummary {
+    const s: Mutable<TrtexecSummary> = { ...this.s, warnings: [...this.warnings], errors: [...this.errors] };
+    const fromCode = s.tensorrtVersionCode === undefined ? undefined : decodeTensorRtVersion(s.tensorrtVersionCode);
+    const version = this.versionFromLine ?? fromCode;
+    if (version !== undefined) s.tensorrtVersion = version;
+    if (s.verdict?.status === 'PASSED') s.passed = true;
+    else if (s.verdict?.status === 'FAILED') s.passed = false;
+    return s;
+  }
+}
+
+/** Parses a whole trtexec log (stdout and stderr, any mix). */
+export function parseTrtexecOutput(text: string): TrtexecSummary {
+  const parser = new TrtexecOutputParser();
+  for (const line of text.split(/\r?\n/)) parser.push(line);
+  return parser.summary();
 }

@@ -1,13 +1,14 @@
 /**
- * Runs trtexec: locate it, launch it without a shell (execa), stream its lines, enforce the
- * timeout and the AbortSignal, turn failures into errors that carry the log, and parse the
- * output plus the requested export files.
+ * Runs trtexec: locate it, launch it without a shell in its own process group, stream its
+ * lines, enforce the timeout and the AbortSignal on the whole group, turn failures into
+ * errors that carry the log's tail, and parse the output plus the requested export files.
+ * A run that exits 0 without the engine it was asked for, or without the performance
+ * summary of the inference it was asked to run, has failed.
  */
 
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
-import { execa } from 'execa';
 
 import { buildTrtexecArgs, formatCommand } from './args.js';
 import {
@@ -20,7 +21,9 @@ import {
 import { parseLayerInfo, parseProfile, type EngineLayerInfo, type EngineProfile } from './layer-info.js';
 import { locateTrtexec } from './locate.js';
 import type { BuildOptions, TrtexecStream } from './options.js';
-import { parseTrtexecOutput, splitLogLine, type TrtexecSummary } from './parse-output.js';
+import { LineBuffer, LogTail } from './line-buffer.js';
+import { TrtexecOutputParser, type TrtexecSummary } from './parse-output.js';
+import { runInGroup } from './process-group.js';
 
 export interface TrtexecRunResult {
   readonly args: readonly string[];
@@ -36,7 +39,7 @@ export interface TrtexecRunResult {
   readonly profile?: EngineProfile;
   /** Problems reading requested export files (the run itself succeeded). */
   readonly exportErrors: readonly string[];
-  /** stdout and stderr interleaved in arrival order. */
+  /** stdout and stderr interleaved in arrival order: the last 2,000 lines (LOG_KEEP_LINES), a line over 64 KiB cut. */
   readonly log: string;
   /** The saved engine (`saveEngine`), when one was requested. */
   readonly enginePath?: string;
@@ -45,32 +48,15 @@ export interface TrtexecRunResult {
 /** How many trailing log lines failure messages quote. */
 export const LOG_TAIL_LINES = 30;
 
+/** How many trailing log lines a result keeps in `log` (memory stays bounded whatever trtexec prints). */
+export const LOG_KEEP_LINES = 2_000;
+
+async function isFile(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => undefined))?.isFile() ?? false;
+}
+
 /** Grace period between SIGTERM and SIGKILL when trtexec is cancelled or times out. */
 const FORCE_KILL_AFTER_MS = 5_000;
-
-class LineSplitter {
-  private rest = '';
-  constructor(private readonly emit: (line: string) => void) {}
-  push(chunk: string): void {
-    const text = this.rest + chunk;
-    const parts = text.split(/\r?\n/);
-    this.rest = parts.pop() ?? '';
-    for (const p of parts) this.emit(p);
-  }
-  flush(): void {
-    if (this.rest.length > 0) this.emit(this.rest);
-    this.rest = '';
-  }
-}
-
-function errorLines(lines: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const l of lines) {
-    const { severity, message } = splitLogLine(l);
-    if (severity === 'E' || severity === 'F') out.push(message.trim());
-  }
-  return out;
-}
 
 function indent(lines: readonly string[]): string {
   return lines.map((l) => `  ${l}`).join('\n');
@@ -102,10 +88,12 @@ export async function runTrtexec(onnxPath: string, options: BuildOptions = {}): 
   if (signal?.aborted) throw new TrtexecCancelledError('trtexec run cancelled before it started.', { args, cause: signal.reason });
 
   const command = formatCommand(trtexecPath, args);
-  const lines: string[] = [];
   const onLine = options.onLine;
+  const parser = new TrtexecOutputParser();
+  const kept = new LogTail(LOG_KEEP_LINES);
   const emit = (stream: TrtexecStream) => (line: string) => {
-    lines.push(line);
+    parser.push(line);
+    kept.push(line);
     if (onLine) {
       try {
         onLine(line, stream);
@@ -114,37 +102,28 @@ export async function runTrtexec(onnxPath: string, options: BuildOptions = {}): 
       }
     }
   };
-  const out = new LineSplitter(emit('stdout'));
-  const err = new LineSplitter(emit('stderr'));
+  const out = new LineBuffer(emit('stdout'));
+  const err = new LineBuffer(emit('stderr'));
 
   const started = performance.now();
-  const subprocess = execa(trtexecPath, args, {
-    reject: false,
-    buffer: false,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    windowsHide: true,
-    forceKillAfterDelay: FORCE_KILL_AFTER_MS,
+  const result = await runInGroup(trtexecPath, args, {
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
-    ...(options.env !== undefined ? { env: options.env } : {}),
-    ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
-    ...(signal !== undefined ? { cancelSignal: signal } : {}),
+    env,
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(signal !== undefined ? { signal } : {}),
+    forceKillAfterMs: FORCE_KILL_AFTER_MS,
+    onStdout: (chunk) => out.push(chunk),
+    onStderr: (chunk) => err.push(chunk),
   });
-  subprocess.stdout?.setEncoding('utf8');
-  subprocess.stderr?.setEncoding('utf8');
-  subprocess.stdout?.on('data', (chunk: string) => out.push(chunk));
-  subprocess.stderr?.on('data', (chunk: string) => err.push(chunk));
-  const result = await subprocess;
   out.flush();
   err.flush();
   const durationMs = performance.now() - started;
 
-  const log = lines.join('\n');
-  const tail = lines.slice(-LOG_TAIL_LINES);
+  const log = kept.last().join('\n');
+  const tail = kept.last(LOG_TAIL_LINES);
   const details = { args, command, log, tail };
 
-  if (result.isCanceled) {
+  if (result.cancelled) {
     throw new TrtexecCancelledError(
       `trtexec was cancelled after ${(durationMs / 1000).toFixed(1)} s and killed.${tail.length > 0 ? `\nLast lines of the log:\n${indent(tail)}` : ''}`,
       { args, log, cause: signal?.reason },
@@ -157,27 +136,31 @@ export async function runTrtexec(onnxPath: string, options: BuildOptions = {}): 
       { ...details, timeoutMs: options.timeoutMs ?? 0 },
     );
   }
-  const code = (result as { code?: unknown }).code;
-  if (result.exitCode === undefined && result.signal === undefined && (code === 'ENOENT' || code === 'EACCES')) {
+  const code = result.spawnError?.code;
+  if (result.spawnError && (code === 'ENOENT' || code === 'EACCES')) {
     throw new TrtexecNotFoundError(
       `trtexec could not be started (${String(code)}): ${trtexecPath}. Check that the file exists and is executable, or point qdeploy at another trtexec with the trtexecPath option or TRTEXEC.`,
       [trtexecPath],
-      { cause: result },
+      { cause: result.spawnError },
     );
   }
 
-  const summary = parseTrtexecOutput(log);
-  const errors = errorLines(lines);
+  const summary = parser.summary();
+  const errors = summary.errors;
   const version = summary.tensorrtVersion !== undefined ? ` (TensorRT ${summary.tensorrtVersion})` : '';
   let failure: string | undefined;
   if (result.signal !== undefined) {
-    failure = `trtexec crashed: killed by signal ${result.signal}${result.signalDescription ? ` (${result.signalDescription})` : ''}${version}.`;
-  } else if (result.exitCode === undefined) {
-    failure = `trtexec could not be run: ${result.shortMessage ?? result.message}`;
+    failure = `trtexec crashed: killed by signal ${result.signal}${version}.`;
+  } else if (result.spawnError || result.exitCode === undefined) {
+    failure = `trtexec could not be run: ${result.spawnError?.message ?? 'no exit code'}`;
   } else if (result.exitCode !== 0) {
     failure = `trtexec failed with exit code ${result.exitCode}${version}.`;
   } else if (summary.verdict?.status === 'FAILED') {
     failure = `trtexec reported FAILED${version} although it exited with code 0.`;
+  } else if (options.saveEngine !== undefined && !(await isFile(path.resolve(options.cwd ?? process.cwd(), options.saveEngine)))) {
+    failure = `trtexec exited with code 0 but wrote no engine file ${path.resolve(options.cwd ?? process.cwd(), options.saveEngine)}${version}.`;
+  } else if (!options.skipInference && !summary.inferenceSkipped && summary.throughputQps === undefined && summary.latency === undefined && summary.gpuComputeTime === undefined) {
+    failure = `trtexec exited with code 0 but printed no performance summary (no Throughput or Latency line)${version}; pass skipInference to build without benchmarking.`;
   }
   if (failure !== undefined) {
     const message =
@@ -185,7 +168,7 @@ export async function runTrtexec(onnxPath: string, options: BuildOptions = {}): 
       (errors.length > 0 ? `Errors:\n${indent(errors)}\n` : 'No [E] lines were printed.\n') +
       `Command: ${command}\n` +
       (tail.length > 0 ? `Last ${tail.length} lines of the log:\n${indent(tail)}` : 'trtexec printed nothing.');
-    throw new TrtexecFailedError(message, { ...details, exitCode: result.exitCode, signal: result.signal, errors }, { cause: result });
+    throw new TrtexecFailedError(message, { ...details, exitCode: result.exitCode, signal: result.signal, errors }, { cause: result.spawnError });
   }
 
   const baseDir = options.cwd ?? process.cwd();
@@ -206,14 +189,6 @@ export async function runTrtexec(onnxPath: string, options: BuildOptions = {}): 
       profile = parseProfile(await readFile(file, 'utf8'), layerInfo);
     } catch (e) {
       exportErrors.push(`exportProfile ${file}: ${(e as Error).message}`);
-    }
-  }
-  if (options.saveEngine !== undefined) {
-    const file = path.resolve(baseDir, options.saveEngine);
-    try {
-      await stat(file);
-    } catch {
-      exportErrors.push(`saveEngine ${file}: trtexec passed but the engine file is missing.`);
     }
   }
 

@@ -15,7 +15,7 @@ function onSignal(signal: NodeJS.Signals, code: number): void {
   // A signal that lands after an output was renamed into place leaves it complete: say so.
   const done = written();
   const what = done.length ? `${done.join(', ')} ${done.length > 1 ? 'were' : 'was'} already written in full` : 'no partial output left behind';
-  process.stderr.write(`\nqdeploy: interrupted (${signal}); ${what}\n`);
+  process.stderr.write(`\nqdeploy: interrupted (${signal}); ${what.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')}\n`);
   process.exit(code);
 }
 process.on('SIGINT', () => onSignal('SIGINT', EXIT_SIGINT));
@@ -47,6 +47,11 @@ process.on('unhandledRejection', fatal);
 
 const { main } = await import('./main.js');
 const code = await main(args);
+// A signal that arrived while the last steps ran synchronously (the rename, the report) is
+// only seen when the event loop polls: let it poll once, so the handler above reports it
+// ("... was already written in full", exit 130/143) instead of a silent exit 0.
+await new Promise((r) => setImmediate(r));
+await new Promise((r) => setImmediate(r));
 drainTempFiles();
 // Flush stdout (a pipe may still hold the report), then exit even if a native handle lingers.
 process.stdout.write('', () => process.exit(code));

@@ -7,6 +7,7 @@
 import { isConfigError } from '../config/errors.js';
 import { isDataError } from '../calibrate/data/errors.js';
 import { firstLine, isPluginError } from '../plugins/errors.js';
+import { printableName, printableText } from '../util/printable.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -27,7 +28,7 @@ export class ModelInputError extends Error {
   }
 }
 
-const INPUT_ERROR_NAMES = new Set(['UsageError', 'ModelInputError', 'OnnxFormatError', 'ProtectedPathError']);
+const INPUT_ERROR_NAMES = new Set(['UsageError', 'ModelInputError', 'OnnxFormatError', 'ProtectedPathError', 'OutputPathError', 'NotRegularFileError']);
 
 /** True when `err` means "your input is wrong" (exit 2). */
 export function isInputError(err: unknown): boolean {
@@ -55,10 +56,21 @@ function causeChain(err: unknown): string[] {
   return out;
 }
 
+// Errors about the user's input are one line by design: a newline in one comes from a name
+// in a hostile model, and must not cut the line. (Others, e.g. a builder's failure, add
+// the log below their first line; the first line is printed.)
+const ONE_LINE_ERRORS = new Set(['UsageError', 'ModelInputError', 'OnnxFormatError', 'ProtectedPathError', 'OutputPathError', 'OutputWriteError', 'NotRegularFileError', 'DataError', 'PluginError']);
+
+function oneLineByDesign(err: unknown): boolean {
+  return err instanceof Error && ONE_LINE_ERRORS.has(err.name) && typeof err.message === 'string';
+}
+
 /** The lines to print for an error: one `qdeploy: ...` line (one per config issue); the stack with verbose. */
 export function errorLines(err: unknown, verbose = false): string[] {
-  const lines = isConfigError(err) ? err.issues.map((l) => `qdeploy: ${l}`) : [`qdeploy: ${firstLine(err) || String(err)}`];
-  if (verbose) lines.push(...causeChain(err));
+  const lines = isConfigError(err)
+    ? err.issues.map((l) => `qdeploy: ${printableName(l)}`)
+    : [`qdeploy: ${oneLineByDesign(err) ? printableName((err as Error).message.trim()) : printableText(firstLine(err) || 'unknown error')}`];
+  if (verbose) lines.push(...causeChain(err).map(printableText));
   else if (exitCodeFor(err) === EXIT_FAILED) lines[lines.length - 1] += ' (run with --verbose for details)';
   return lines;
 }

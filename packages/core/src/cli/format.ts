@@ -1,4 +1,5 @@
 /** Small text-formatting helpers for the CLI's reports. */
+import { printableName } from '../util/printable.js';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -26,11 +27,13 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 /** "A 3, B 1" from a name → count record (in its order). */
 export function formatCounts(counts: Record<string, number>, sep = ', ', times = ' '): string {
   const entries = Object.entries(counts);
-  return entries.length ? entries.map(([k, v]) => `${k}${times}${v}`).join(sep) : 'none';
+  return entries.length ? entries.map(([k, v]) => `${printableName(k)}${times}${v}`).join(sep) : 'none';
 }
 
 /** Left-aligned columns (numbers right-aligned), two spaces apart, with an optional header rule. */
-export function table(rows: readonly (readonly (string | number)[])[], header?: readonly string[], indent = '  '): string {
+export function table(rawRows: readonly (readonly (string | number)[])[], header?: readonly string[], indent = '  '): string {
+  // A cell is one field: a newline or an escape sequence in a model's name must not make a line of its own.
+  const rows = rawRows.map((r) => r.map((c) => (typeof c === 'string' ? printableName(c) : c)));
   const all = header ? [header, ...rows] : [...rows];
   if (all.length === 0) return '';
   const cols = Math.max(...all.map((r) => r.length));

@@ -13,6 +13,7 @@ import { registerQuantize } from './commands/quantize.js';
 import { registerRun } from './commands/run.js';
 import { EXIT_OK, EXIT_USAGE, errorLines, exitCodeFor } from './errors.js';
 import { processIO, type CliIO } from './options.js';
+import { printableText } from '../util/printable.js';
 
 function coreVersion(): string {
   try {
@@ -53,7 +54,9 @@ export function createProgram(io: CliIO = processIO, setExitCode: (code: number)
 export async function main(args: readonly string[], io: CliIO = processIO): Promise<number> {
   const verbose = args.includes('--verbose') || /^(1|true|yes)$/i.test(process.env.QDEPLOY_VERBOSE ?? '');
   let code = EXIT_OK;
-  const program = createProgram(io, (c) => (code = c));
+  // Reports and errors carry names from the user's model: no escape sequence reaches the terminal raw.
+  const safe: CliIO = { out: (t) => io.out(printableText(t)), err: (t) => io.err(printableText(t)) };
+  const program = createProgram(safe, (c) => (code = c));
   try {
     await program.parseAsync([...args], { from: 'user' });
     return code;
@@ -63,7 +66,7 @@ export async function main(args: readonly string[], io: CliIO = processIO): Prom
       if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
       return EXIT_USAGE;
     }
-    for (const line of errorLines(err, verbose)) io.err(`${line}\n`);
+    for (const line of errorLines(err, verbose)) safe.err(`${line}\n`);
     return exitCodeFor(err);
   }
 }

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { isPathSpec } from '../plugins/load.js';
+import { printableJson } from '../util/printable.js';
 
 /** Where a command's output goes (process streams in the bin; buffers in tests). */
 export interface CliIO {
@@ -45,6 +46,12 @@ export function keyValue(value: string, previous: Record<string, unknown> = {}):
   return { ...previous, [key]: v };
 }
 
+/** An output path made absolute, keeping a trailing separator ("out/": a folder, refused later with a clear message). */
+export function outputPath(p: string): string {
+  const abs = path.resolve(p);
+  return /[\\/]$/.test(p) && !abs.endsWith(path.sep) ? abs + path.sep : abs;
+}
+
 /** Plugin specs from the command line: paths made absolute (relative to the working directory). */
 export function cliPluginSpecs(specs: readonly string[] | undefined): string[] {
   return (specs ?? []).map((s) => (isPathSpec(s) && !s.startsWith('file:') ? path.resolve(s) : s));
@@ -59,5 +66,5 @@ export function addCommonOptions(cmd: Command, { progress = false, json = false 
 }
 
 export function printJson(io: CliIO, value: unknown): void {
-  io.out(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
+  io.out(`${printableJson(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2))}\n`);
 }

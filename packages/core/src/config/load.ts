@@ -8,7 +8,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { core as zcore } from 'zod';
 import { firstLine, getJiti, isPathSpec } from '../plugins/load.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, isConfigError } from './errors.js';
+import { loadTimeoutMs, settleWithin, timeoutText } from '../util/settle-timeout.js';
 import { configSchema, knownKeysAt } from './schema.js';
 import type { QdeployConfig, ResolvedConfig } from './types.js';
 
@@ -145,10 +146,13 @@ export async function readConfigValue(file: string): Promise<unknown> {
 
   if (MODULE_EXTENSIONS.includes(ext)) {
     let mod: unknown;
+    const timeoutMs = loadTimeoutMs();
+    const late = (what: string) => () => new ConfigError(file, [`${shown}: ${what} ${timeoutText(timeoutMs)}`]);
     try {
       const jiti = await getJiti();
-      mod = await jiti.import(abs);
+      mod = await settleWithin(jiti.import(abs), timeoutMs, late('loading the config'));
     } catch (err) {
+      if (isConfigError(err)) throw err;
       throw new ConfigError(file, [`${shown}: cannot load: ${firstLine(err)}`], { cause: err });
     }
     if (!mod || typeof mod !== 'object' || !('default' in mod)) {
@@ -157,10 +161,14 @@ export async function readConfigValue(file: string): Promise<unknown> {
     let value = (mod as { default: unknown }).default;
     if (typeof value === 'function') {
       try {
-        value = await (value as () => unknown)();
+        value = await settleWithin((value as () => unknown)(), timeoutMs, late('the exported config function'));
       } catch (err) {
+        if (isConfigError(err)) throw err;
         throw new ConfigError(file, [`${shown}: the exported config function threw: ${firstLine(err)}`], { cause: err });
       }
+    }
+    if (value !== null && typeof (value as { then?: unknown } | undefined)?.then === 'function') {
+      value = await settleWithin(value as PromiseLike<unknown>, timeoutMs, late('the exported config promise'));
     }
     if (value === undefined) throw new ConfigError(file, [`${shown}: no default export (export default defineConfig({ ... }))`]);
     return value;
@@ -207,7 +215,8 @@ export function resolveConfigPaths(config: QdeployConfig, file: string): Resolve
     file: path.resolve(file),
     dir,
     model: abs(config.model),
-    output: abs(config.output),
+    // A trailing separator ("out/") is kept so the output check can say it names a folder.
+    output: abs(config.output) + (/[\\/]$/.test(config.output) ? path.sep : ''),
     backend: spec(config.backend),
   };
   if (config.plugins) out.plugins = config.plugins.map(spec);

@@ -86,6 +86,8 @@ export async function benchmarkModel(model: ModelSource, opts: BenchmarkOptions 
   const options: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
+    // onnxruntime's own (coloured) warning lines would land in the middle of the report.
+    logSeverityLevel: 3,
     ...(opts.threads !== undefined ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
     ...opts.sessionOptions,
   };

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { DataError } from '../calibrate/data/errors.js';
+import { quoteName } from '../util/printable.js';
 import { npySource } from '../calibrate/data/npy-source.js';
 import { modelInputsOf, validateFeed } from '../calibrate/data/validate.js';
 import { createProgress } from '../util/progress.js';
@@ -35,6 +36,8 @@ export interface EvalReport {
   correct: number;
   /** Wall time of the evaluation loop (both models, when there is a reference). */
   seconds: number;
+  /** Labels that are no class index of the model's output (≥ its number of classes): those samples can never count as correct. */
+  labelsOutOfRange?: { count: number; classes: number; max: number };
   ref?: {
     model: string;
     /** Top-1 of the reference model on the same samples. */
@@ -56,9 +59,9 @@ async function openSession(m: ModelSource, options: ort.InferenceSession.Session
 
 function logitsOf(out: ort.InferenceSession.ReturnType, name: string, samples: number, model: string): { data: Float32Array; classes: number } {
   const t = out[name];
-  if (!t) throw new Error(`${model}: no output "${name}"`);
-  if (t.type !== 'float32') throw new Error(`${model}: output "${name}" is ${t.type}, expected float32 logits`);
-  if (t.dims[0] !== samples) throw new Error(`${model}: output "${name}" has shape [${t.dims.join(', ')}], expected the batch (${samples}) on axis 0`);
+  if (!t) throw new Error(`${model}: no output ${quoteName(name)}`);
+  if (t.type !== 'float32') throw new Error(`${model}: output ${quoteName(name)} is ${t.type}, expected float32 logits`);
+  if (t.dims[0] !== samples) throw new Error(`${model}: output ${quoteName(name)} has shape [${t.dims.join(', ')}], expected the batch (${samples}) on axis 0`);
   const data = t.data as Float32Array;
   return { data, classes: data.length / samples };
 }
@@ -69,7 +72,8 @@ function logitsOf(out: ort.InferenceSession.ReturnType, name: string, samples: n
  * (agreement of argmax, SQNR of the logits).
  */
 export async function evaluateModel(model: ModelSource, opts: EvaluateOptions): Promise<EvalReport> {
-  const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', ...opts.sessionOptions };
+  // logSeverityLevel 3: onnxruntime's own (coloured) warning lines stay out of the report.
+  const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', logSeverityLevel: 3, ...opts.sessionOptions };
   const labels = openLabels(opts.labels);
   const sessions: ort.InferenceSession[] = [];
   try {
@@ -91,6 +95,7 @@ export async function evaluateModel(model: ModelSource, opts: EvaluateOptions): 
     const started = performance.now();
     let samples = 0, correct = 0, refCorrect = 0, agree = 0;
     let signal = 0, noise = 0;
+    let outOfRange = 0, maxLabel = 0, classes = 0;
     try {
       for await (const batch of source) {
         const feeds = validateFeed(batch.inputs, inputs, { batchIndex: batch.index, source: opts.data });
@@ -98,7 +103,14 @@ export async function evaluateModel(model: ModelSource, opts: EvaluateOptions): 
         const y = labels.read(samples, n);
         const out = logitsOf(await session.run(feeds, [outName]), outName, n, describe(model));
         const pred = argmaxRows(out.data, n, out.classes);
-        for (let i = 0; i < n; i++) if (pred[i] === y[i]) correct++;
+        classes = out.classes;
+        for (let i = 0; i < n; i++) {
+          if (pred[i] === y[i]) correct++;
+          if (y[i]! >= out.classes) {
+            outOfRange++;
+            if (y[i]! > maxLabel) maxLabel = y[i]!;
+          }
+        }
         if (refSession) {
           const ref = logitsOf(await refSession.run(feeds, [refOut]), refOut, n, describe(opts.ref!));
           if (ref.data.length !== out.data.length) {
@@ -130,6 +142,7 @@ export async function evaluateModel(model: ModelSource, opts: EvaluateOptions): 
       correct,
       seconds: (performance.now() - started) / 1000,
     };
+    if (outOfRange > 0) report.labelsOutOfRange = { count: outOfRange, classes, max: maxLabel };
     if (refSession) report.ref = { model: describe(opts.ref!), top1: refCorrect / samples, agreement: agree / samples, sqnrDb: sqnrDb(signal, noise) };
     return report;
   } finally {

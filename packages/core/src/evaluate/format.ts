@@ -1,3 +1,4 @@
+import { printableName } from '../util/printable.js';
 import type { BenchReport } from './bench.js';
 import type { EvalReport } from './evaluate.js';
 
@@ -22,12 +23,19 @@ export function formatEvalReport(r: EvalReport): string {
     );
   }
   lines.push(`time        ${r.seconds.toFixed(2)} s`);
+  if (r.labelsOutOfRange) lines.push(`warning     ${labelWarning(r)}`);
   return lines.join('\n');
+}
+
+/** The out-of-range labels warning (a label file for another model, or 1-based labels?). */
+export function labelWarning(r: EvalReport): string {
+  const o = r.labelsOutOfRange!;
+  return `${o.count} of ${r.samples} labels are not class indices of the model's ${o.classes} outputs (largest label ${o.max}); those samples can never count as correct: are these the right labels (0-based)?`;
 }
 
 /** Latency (ms) and throughput lines. */
 export function formatBenchReport(r: BenchReport): string {
-  const shapes = Object.entries(r.inputShapes).map(([n, d]) => `${n} [${d.join('×')}]`).join(', ');
+  const shapes = Object.entries(r.inputShapes).map(([n, d]) => `${printableName(n)} [${d.join('×')}]`).join(', ');
   const l = r.latencyMs;
   return [
     `model       ${r.model}`,

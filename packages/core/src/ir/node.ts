@@ -1,5 +1,6 @@
 import type { AttributeProto } from '../onnx/proto.js';
 import { AttributeType, toNumber } from '../onnx/proto.js';
+import { printableName, quoteName } from '../util/printable.js';
 import { Tensor } from './tensor.js';
 import type { Value } from './value.js';
 import { DataType } from './dtype.js';
@@ -133,7 +134,7 @@ export class Node {
   }
 
   describe(): string {
-    return `${this.opType}${this.name ? ` "${this.name}"` : ''}`;
+    return `${printableName(this.opType)}${this.name ? ` ${quoteName(this.name)}` : ''}`;
   }
 
   toString(): string {

@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TensorProto } from './proto.js';
 import { OnnxFormatError } from './errors.js';
+import { nonRegularKind } from '../util/file-kind.js';
+import { quoteName } from '../util/printable.js';
 import type { Model } from '../ir/model.js';
 
 /** Where one tensor's bytes live in an external data file. */
@@ -23,29 +25,36 @@ export function resolveExternalData(tensor: TensorProto, baseDir: string, modelF
   const entries = new Map((tensor.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
   const location = entries.get('location');
   const name = tensor.name ?? '(unnamed)';
-  if (!location) throw new OnnxFormatError(modelFile, `tensor "${name}" is stored externally but has no "location"`);
-  if (path.isAbsolute(location) || path.win32.isAbsolute(location) || location.includes('\0')) {
-    throw new OnnxFormatError(modelFile, `tensor "${name}": external data location "${location}" is an absolute path; only files inside the model's folder are allowed`);
+  if (!location) throw new OnnxFormatError(modelFile, `tensor ${quoteName(name)} is stored externally but has no "location"`);
+  if (location.includes('\0')) {
+    throw new OnnxFormatError(modelFile, `tensor ${quoteName(name)}: external data location ${quoteName(location)} contains a NUL character; it is not a valid file name`);
+  }
+  if (path.isAbsolute(location) || path.win32.isAbsolute(location)) {
+    throw new OnnxFormatError(modelFile, `tensor ${quoteName(name)}: external data location ${quoteName(location)} is an absolute path; only files inside the model's folder are allowed`);
   }
   const root = path.resolve(baseDir);
   const file = path.resolve(root, location);
   const rel = path.relative(root, file);
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new OnnxFormatError(modelFile, `tensor "${name}": external data location "${location}" escapes the model's folder ${root}`);
+    throw new OnnxFormatError(modelFile, `tensor ${quoteName(name)}: external data location ${quoteName(location)} escapes the model's folder ${root}`);
   }
-  if (!fs.existsSync(file)) throw new OnnxFormatError(modelFile, `tensor "${name}": external data file "${location}" not found in ${root}`);
+  if (!fs.existsSync(file)) throw new OnnxFormatError(modelFile, `tensor ${quoteName(name)}: external data file ${quoteName(location)} not found in ${root}`);
   // A symlink inside the folder could still point outside it.
   const real = fs.realpathSync(file);
   const realRoot = fs.realpathSync(root);
   const realRel = path.relative(realRoot, real);
   if (realRel.startsWith('..') || path.isAbsolute(realRel)) {
-    throw new OnnxFormatError(modelFile, `tensor "${name}": external data file "${location}" links outside the model's folder`);
+    throw new OnnxFormatError(modelFile, `tensor ${quoteName(name)}: external data file ${quoteName(location)} links outside the model's folder`);
   }
-  const size = fs.statSync(real).size;
+  const st = fs.statSync(real);
+  // Reading a FIFO or a device would block (or never end): only regular files hold tensor bytes.
+  const kind = nonRegularKind(st);
+  if (kind !== null) throw new OnnxFormatError(modelFile, `tensor ${quoteName(name)}: external data file ${quoteName(location)} is ${kind}, not a regular file`);
+  const size = st.size;
   const offset = entries.has('offset') ? Number(entries.get('offset')) : 0;
   const length = entries.has('length') ? Number(entries.get('length')) : size - offset;
   if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(length) || length < 0 || offset + length > size) {
-    throw new OnnxFormatError(modelFile, `tensor "${name}": external data [offset ${offset}, length ${length}] lies outside "${location}" (${size} bytes)`);
+    throw new OnnxFormatError(modelFile, `tensor ${quoteName(name)}: external data [offset ${offset}, length ${length}] lies outside ${quoteName(location)} (${size} bytes)`);
   }
   return { file: real, offset, length, location };
 }

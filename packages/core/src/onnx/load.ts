@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx, AttributeType, DataLocation, type GraphProto, type ModelProto, type TensorProto } from './proto.js';
 import { OnnxFormatError } from './errors.js';
+import { NotRegularFileError, openRegularSync } from '../util/file-kind.js';
+import { quoteName } from '../util/printable.js';
 import { resolveExternalData } from './external-data.js';
 import { Graph } from '../ir/graph.js';
 import { Model } from '../ir/model.js';
@@ -20,15 +22,7 @@ export function loadModel(source: string | Uint8Array, options: LoadOptions = {}
   const file = typeof source === 'string' ? source : options.name ?? '<bytes>';
   let bytes: Uint8Array;
   if (typeof source === 'string') {
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(source);
-    } catch {
-      throw new OnnxFormatError(file, 'no such file');
-    }
-    if (stat.isDirectory()) throw new OnnxFormatError(file, 'is a folder, expected an .onnx file');
-    if (stat.size === 0) throw new OnnxFormatError(file, 'is empty (0 bytes)');
-    bytes = fs.readFileSync(source);
+    bytes = readModelBytes(source, file);
   } else {
     bytes = source;
   }
@@ -37,6 +31,54 @@ export function loadModel(source: string | Uint8Array, options: LoadOptions = {}
   const model = modelFromProto(proto, file, baseDir);
   if (typeof source === 'string') model.sourcePath = path.resolve(source);
   return model;
+}
+
+/** A protobuf message cannot exceed 2 GiB: a bigger file is not an ONNX model (weights that big live in external data). */
+const PROTOBUF_MAX_BYTES = 2 ** 31;
+
+/**
+ * The first field tags a ModelProto can start with (field number << 3 | wire type):
+ * ir_version, producer_name/version, domain, model_version, doc_string, graph,
+ * opset_import, metadata_props, and the two-byte tags of training_info, functions and
+ * configuration. Exporters write fields in number order, so a model starts with one.
+ */
+const MODEL_FIRST_TAGS = new Set([0x08, 0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42, 0x72]);
+const MODEL_FIRST_TAGS_2 = new Set([0xa201, 0xca01, 0xd201]);
+
+function looksLikeModelProto(head: Uint8Array): boolean {
+  if (head.length === 0) return false;
+  if (MODEL_FIRST_TAGS.has(head[0]!)) return true;
+  return head.length >= 2 && MODEL_FIRST_TAGS_2.has((head[0]! << 8) | head[1]!);
+}
+
+/** The file's bytes, after checks that need no full read: a regular file, not empty, under 2 GiB, starts like a ModelProto. */
+function readModelBytes(source: string, file: string): Uint8Array {
+  let opened: { fd: number; stat: fs.Stats };
+  try {
+    opened = openRegularSync(source);
+  } catch (err) {
+    if (err instanceof NotRegularFileError) {
+      throw new OnnxFormatError(file, err.kind === 'a folder' ? 'is a folder, expected an .onnx file' : `is ${err.kind}, expected an .onnx file`);
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new OnnxFormatError(file, code === 'ENOENT' ? 'no such file' : `cannot open (${code ?? String(err)})`);
+  }
+  const { fd, stat } = opened;
+  try {
+    if (stat.size === 0) throw new OnnxFormatError(file, 'is empty (0 bytes)');
+    if (stat.size >= PROTOBUF_MAX_BYTES) {
+      throw new OnnxFormatError(file, `is ${(stat.size / 2 ** 30).toFixed(1)} GiB, over protobuf's 2 GiB limit, so it is not an ONNX model (a model this large keeps its weights in external data files)`);
+    }
+    const head = new Uint8Array(Math.min(2, stat.size));
+    fs.readSync(fd, head, 0, head.length, 0);
+    if (!looksLikeModelProto(head)) {
+      const hex = [...head].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+      throw new OnnxFormatError(file, `not a valid ONNX model: it does not start like one (first bytes ${hex}); is it the right file?`);
+    }
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function decodeModel(bytes: Uint8Array, file: string): ModelProto {
@@ -86,14 +128,14 @@ function graphFromProto(gp: GraphProto, file: string, baseDir: string | undefine
   }
   gp.node?.forEach((np, k) => {
     const node = new Node(np.opType ?? '', np.name ?? '', np.domain ?? '');
-    if (!node.opType) throw new OnnxFormatError(file, `node #${k}${node.name ? ` "${node.name}"` : ''} has no op type`);
+    if (!node.opType) throw new OnnxFormatError(file, `node #${k}${node.name ? ` ${quoteName(node.name)}` : ''} has no op type`);
     node.docString = np.docString ?? '';
     for (const a of np.attribute ?? []) node.attributes.set(a.name ?? '', a);
     node.setInputs((np.input ?? []).map((n) => (n ? g.getOrCreateValue(n) : null)));
     const outs = (np.output ?? []).map((n, i) => g.getOrCreateValue(n || g.uniqueName(`${node.name || node.opType}_unused_${i}`)));
     for (const o of outs) {
-      if (o.producer) throw new OnnxFormatError(file, `tensor "${o.name}" is produced by both ${o.producer.describe()} and ${node.describe()}`);
-      if (o.initializer) throw new OnnxFormatError(file, `tensor "${o.name}" is both an initializer and the output of ${node.describe()}`);
+      if (o.producer) throw new OnnxFormatError(file, `tensor ${quoteName(o.name)} is produced by both ${o.producer.describe()} and ${node.describe()}`);
+      if (o.initializer) throw new OnnxFormatError(file, `tensor ${quoteName(o.name)} is both an initializer and the output of ${node.describe()}`);
     }
     node.setOutputs(outs);
     if (node.hasSubgraphs()) node.setImplicitInputs([...outerReferences(np.attribute ?? [])].map((n) => g.getOrCreateValue(n)));
@@ -110,19 +152,19 @@ function graphFromProto(gp: GraphProto, file: string, baseDir: string | undefine
   for (const n of g.nodes) {
     for (const v of [...n.inputs, ...n.implicitInputs]) {
       if (v && !v.producer && !v.initializer && !defined.has(v)) {
-        throw new OnnxFormatError(file, `${n.describe()} reads tensor "${v.name}", which no node, graph input or initializer provides`);
+        throw new OnnxFormatError(file, `${n.describe()} reads tensor ${quoteName(v.name)}, which no node, graph input or initializer provides`);
       }
     }
   }
   for (const o of g.outputs) {
-    if (!o.producer && !o.initializer && !defined.has(o)) throw new OnnxFormatError(file, `graph output "${o.name}" is never computed`);
+    if (!o.producer && !o.initializer && !defined.has(o)) throw new OnnxFormatError(file, `graph output ${quoteName(o.name)} is never computed`);
   }
   return g;
 }
 
 function tensorFromProto(t: TensorProto, file: string, baseDir: string | undefined): Tensor {
   if (t.dataLocation === DataLocation.EXTERNAL) {
-    if (!baseDir) throw new OnnxFormatError(file, `tensor "${t.name}" uses external data; pass baseDir when loading from bytes`);
+    if (!baseDir) throw new OnnxFormatError(file, `tensor ${quoteName(t.name)} uses external data; pass baseDir when loading from bytes`);
     return Tensor.fromProto(t, resolveExternalData(t, baseDir, file));
   }
   return Tensor.fromProto(t);

@@ -25,8 +25,25 @@ export function isPluginError(err: unknown): err is PluginError {
   return err instanceof PluginError || (err instanceof Error && err.name === 'PluginError' && typeof (err as { spec?: unknown }).spec === 'string');
 }
 
+/** What was thrown, as text: an Error's message; a thrown object's `message`, else a short JSON of it. */
+function thrownText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'object' && err !== null) {
+    const m = (err as { message?: unknown }).message;
+    if (typeof m === 'string' && m) return m;
+    try {
+      const json = JSON.stringify(err);
+      if (json !== undefined) return `a thrown value that is not an Error: ${json.length > 200 ? `${json.slice(0, 200)}...` : json}`;
+    } catch {
+      // circular: fall through
+    }
+    return `a thrown ${Object.prototype.toString.call(err).slice(8, -1)} that is not an Error`;
+  }
+  return String(err);
+}
+
 /** The first non-empty line of an error's message. */
 export function firstLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = thrownText(err);
   return (msg.split('\n').find((l) => l.trim() !== '') ?? msg).trim();
 }

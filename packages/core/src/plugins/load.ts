@@ -13,6 +13,7 @@ import type { Backend } from './backend.js';
 import { pluginContext, registeredBackends, registeredCalibrators, resolveBackend } from './container.js';
 import type { QdeployPlugin } from './plugin.js';
 import { PluginError, firstLine, isPluginError } from './errors.js';
+import { loadTimeoutMs, settleWithin, timeoutText } from '../util/settle-timeout.js';
 
 export { PluginError, firstLine, isPluginError, type PluginErrorKind } from './errors.js';
 
@@ -135,6 +136,21 @@ function readPackageJson(dir: string): Record<string, unknown> | null {
   }
 }
 
+/** A package.json that is there but unusable (not JSON, not an object) is a broken plugin, not a missing one. */
+function assertPackageJsonValid(spec: string, dir: string): void {
+  const file = path.join(dir, 'package.json');
+  if (!isFile(file)) return;
+  let value: unknown;
+  try {
+    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new PluginError('broken', spec, `plugin "${spec}": ${file} is not valid JSON (${firstLine(err)})`, { cause: err });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new PluginError('broken', spec, `plugin "${spec}": ${file} is not a JSON object`);
+  }
+}
+
 const FILE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 
 function isFile(p: string): boolean {
@@ -155,6 +171,7 @@ function probeFile(p: string): string | null {
 
 /** The entry file of the package in `dir` for `subpath` (exports map, else main, else index). */
 function packageEntry(spec: string, dir: string, subpath: string): string {
+  assertPackageJsonValid(spec, dir);
   const pkg = readPackageJson(dir);
   if (!pkg) throw new PluginError('broken', spec, `plugin "${spec}": ${path.join(dir, 'package.json')} is missing or not valid JSON`);
   let target: string | null;
@@ -173,6 +190,11 @@ function packageEntry(spec: string, dir: string, subpath: string): string {
     target = subpath;
   }
   const abs = path.resolve(dir, target);
+  // Node refuses exports targets that leave the package ("../x", "/abs"): so do we.
+  const rel = path.relative(dir, abs);
+  if (pkg.exports !== undefined && (!target.startsWith('./') || rel.startsWith('..') || path.isAbsolute(rel))) {
+    throw new PluginError('broken', spec, `plugin "${spec}": the "exports" of ${path.join(dir, 'package.json')} point outside the package (${JSON.stringify(target)}); an export target must start with "./" and stay inside its folder`);
+  }
   const file = pkg.exports !== undefined ? (isFile(abs) ? abs : null) : probeFile(abs);
   if (!file) {
     throw new PluginError(
@@ -213,6 +235,7 @@ export function resolvePlugin(spec: string, options: LoadPluginOptions = {}): st
     } catch {
       // not there: probe extensions below
     }
+    if (isDir) assertPackageJsonValid(spec, abs);
     if (isDir && readPackageJson(abs)) return packageEntry(spec, abs, '.');
     const file = probeFile(abs);
     if (!file) throw new PluginError('not-found', spec, `plugin "${spec}" not found: ${abs} does not exist`);
@@ -299,17 +322,21 @@ export async function loadPlugin(spec: string, options: LoadPluginOptions = {}):
   const known = loaded.get(file);
   if (known) return known;
   let mod: Record<string, unknown>;
+  const timeoutMs = loadTimeoutMs();
+  const late = (what: string) => () => new PluginError('broken', spec, `plugin "${spec}" (${file}): ${what} ${timeoutText(timeoutMs)}`);
   try {
-    mod = await importModule(file);
+    mod = await settleWithin(importModule(file), timeoutMs, late('loading it'));
   } catch (err) {
+    if (isPluginError(err)) throw err;
     throw new PluginError('broken', spec, `plugin "${spec}" failed to load (${file}): ${firstLine(err)}`, { cause: err });
   }
   const plugin = pluginOf(spec, file, mod);
   const record: LoadedPlugin = { spec, name: plugin.name, file, backends: [], calibrators: [] };
   const ctx = pluginContext(record);
   try {
-    await plugin.register(ctx);
+    await settleWithin(plugin.register(ctx), timeoutMs, late('register()'));
   } catch (err) {
+    if (isPluginError(err)) throw err;
     throw new PluginError('broken', spec, `plugin "${spec}" failed to register: ${firstLine(err)}`, { cause: err });
   }
   loaded.set(file, record);

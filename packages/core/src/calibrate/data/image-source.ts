@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import sharp, { type OutputInfo } from 'sharp';
 import { DataError } from './errors.js';
 import { listDataFiles } from './files.js';
+import { NotRegularFileError, nonRegularKind, readRegularFile } from '../../util/file-kind.js';
 import { resolveNormalization, type ChannelNormalization, type Normalization } from './normalize.js';
 import { resolveInput, resolveSourceOptions, type CalibrationBatch, type CalibrationDataSource, type SourceOptions } from './source.js';
 
@@ -73,7 +74,7 @@ function positiveInt(name: string, v: unknown, where: string): number {
 export async function loadImage(file: string, t: Resolved, out: Float32Array, offset: number): Promise<void> {
   let raw: { data: Buffer; info: OutputInfo };
   try {
-    const bytes = await fs.readFile(file);
+    const bytes = await readRegularFile(file);
     const meta = await sharp(bytes).metadata();
     if (!meta.width || !meta.height) throw new Error('image has no size');
     const size = resizedSize(meta.width, meta.height, t.resize);
@@ -96,6 +97,7 @@ export async function loadImage(file: string, t: Resolved, out: Float32Array, of
     raw = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (err) {
     if (err instanceof DataError) throw err;
+    if (err instanceof NotRegularFileError) throw new DataError('not-found', `${file}: is ${err.kind}, not an image file`, { path: file, cause: err });
     throw new DataError('image', `${file}: cannot decode image (${err instanceof Error ? err.message : String(err)})`, { path: file, cause: err });
   }
   const { data, info } = raw;
@@ -170,6 +172,11 @@ export async function imageFolderSource(path: string, options: ImageSourceOption
   const t = resolveImageTransform(options, input.info?.dims, path);
   const concurrency = options.concurrency !== undefined ? positiveInt('concurrency', options.concurrency, path) : Math.min(4, os.availableParallelism());
   const selected = files.slice(0, Math.min(files.length, limit));
+  // A FIFO or a device among the images would block the read mid-run: refuse it now.
+  for (const file of selected) {
+    const kind = nonRegularKind(await fs.stat(file));
+    if (kind !== null) throw new DataError('not-found', `${file}: is ${kind}, not an image file`, { path: file });
+  }
   const sampleElems = t.channels * t.cropH * t.cropW;
   const totalBatches = Math.ceil(selected.length / batchSize);
 

@@ -17,6 +17,8 @@ import { DataError } from './errors.js';
 import { feedsFromForwardLoop } from './forward-loop.js';
 import { resolveInput, resolveSourceOptions, sliceBatch, type CalibrationBatch, type CalibrationDataSource, type SourceOptions } from './source.js';
 import { isTensor } from './validate.js';
+import { nonRegularKind } from '../../util/file-kind.js';
+import { loadTimeoutMs, settleWithin, timeoutText } from '../../util/settle-timeout.js';
 
 export const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'] as const;
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
@@ -100,10 +102,14 @@ function toOrtTensor(t: ort.Tensor): ort.Tensor {
 /** Loads a data module and wraps its export as a data source. */
 export async function moduleSource(path: string, options: ModuleSourceOptions = {}): Promise<CalibrationDataSource> {
   const { batchSize, limit } = resolveSourceOptions(options);
-  await fs.stat(path).catch((err: NodeJS.ErrnoException) => {
+  const st = await fs.stat(path).catch((err: NodeJS.ErrnoException) => {
     throw new DataError('not-found', `${path}: no such file (${err.code ?? err.message})`, { path, cause: err });
   });
-  const mod = await loadModule(path);
+  const kind = nonRegularKind(st);
+  if (kind !== null) throw new DataError('not-found', `${path}: is ${kind}, not a data module file`, { path });
+  const timeoutMs = loadTimeoutMs();
+  const late = (what: string) => () => new DataError('invalid-option', `${path}: ${what} ${timeoutText(timeoutMs)}`, { path });
+  const mod = await settleWithin(loadModule(path), timeoutMs, late('loading the data module'));
   const provider = findProvider(mod, path);
   const inputNames = options.modelInputs?.map((i) => i.name);
   const ctx: DataModuleContext = { batchSize, limit: limit === Infinity ? undefined : limit, inputNames };
@@ -138,22 +144,38 @@ export async function moduleSource(path: string, options: ModuleSourceOptions = 
   };
 
   async function* iterate(): AsyncGenerator<CalibrationBatch> {
-    const items: AnyIterable = provider.kind === 'loop' ? feedsFromForwardLoop(provider.loop) : await provider.make(ctx);
+    const items: AnyIterable = provider.kind === 'loop' ? feedsFromForwardLoop(provider.loop) : await settleWithin(provider.make(ctx), timeoutMs, late('the data function'));
     let index = 0;
     let emitted = 0;
-    for await (const item of items as AsyncIterable<unknown>) {
-      let inputs = toRecord(item, index);
-      const first = Object.values(inputs)[0]!;
-      let samples = first.dims.length > 0 ? first.dims[0]! : 1;
-      if (emitted + samples > limit) {
-        const keep = limit - emitted;
-        const full = samples;
-        inputs = Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, t.dims[0] === full ? sliceBatch(t, keep) : t]));
-        samples = keep;
+    const it = (Symbol.asyncIterator in (items as object) ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]()) as AsyncIterator<unknown> | Iterator<unknown>;
+    let done = false;
+    try {
+      for (;;) {
+        // Until next() settles, the module's generator is running: return() would wait for it.
+        done = true;
+        const step = await settleWithin(it.next(), timeoutMs, late(`batch ${index}`));
+        done = false;
+        if (step.done) {
+          done = true;
+          return;
+        }
+        const item = await settleWithin(step.value, timeoutMs, late(`batch ${index}`));
+        let inputs = toRecord(item, index);
+        const first = Object.values(inputs)[0]!;
+        let samples = first.dims.length > 0 ? first.dims[0]! : 1;
+        if (emitted + samples > limit) {
+          const keep = limit - emitted;
+          const full = samples;
+          inputs = Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, t.dims[0] === full ? sliceBatch(t, keep) : t]));
+          samples = keep;
+        }
+        yield { inputs, index: index++, samples };
+        emitted += samples;
+        if (emitted >= limit) return;
       }
-      yield { inputs, index: index++, samples };
-      emitted += samples;
-      if (emitted >= limit) return;
+    } finally {
+      // What for await does on an early exit (not when next() itself failed): let the module's generator (or loop) finish.
+      if (!done) await it.return?.();
     }
   }
 

@@ -8,6 +8,7 @@
  * data starts on a 64-byte boundary (16 in old files). 3.0 headers are UTF-8.
  */
 import fs from 'node:fs';
+import { NotRegularFileError, openRegularSync } from '../../util/file-kind.js';
 import os from 'node:os';
 import { DataError } from './errors.js';
 import { fp16ToNumber } from '../../ir/dtype.js';
@@ -136,8 +137,9 @@ function resolveDtype(path: string, descr: string): DtypeInfo {
 /** Opens a .npy file for reading; a missing or unreadable file is a DataError naming it. */
 function openNpyFd(path: string): number {
   try {
-    return fs.openSync(path, 'r');
+    return openRegularSync(path).fd;
   } catch (err) {
+    if (err instanceof NotRegularFileError) throw new DataError('not-found', `${path}: is ${err.kind}, not a .npy file`, { path, cause: err });
     const code = (err as NodeJS.ErrnoException).code;
     throw new DataError('not-found', `${path}: cannot open .npy file (${code ?? String(err)})`, { path, cause: err });
   }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { addCommonOptions, cliPluginSpecs, collect, keyValue, printJson, type CliIO } from '../options.js';
+import { addCommonOptions, cliPluginSpecs, collect, keyValue, outputPath, printJson, type CliIO } from '../options.js';
 
 interface BuildFlags {
   backend?: string;
@@ -30,9 +30,15 @@ export function registerBuild(program: Command, io: CliIO): void {
   addCommonOptions(cmd, { json: true });
   cmd.addHelpText('after', '\nExamples:\n  qdeploy build model.int8.onnx --backend tensorrt -o model.engine -- --useCudaGraph\n  qdeploy build model.int8.onnx --compare fp16 --reference model.onnx   # is INT8 faster than FP16?');
   cmd.action(async (model: string, extra: string[], flags: BuildFlags) => {
-    const { buildWithBackend, formatBuildReport, loadInputModel, prepareBackend } = await import('../pipeline/index.js');
+    const { buildWithBackend, checkOutputPath, formatBuildReport, loadInputModel, prepareBackend, validateModelFile } = await import('../pipeline/index.js');
     const file = path.resolve(model);
-    loadInputModel(file);
+    // The reference model gets the checks every model argument gets; the engine must not overwrite either.
+    const models = [file, ...(flags.reference !== undefined ? [path.resolve(flags.reference)] : [])];
+    for (const m of models) {
+      loadInputModel(m);
+      await validateModelFile(m);
+    }
+    if (flags.output !== undefined) await checkOutputPath(outputPath(flags.output), models);
     const backend = await prepareBackend(flags.backend ?? 'tensorrt', { plugins: cliPluginSpecs(flags.plugin), from: process.cwd() });
     const options: Record<string, unknown> = { ...flags.set };
     if (flags.output !== undefined) options.output = path.resolve(flags.output);

@@ -24,7 +24,7 @@ export function registerEval(program: Command, io: CliIO): void {
     .option('--limit <n>', 'evaluate at most n samples', positiveInt);
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.action(async (model: string, flags: EvalFlags) => {
-    const { evaluateModel, formatEvalReport } = await import('../../evaluate/index.js');
+    const { evaluateModel, formatEvalReport, labelWarning } = await import('../../evaluate/index.js');
     const { loadInputModel, validateModelFile } = await import('../pipeline/index.js');
     const file = path.resolve(model);
     loadInputModel(file);
@@ -41,6 +41,7 @@ export function registerEval(program: Command, io: CliIO): void {
       ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
       ...(flags.progress === false ? { progress: false } : {}),
     });
+    if (report.labelsOutOfRange) io.err(`qdeploy: warning: ${labelWarning(report)}\n`);
     if (flags.json) printJson(io, report);
     else io.out(`${formatEvalReport(report)}\n`);
   });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { CalibrationSettings, ResolvedConfig } from '../../config/types.js';
 import { UsageError } from '../errors.js';
-import { addCommonOptions, cliPluginSpecs, collect, keyValue, positiveInt, printJson, type CliIO } from '../options.js';
+import { addCommonOptions, cliPluginSpecs, collect, keyValue, outputPath, positiveInt, printJson, type CliIO } from '../options.js';
 
 interface QuantizeFlags {
   output?: string;
@@ -20,6 +20,7 @@ interface QuantizeFlags {
   config?: string;
   json?: boolean;
   progress?: boolean;
+  allowNonfiniteWeights?: boolean;
 }
 
 export function registerQuantize(program: Command, io: CliIO): void {
@@ -40,7 +41,8 @@ export function registerQuantize(program: Command, io: CliIO): void {
     .option('--input-name <name>', 'model input the calibration data feeds (default: the only input)')
     .option('--backend-option <key=value>', 'a backend pattern option, e.g. minLinearSize=0 for tensorrt (repeatable)', keyValue)
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
-    .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)');
+    .option('-c, --config <file>', 'take backend, plugins, quant and calibration settings from a config file (flags win)')
+    .option('--allow-nonfinite-weights', 'quantize weights that hold NaN or ±Inf (with a warning) instead of refusing the model');
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.addHelpText(
     'after',
@@ -50,7 +52,7 @@ export function registerQuantize(program: Command, io: CliIO): void {
     const { loadConfig } = await import('../../config/load.js');
     const { formatQuantizeSummary, quantizeModel } = await import('../pipeline/index.js');
     const config: ResolvedConfig | undefined = flags.config ? await loadConfig(flags.config) : undefined;
-    const output = flags.output !== undefined ? path.resolve(flags.output) : config?.output;
+    const output = flags.output !== undefined ? outputPath(flags.output) : config?.output;
     if (!output) throw new UsageError('missing the output path: give -o <file>');
 
     let calibration: CalibrationSettings | null;
@@ -78,6 +80,8 @@ export function registerQuantize(program: Command, io: CliIO): void {
       quant: config?.quant,
       calibration,
       progress: flags.progress,
+      ...(config ? { protect: [config.file] } : {}),
+      ...(flags.allowNonfiniteWeights ? { allowNonFinite: true } : {}),
       log: (line) => io.err(`${line}\n`),
     });
     if (flags.json) printJson(io, summary);

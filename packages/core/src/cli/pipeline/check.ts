@@ -5,7 +5,7 @@ import type { CheckFinding } from '../../plugins/backend.js';
 import { UsageError } from '../errors.js';
 import { plural, table } from '../format.js';
 import { prepareBackend, type PipelineContext } from './context.js';
-import { loadInputModel } from './model-files.js';
+import { loadInputModel, validateModelFile } from './model-files.js';
 
 export interface CheckReport {
   model: string;
@@ -19,6 +19,8 @@ export async function checkModel(modelPath: string, options: PipelineContext & {
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
   if (typeof backend.check !== 'function') throw new UsageError(`backend ${backend.name} has no checker`);
   const m = loadInputModel(modelPath);
+  // A model onnxruntime refuses (a cycle, an unknown op, an impossible shape) has no placement to check: bad input.
+  await validateModelFile(modelPath);
   const findings = backend.check(m);
   const counts = { error: 0, warning: 0, info: 0 };
   for (const f of findings) counts[f.severity] = (counts[f.severity] ?? 0) + 1;

@@ -1,5 +1,6 @@
 /** `qdeploy inspect`: what the backend's patterns make of a model, and the report as tables. */
 import path from 'node:path';
+import { printableName } from '../../util/printable.js';
 import type { QuantSettings } from '../../config/types.js';
 import { displayPath } from '../../config/load.js';
 import { countMatches, transform } from '../../patterns/transform.js';
@@ -166,7 +167,7 @@ export function formatInspectReport(r: InspectReport): string {
   }
   if (r.explanations) {
     out.push('', `why (${r.explanations.length}): each fusion pattern ending in an unmatched node's op, and what stopped it`);
-    out.push(...(r.explanations.length ? r.explanations.map((l) => `  ${l}`) : ['  no fusion pattern ends in these ops']));
+    out.push(...(r.explanations.length ? r.explanations.map((l) => `  ${printableName(l)}`) : ['  no fusion pattern ends in these ops']));
   }
   return out.join('\n');
 }

@@ -9,13 +9,14 @@ import type { CalibrationSettings, QuantSettings } from '../../config/types.js';
 import { displayPath } from '../../config/load.js';
 import { saveModel } from '../../onnx/save.js';
 import { countMatches, transform } from '../../patterns/transform.js';
-import { ensureCalibrator } from '../../plugins/load.js';
+import { ensureCalibrator, loadedPlugins } from '../../plugins/load.js';
 import { insertQdq } from '../../quantize/insert-qdq.js';
 import { formatBytes, formatCounts, formatSeconds, plural, table } from '../format.js';
 import { dataOptions, inputCalibrator } from './calibration.js';
 import { byOpType, configuredPatterns, mergeQuantConfig, prepareBackend, type PipelineContext } from './context.js';
 import { externalDataFiles } from '../../onnx/external-data.js';
 import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
+import { checkCalibratorOptions, checkExportOpset, checkFiniteWeights } from './preflight.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
   /** The FP32 ONNX model. */
@@ -32,6 +33,10 @@ export interface QuantizeModelOptions extends PipelineContext {
   calibration?: CalibrationSettings | null;
   /** Progress display during calibration (default: on a terminal). */
   progress?: boolean;
+  /** More inputs the output must never overwrite (a config file, evaluation data and labels, a reference model). */
+  protect?: readonly (string | undefined)[];
+  /** Quantize weights holding NaN or ±Inf (with a warning) instead of refusing the model. */
+  allowNonFinite?: boolean;
 }
 
 export interface QuantizeSummary {
@@ -61,21 +66,30 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   const output = path.resolve(options.output);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
-  await checkOutputPath(output, [model, data]);
+  const inputs = [model, data, ...(options.protect ?? [])].filter((p): p is string => p !== undefined).map((p) => path.resolve(p));
+  // Everything that can be checked is checked before the first batch: a run must not fail
+  // after a long calibration for a reason known at the start.
+  await checkOutputPath(options.output, inputs);
 
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
+  await checkOutputPath(output, loadedPlugins().map((p) => p.file));
   const method = cal?.method ?? backend.defaultCalibrator ?? 'mse';
-  if (cal) await ensureCalibrator(method, { from: options.from });
+  if (cal) {
+    await ensureCalibrator(method, { from: options.from });
+    checkCalibratorOptions(method, cal.options);
+  }
 
   const m = loadInputModel(model);
   await checkOutputPath(output, externalDataFiles(m));
   const modelInputs = await validateModelFile(model);
+  checkExportOpset(m, model);
   const source = cal ? await openCalibrationData(data!, dataOptions(cal, modelInputs)) : undefined;
   const t1 = performance.now();
 
   const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
   const t2 = performance.now();
   const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant) });
+  checkFiniteWeights(quantized, model, options.allowNonFinite === true, log);
   const t3 = performance.now();
 
   let calibration: QuantizeSummary['calibration'] = null;
@@ -97,7 +111,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
 
   await fsp.mkdir(path.dirname(output), { recursive: true });
   const exported = quantized.toExportModel({ quiet: true });
-  await saveModel(exported, output, { protect: [model, ...(data ? [data] : [])] });
+  await saveModel(exported, output, { protect: inputs });
   const t5 = performance.now();
   const outputBytes = fs.statSync(output).size;
 

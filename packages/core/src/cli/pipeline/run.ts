@@ -4,7 +4,7 @@ import { benchmarkModel, evaluateModel, formatBenchReport, formatEvalReport, typ
 import type { BuildReport } from '../../plugins/backend.js';
 import { buildWithBackend, formatBuildReport } from './build.js';
 import { prepareBackend, type PipelineContext } from './context.js';
-import { validateModelFile } from './model-files.js';
+import { checkInputPath, checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
 import { formatQuantizeSummary, quantizeModel, type QuantizeSummary } from './quantize.js';
 
 export interface RunOptions {
@@ -31,7 +31,24 @@ export interface RunReport {
 /** Everything a config file asks for: quantize, then the optional build, evaluation and bench. */
 export async function runConfig(config: ResolvedConfig, options: RunOptions = {}): Promise<RunReport> {
   const ctx: PipelineContext = { from: config.dir, plugins: config.plugins, log: options.log };
+  const e = config.evaluate;
+  const reference = e && e.ref !== false ? e.ref ?? config.model : undefined;
+  // The config file and every file a later step reads are inputs the output must not overwrite.
+  const protect = [config.file, e?.data, e?.labels, reference];
+  if (typeof config.build?.output === 'string') {
+    await checkOutputPath(config.build.output, [config.model, config.output, ...protect, config.calibration?.data]);
+  }
+  // The evaluation's inputs are checked now, not after a long calibration.
+  if (e && options.evaluate !== false) {
+    await checkInputPath(e.data, 'evaluate.data');
+    await checkInputPath(e.labels, 'evaluate.labels');
+    if (typeof e.ref === 'string') {
+      loadInputModel(e.ref);
+      await validateModelFile(e.ref);
+    }
+  }
   const quantize = await quantizeModel({
+    protect,
     ...ctx,
     model: config.model,
     output: config.output,
