@@ -98,6 +98,18 @@ if (!only || only === 'pipeline' || only === 'exports') {
 }
 const load1 = os.loadavg()[0];
 
+if (!only || only === 'kernels') {
+  // The weight kernels on both layouts against a copy of the same 16 MiB (scripts/bench/kernels-task.mjs).
+  const out = execFileSync(process.execPath, [path.join(here, 'bench/kernels-task.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const k = JSON.parse(out.trim().split('\n').at(-1));
+  const x = (v) => `${v.toFixed(1)} ms (${(v / k.copyMs).toFixed(1)}× a copy)`;
+  for (const [name, key] of [['per-channel extrema (insertQdq)', 'extrema'], ['int8 quantization (export)', 'quantize'], ['per-channel scaling (FoldBatchNorm)', 'scale']]) {
+    const plain = `plain${key[0].toUpperCase()}${key.slice(1)}`;
+    row('Weight kernels (16 MiB, CPU, median of 7)', `${name}: along channel runs / across rows (MatMul [K, N] along N)`,
+      `${x(k[`${key}_runs`])} / ${x(k[`${key}_across`])}; plain loops ${k[`${plain}_runs`].toFixed(0)} / ${k[`${plain}_across`].toFixed(0)} ms; copy ${k.copyMs.toFixed(1)} ms`);
+  }
+}
+
 if (!only || only === 'calibration') {
   // Median ratio of 9 runs for the fmnist model, 5 for ResNet-18 (3 for the long ones):
   // one calibration is ~0.5–1.5 s, and on a shared machine single runs of the same code
