@@ -16,7 +16,7 @@ it('runs the README API example end to end', async () => {
   const model = loadModel(path.join(here, '../fixtures/fmnist_resnet_bn.onnx'));
   const { model: fused, matches } = transform(model, { patterns: TENSORRT_PATTERNS });
   const quantized = insertQdq(fused, matches, { config: { weight: { perChannel: true } } });
-  await calibrate(quantized, toForwardLoop(await npySource(path.join(here, 'fashion-mnist/data/calib_256.npy'), { batchSize: 32 })), { calibrator: 'mse', progress: false });
+  await calibrate(quantized, toForwardLoop(await npySource(path.join(here, 'fashion-mnist/data/calib_256.npy'), { batchSize: 32 })), { method: 'mse', progress: false });
   await saveModel(quantized, out);
 
   expect(quantized.uncalibrated()).toEqual([]);

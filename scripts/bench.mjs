@@ -151,6 +151,14 @@ if (!only || only === 'calibration') {
   row('Calibration memory', 'peak, 64 / 512 / 4096 samples', `${mib(m64.peakMiB)} / ${mib(m512.peakMiB)} / ${mib(m4096.peakMiB)}`, '4096 ≤ 512 + 20 %', verdict(m4096.peakMiB <= m512.peakMiB * 1.2));
 }
 
+if (!only || only === 'analyze') {
+  // Sensitivity analysis: every match alone and all-but-one (2·matches + 2 configurations),
+  // one switchable session, each batch run for all configurations while in memory.
+  const runs = Array.from({ length: 3 }, () => JSON.parse(execFileSync(process.execPath, [path.join(here, 'bench/analyze.mjs'), '8'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1))).sort((a, b) => a.ratio - b.ratio);
+  const a = runs[1];
+  row('Analyze (fmnist ResNet, 256 images)', `sensitivity, ${a.matches} matches = ${a.configurations} configurations, vs one FP32 evaluation of the same batches (median of 3)`, `${ms(a.analyzeMs)} vs ${ms(a.fp32Ms)} = ${a.ratio.toFixed(1)}× (${a.perConfiguration.toFixed(2)}× per configuration; runs ${runs[0].ratio.toFixed(1)}–${runs[2].ratio.toFixed(1)}×)`);
+}
+
 if (!only || only === 'reference') {
   try {
     const { benchReference } = await import('@qdeploy/backend-reference');
@@ -165,6 +173,14 @@ if (!only || only === 'reference') {
     }
   } catch (e) {
     row('Reference backend', 'INT8 vs FP32', `unavailable: ${String(e.message).split('\n')[0]}`);
+  }
+}
+
+if (!only || only === 'autodiff') {
+  // The gradient graph alone (no fake quant, no optimizer): what the QAT step builds on.
+  const out = execFileSync(process.execPath, [path.join(here, 'bench/autodiff-step.mjs'), '32', '15'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  for (const r of out.trim().split('\n').map((l) => JSON.parse(l))) {
+    row(`Autodiff (${r.model})`, `forward + backward step vs FP32 inference, batch ${r.batch} (median of ${r.runs})`, `${ms(r.stepMs)} vs ${ms(r.inferMs)} = ${r.ratio.toFixed(2)}× (${r.backwardNodes} backward nodes, built in ${ms(r.buildMs)})`);
   }
 }
 

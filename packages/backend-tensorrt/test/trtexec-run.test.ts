@@ -272,7 +272,7 @@ describe('locating trtexec', () => {
       '$PATH (empty)',
       `${path.join(dir, 'usr/src/tensorrt/bin/trtexec')} (not found)`,
     ]);
-    expect(e.message).toMatch(/^trtexec \(TensorRT's command-line engine builder\) was not found\.\nLooked at:\n {2}- /);
+    expect(e.message).toMatch(/^trtexec \(TensorRT's command-line engine builder\) was not found: set TRTEXEC=\/path\/to\/trtexec, or the trtexecPath option .*\.\nLooked at:\n {2}- /);
     expect(e.message).toContain("NVIDIA's TensorRT containers have it at /usr/src/tensorrt/bin/trtexec");
   });
 

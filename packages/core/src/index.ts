@@ -3,6 +3,7 @@ export * from './onnx/errors.js';
 export { loadModel, modelFromProto, type LoadOptions } from './onnx/load.js';
 export { saveModel, modelToBytes, modelToProto, type SaveOptions, type Exportable } from './onnx/save.js';
 export { validateModel, assertValidModel } from './onnx/validate.js';
+export { loadModelAsync, loadModelSync, saveModelAsync, saveModelSync } from './onnx/forms.js';
 export { toNumber } from './onnx/proto.js';
 export * from './ir/dtype.js';
 export * from './ir/tensor.js';
@@ -18,6 +19,7 @@ export * from './patterns/pattern.js';
 export * from './patterns/matcher.js';
 export * from './patterns/transform.js';
 export * from './patterns/conversions.js';
+export * from './patterns/weight-axes.js';
 export * from './quantize/index.js';
 export * from './calibrate/index.js';
 export * from './util/progress.js';
@@ -41,3 +43,9 @@ export {
   type LoadPluginOptions,
   type LoadedPlugin,
 } from './plugins/load.js';
+// onnxruntime's tensor class, for feeds and forward loops, under a name that cannot be
+// mistaken for the IR's Tensor (an initializer): users need no onnxruntime-node import.
+export { Tensor as OrtTensor } from 'onnxruntime-node';
+export * from './autodiff/index.js';
+export * from './analyze/index.js';
+export * from './report/index.js';

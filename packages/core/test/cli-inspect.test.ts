@@ -104,7 +104,8 @@ describe('qdeploy inspect', () => {
     expect(errLines(text)).toEqual([expect.stringMatching(/^qdeploy: .*package\.json: not a valid ONNX model/)]);
     const backend = await runCli(['inspect', RESNET_BN, '--backend', 'no-such-backend-pkg']);
     expect(backend.code).toBe(2);
-    expect(errLines(backend)).toEqual([expect.stringMatching(/^qdeploy: plugin "no-such-backend-pkg" not found from .*: run `npm install no-such-backend-pkg`$/)]);
+    // Looked up by the naming convention (qdeploy-backend-…, @qdeploy/backend-…, as written); no `npm install <name>` guess.
+    expect(errLines(backend)).toEqual([expect.stringMatching(/^qdeploy: unknown backend "no-such-backend-pkg" \(installed: [^)]*tensorrt[^)]*\): no package qdeploy-backend-no-such-backend-pkg, @qdeploy\/backend-no-such-backend-pkg or no-such-backend-pkg found from .*$/)]);
   });
 
   it('--explain says why nodes were left unmatched (a Sigmoid·x that is not a SiLU of a conv)', () => checkInspectExplain(seModel));

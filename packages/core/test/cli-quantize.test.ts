@@ -104,8 +104,7 @@ describe('qdeploy quantize', () => {
   it('usage errors exit 2 with one line', async () => {
     const out = path.join(tmp, 'usage/o.onnx');
     const cases: [string[], RegExp][] = [
-      [['quantize', MOBILENET_BN, '-o', out], /^qdeploy: no calibration data: give --calib <data> \(or --no-calib to save placeholder scales\)$/],
-      [['quantize', MOBILENET_BN, '--calib', CALIB_32], /^qdeploy: missing the output path: give -o <file>$/],
+      [['quantize', MOBILENET_BN, '-o', out], /^qdeploy: no calibration data: give --calibration-data <data> \(or --no-calibration to save placeholder scales\)$/],
       [['quantize'], /^qdeploy: missing required argument 'model'$/],
       [['quantize', MOBILENET_BN, '-o', out, '--calib', CALIB_32, '--calibrator', 'kl-magic'], /^qdeploy: unknown calibration method "kl-magic" \((registered|standard): entropy, minmax, mse, percentile;/],
       [['quantize', MOBILENET_BN, '-o', out, '--calib', CALIB_32, '--batch-size', '0'], /^qdeploy: option '--batch-size <n>' argument '0' is invalid\. expected a positive integer\.$/],

@@ -134,7 +134,20 @@ describe('loadConfig: errors name the file and the path', () => {
     const err = await configErrorOf(file);
     expect(err.issues).toHaveLength(2);
     expect(err.issues[0]).toMatch(/qdeploy\.config\.json: calibration: unknown key "batchsize" \(did you mean "batchSize"\?\)$/);
-    expect(err.issues[1]).toMatch(/qdeploy\.config\.json: unknown key "extra" \(known keys: \$schema, model, output, backend, plugins, backendOptions, quant, calibration, build, evaluate, bench\)$/);
+    expect(err.issues[1]).toMatch(/qdeploy\.config\.json: unknown key "extra" \(known keys: \$schema, model, output, backend, plugins, backendOptions, quant, calibration, build, evaluate, bench, tune\)$/);
+  });
+
+  it('quant.exclude, quant.overrides and tune are checked like the rest', async () => {
+    const file = write('err-accuracy/qdeploy.config.json', JSON.stringify({ ...minimal, quant: { exclude: { opTypes: [3], nodez: [] }, overrides: { tensors: { x: { amax: -1 } } } }, tune: { data: 'x.npy', metric: 'f1' } }));
+    const rest = (await configErrorOf(file)).issues.map((l) => l.replace(/^.*qdeploy\.config\.json: /, ''));
+    expect(rest).toEqual(
+      expect.arrayContaining([
+        'quant.exclude.opTypes[0]: expected an op type, got 3',
+        expect.stringMatching(/^quant\.exclude: unknown key "nodez" \(did you mean "nodes"\?\)$/),
+        'quant.overrides.tensors.x.amax: expected a positive number, got -1',
+        'tune.metric: expected one of "top1", "agreement", "sqnr", got "f1"',
+      ]),
+    );
   });
 
   it('one line per issue: missing fields, array items, enums, unions, nested objects', async () => {
@@ -158,7 +171,7 @@ describe('loadConfig: errors name the file and the path', () => {
         'plugins[1]: expected a package name or a path, got 3',
         'quant.weight.nBits: expected an integer from 2 to 8, got 9',
         'quant.weight.perChannel: expected true or false, got "yes"',
-        'calibration.kind: expected one of "npy", "images", "module", got "csv"',
+        'calibration.kind: expected one of "npy", "npz", "images", "module", got "csv"',
         'calibration.limit: expected a positive integer, got 0',
         'calibration.histogramStride: expected a positive integer, got 1.5',
         'calibration.image.crop: expected a positive integer or [height, width], got [224,"x"]',

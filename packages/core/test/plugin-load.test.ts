@@ -164,7 +164,7 @@ describe('loadBackend and ensureCalibrator', () => {
     writePluginPackage(project, 'no-backend', `export default (ctx) => { ctx.registerCalibrator('nb', () => null); };\n`);
     expect((await pluginErrorOf(loadBackend('no-backend', { from: project }))).message).toMatch(/^plugin "no-backend" registers no backend \(it registered calibrators nb\)$/);
     const missing = await pluginErrorOf(loadBackend('qdeploy-backend-nowhere', { from: project }));
-    expect(missing.message).toMatch(/^plugin "qdeploy-backend-nowhere" not found from .*: run `npm install qdeploy-backend-nowhere`$/);
+    expect(missing.message).toMatch(/^unknown backend "qdeploy-backend-nowhere" \(installed: .*reference, tensorrt\): no package qdeploy-backend-nowhere found from .*; run `npm install qdeploy-backend-nowhere`$/);
   });
 
   it('standard methods load @qdeploy/calibrators on demand; unknown ones are an error', async () => {

@@ -1,4 +1,4 @@
-import { choice, constant, definePattern, input, op, same, type Node, type PatternMatch, QdqPoint } from '@qdeploy/core';
+import { choice, constant, convWeightAxis, definePattern, input, linearWeightAxis, op, same, type Node, QdqPoint } from '@qdeploy/core';
 import { isFloatActivation } from './dtype.js';
 
 /**
@@ -10,8 +10,8 @@ import { isFloatActivation } from './dtype.js';
  * QuantStub (one scale) and the consumer's pattern rewires its read to the DQ.
  */
 
-/** Output-channel axis of a Conv weight (KCRS → 0). */
-export const convWeightAxis = (_m: PatternMatch) => 0;
+/** Output-channel axis of a Conv weight (core's: KCRS → 0). */
+export { convWeightAxis };
 
 /** A float tensor computed at run time (not an initializer, a Constant, or an integer shape computation). */
 const activation = (role: string) => input(role, isFloatActivation);
@@ -112,12 +112,8 @@ export const QDataMovement = definePattern({
   description: 'Flatten / Reshape / Transpose / Squeeze / Unsqueeze / MaxPool; runs on uint8 (Q/DQ dropped)',
 });
 
-/** Output-channel axis of a Linear weight: Gemm B [N,K] transB=1 → 0, [K,N] → 1; MatMul [...,K,N] → last. */
-export const linearWeightAxis = (m: PatternMatch): number => {
-  const n = m.captured.linear!;
-  if (n.opType === 'Gemm') return n.attr('transB', 0) ? 0 : 1;
-  return m.roles.weight!.constant()!.dims.length - 1;
-};
+/** Output-channel axis of a Linear weight (core's: Gemm transB=1 → 0, else 1; MatMul → last). */
+export { linearWeightAxis };
 
 const gemm = () =>
   op('Gemm', [activation('input'), constant('weight')], {

@@ -1,4 +1,4 @@
-import { choice, constant, definePattern, input, oneOf, op, type Node, type PatternMatch, QdqPoint } from '@qdeploy/core';
+import { choice, constant, convWeightAxis, definePattern, input, oneOf, op, type Node, QdqPoint } from '@qdeploy/core';
 import { activation } from './activations.js';
 
 const groups = (n: Node) => Number(n.attr('group', 1));
@@ -11,8 +11,8 @@ export function isDepthwise(n: Node): boolean {
   return n.opType === 'Conv' && g > 1 && d[1] === 1 && d[0] !== undefined && d[0] % g === 0;
 }
 
-/** Output-channel axis of a conv weight: KCRS → 0, ConvTranspose CKRS → 1. */
-export const convWeightAxis = (m: PatternMatch) => (m.captured.conv!.opType === 'ConvTranspose' ? 1 : 0);
+/** Output-channel axis of a conv weight (core's: KCRS → 0, ConvTranspose CKRS → 1). */
+export { convWeightAxis };
 
 const denseConv = () =>
   op(['Conv', 'ConvTranspose'], [input('input'), constant('weight')], { where: (n) => !isDepthwise(n) || 'depthwise conv' }).as('conv');

@@ -1,15 +1,8 @@
-import { choice, constant, definePattern, input, op, type Node, type Pattern, type PatternMatch, type Value, QdqPoint } from '@qdeploy/core';
+import { choice, constant, definePattern, input, linearWeightAxis, op, type Node, type Pattern, type PatternMatch, type Value, QdqPoint } from '@qdeploy/core';
 import { activation } from './activations.js';
 
-/**
- * Output-channel axis of a Linear weight: Gemm B is [N,K] with transB=1 (axis 0) or
- * [K,N] (axis 1); a MatMul weight is [..., K, N] (last axis).
- */
-export const linearWeightAxis = (m: PatternMatch): number => {
-  const n = m.captured.linear!;
-  if (n.opType === 'Gemm') return n.attr('transB', 0) ? 0 : 1;
-  return m.roles.weight!.constant()!.dims.length - 1;
-};
+/** Output-channel axis of a Linear weight (core's: Gemm transB=1 → 0, else 1; MatMul → last). */
+export { linearWeightAxis };
 
 const gemm = () =>
   op('Gemm', [input('input'), constant('weight')], { where: (n) => (n.attr('transA', 0) ? 'transA is set' : true) }).as('linear');

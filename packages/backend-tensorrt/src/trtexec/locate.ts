@@ -45,10 +45,12 @@ async function problemWith(file: string): Promise<string | undefined> {
   }
 }
 
+/** First line of every not-found message: the CLI prints only that line without --verbose. */
+const POINT_AT_IT =
+  'set TRTEXEC=/path/to/trtexec, or the trtexecPath option (qdeploy build --set trtexecPath=/path/to/trtexec; "trtexecPath" under "build" in a config file), or add its folder to PATH';
+
 const HOW_TO =
-  'trtexec ships with TensorRT (in its bin/ folder; NVIDIA\'s TensorRT containers have it at /usr/src/tensorrt/bin/trtexec). ' +
-  'Point qdeploy at it with the trtexecPath option, the TRTEXEC environment variable (TRTEXEC=/path/to/trtexec), ' +
-  'or by adding its folder to PATH.';
+  'trtexec ships with TensorRT (in its bin/ folder; NVIDIA\'s TensorRT containers have it at /usr/src/tensorrt/bin/trtexec).';
 
 /** Resolves the trtexec executable or throws `TrtexecNotFoundError` listing where it looked. */
 export async function locateTrtexec(options: LocateTrtexecOptions = {}): Promise<string> {
@@ -70,7 +72,7 @@ export async function locateTrtexec(options: LocateTrtexecOptions = {}): Promise
       if (value !== 'trtexec' && value !== 'trtexec.exe') {
         searched.push(`${source}: "${value}" (not a path)`);
         throw new TrtexecNotFoundError(
-          `${source} is "${value}", which is neither a path nor "trtexec". ${HOW_TO}`,
+          `${source} is "${value}", which is neither a path nor "trtexec": ${POINT_AT_IT}.\n${HOW_TO}`,
           searched,
         );
       }
@@ -81,7 +83,7 @@ export async function locateTrtexec(options: LocateTrtexecOptions = {}): Promise
     if (problem === undefined) return file;
     searched.push(`${source}: ${file} (${problem})`);
     throw new TrtexecNotFoundError(
-      `trtexec not found: ${source} points to ${file}, which is ${problem === 'not found' ? 'missing' : problem}.\n` +
+      `trtexec not found: ${source} points to ${file}, which is ${problem === 'not found' ? 'missing' : problem}: ${POINT_AT_IT}.\n` +
         `Looked at:\n  - ${searched.join('\n  - ')}\n${HOW_TO}`,
       searched,
     );
@@ -105,7 +107,7 @@ export async function locateTrtexec(options: LocateTrtexecOptions = {}): Promise
   }
 
   throw new TrtexecNotFoundError(
-    `trtexec (TensorRT's command-line engine builder) was not found.\nLooked at:\n  - ${searched.join('\n  - ')}\n${HOW_TO}`,
+    `trtexec (TensorRT's command-line engine builder) was not found: ${POINT_AT_IT}.\nLooked at:\n  - ${searched.join('\n  - ')}\n${HOW_TO}`,
     searched,
   );
 }

@@ -2,7 +2,8 @@ import * as ort from 'onnxruntime-node';
 import type { DependencyContainer } from 'tsyringe';
 import type { QuantizedModel } from '../quantize/quantized-model.js';
 import type { QuantStub } from '../quantize/quant-stub.js';
-import { resolveCalibratorFactory } from '../plugins/container.js';
+import { registeredCalibrators, resolveCalibratorFactory } from '../plugins/container.js';
+import { canonicalMethod } from '../plugins/method-names.js';
 import type { BinnedCollector, Calibrator, CalibratorFactory, CalibratorOptions, CalibratorState, CalibrationRange } from './calibrator.js';
 import type { Feed, ForwardLoop } from './types.js';
 import { binnedNames, canBinInGraph, extremaOutputs, observationSession } from './observe.js';
@@ -17,9 +18,20 @@ import { createProgress, type ProgressOptions } from '../util/progress.js';
 const MIN_NORMAL_FLOAT32 = 2 ** -126;
 
 export interface CalibrateOptions {
-  /** A registered method name ("entropy", "percentile", "mse", "minmax", or a plugin's) or a factory. Default "mse" (the most accurate on the reference models, see the README). */
+  /**
+   * The calibration method: a registered name ("entropy", "percentile", "mse", "minmax",
+   * or a plugin's; any case, and "max" for minmax) or a factory. Default "mse" (the most
+   * accurate on the reference models, see the README). The same word as a config's
+   * `calibration.method` and the CLI's `--calibration-method`.
+   */
+  method?: string | CalibratorFactory;
+  /** Options for the method, e.g. `{ percentile: 99.99 }` (config `calibration.options`, CLI `--calibration-option`). */
+  options?: CalibratorOptions;
+  /** Method for stubs on the model's own inputs (config `calibration.inputMethod`); see `inputCalibrator`. */
+  inputMethod?: string | CalibratorFactory | null;
+  /** Older name of `method`. */
   calibrator?: string | CalibratorFactory;
-  /** Options for the method, e.g. `{ percentile: 99.99 }`. */
+  /** Older name of `options`. */
   calibratorOptions?: CalibratorOptions;
   /**
    * Method for stubs on the model's own inputs (default "minmax"; null: same as the rest).
@@ -36,7 +48,10 @@ export interface CalibrateOptions {
   histogramStride?: number;
   /** Stop after this many samples (first dimension of the batches). */
   limit?: number;
-  /** Show a progress bar (default: on when stderr is a terminal). `total` is in samples. */
+  /**
+   * Show progress on stderr (a bar on a terminal, a line every 10 s otherwise). Off by
+   * default: a library call prints nothing unless asked. `total` is in samples.
+   */
   progress?: boolean | Partial<Pick<ProgressOptions, 'total' | 'stream' | 'mode' | 'label'>>;
   /** Set the stubs' scales from the result (default true); false only collects, for sharding. */
   apply?: boolean;
@@ -71,14 +86,17 @@ export interface CalibrationResult {
  */
 export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardLoop, options: CalibrateOptions = {}): Promise<CalibrationResult> {
   const started = performance.now();
-  const method = typeof options.calibrator === 'function' ? 'custom' : options.calibrator ?? 'mse';
-  const factory = typeof options.calibrator === 'function' ? options.calibrator : resolveCalibratorFactory(method, options.container);
-  const stubs = quantized.stubs().filter((s) => s.enabled);
+  const chosen = options.method ?? options.calibrator;
+  const methodOptions = options.options ?? options.calibratorOptions;
+  const method = typeof chosen === 'function' ? 'custom' : canonicalMethod(chosen ?? 'mse', registeredCalibrators());
+  const factory = typeof chosen === 'function' ? chosen : resolveCalibratorFactory(method, options.container);
+  const stubs = quantized.stubs().filter((s) => s.enabled && !s.fixed); // a fixed amax (an override) is not calibrated
   const graphInputs = new Set(quantized.model.graph.inputs);
-  const inputMethod = options.inputCalibrator === undefined ? 'minmax' : options.inputCalibrator;
+  const inputChoice = options.inputMethod !== undefined ? options.inputMethod : options.inputCalibrator;
+  const inputMethod = inputChoice === undefined ? 'minmax' : inputChoice;
   const inputFactory = inputMethod === null ? factory : typeof inputMethod === 'function' ? inputMethod : resolveCalibratorFactory(inputMethod, options.container);
   const calibrators = new Map<QuantStub, Calibrator>(
-    stubs.map((s) => [s, graphInputs.has(s.tensor) ? inputFactory(inputMethod === null ? options.calibratorOptions : undefined) : factory(options.calibratorOptions)]),
+    stubs.map((s) => [s, graphInputs.has(s.tensor) ? inputFactory(inputMethod === null ? methodOptions : undefined) : factory(methodOptions)]),
   );
   // Three ways to observe a tensor, cheapest first: minmax-like calibrators get their
   // batch extrema reduced inside the graph; histogram calibrators get x binned inside
@@ -145,7 +163,7 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     unit: 'sample',
     total: progressCfg.total ?? options.limit,
     stream: progressCfg.stream,
-    mode: options.progress === false ? 'off' : progressCfg.mode,
+    mode: options.progress === undefined || options.progress === false ? 'off' : progressCfg.mode,
   });
 
   let batches = 0;
@@ -227,12 +245,15 @@ export async function calibrate(quantized: QuantizedModel, forwardLoop: ForwardL
     options.onBatch?.({ batch: batches, samples });
     if (options.limit !== undefined && samples >= options.limit) stopped = true;
   };
+  let completed = false;
   try {
     await forwardLoop(run);
+    completed = true;
   } catch (e) {
     if (!(e instanceof CalibrationStopped)) throw e;
+    completed = true;
   } finally {
-    progress.stop();
+    progress.stop(completed);
     const releasing = performance.now();
     await session.release();
     if (valuesSession.made) await (await valuesSession.made.catch(() => null))?.release();

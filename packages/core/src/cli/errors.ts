@@ -74,3 +74,20 @@ export function errorLines(err: unknown, verbose = false): string[] {
   else if (exitCodeFor(err) === EXIT_FAILED) lines[lines.length - 1] += ' (run with --verbose for details)';
   return lines;
 }
+
+/** The JSON object a `--json` command prints on stdout when it fails. */
+export function errorJson(err: unknown, exitCode = exitCodeFor(err)): { error: { message: string; messages?: string[]; name: string; kind?: string; code?: string; exitCode: number } } {
+  const e = err as { name?: unknown; kind?: unknown; code?: unknown } | undefined;
+  const messages = isConfigError(err) ? err.issues : undefined;
+  const message = (messages ? messages.join('; ') : firstLine(err) || String(err)).replace(/^error: /, '');
+  return {
+    error: {
+      message,
+      ...(messages ? { messages } : {}),
+      name: err instanceof Error ? err.name : typeof e?.name === 'string' ? e.name : 'Error',
+      ...(typeof e?.kind === 'string' ? { kind: e.kind } : {}),
+      ...(typeof e?.code === 'string' ? { code: e.code } : {}),
+      exitCode,
+    },
+  };
+}

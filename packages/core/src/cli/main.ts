@@ -11,8 +11,10 @@ import { registerEval } from './commands/eval.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerQuantize } from './commands/quantize.js';
 import { registerRun } from './commands/run.js';
-import { EXIT_OK, EXIT_USAGE, errorLines, exitCodeFor } from './errors.js';
-import { processIO, type CliIO } from './options.js';
+import { registerAnalyze } from './commands/analyze.js';
+import { registerTune } from './commands/tune.js';
+import { EXIT_OK, EXIT_USAGE, errorJson, errorLines, exitCodeFor } from './errors.js';
+import { printJson, processIO, type CliIO } from './options.js';
 import { printableText } from '../util/printable.js';
 
 function coreVersion(): string {
@@ -47,12 +49,15 @@ export function createProgram(io: CliIO = processIO, setExitCode: (code: number)
   registerBench(program, io);
   registerBuild(program, io);
   registerCheck(program, io, setExitCode);
+  registerAnalyze(program, io);
+  registerTune(program, io);
   return program;
 }
 
 /** Runs the CLI on `args` (without node and the script); resolves to the exit code. */
 export async function main(args: readonly string[], io: CliIO = processIO): Promise<number> {
   const verbose = args.includes('--verbose') || /^(1|true|yes)$/i.test(process.env.QDEPLOY_VERBOSE ?? '');
+  const json = args.includes('--json');
   let code = EXIT_OK;
   // Reports and errors carry names from the user's model: no escape sequence reaches the terminal raw.
   const safe: CliIO = { out: (t) => io.out(printableText(t)), err: (t) => io.err(printableText(t)) };
@@ -64,9 +69,12 @@ export async function main(args: readonly string[], io: CliIO = processIO): Prom
     if (err instanceof CommanderError) {
       // Help and version exit 0; commander already printed its one-line message otherwise.
       if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
+      if (json) printJson(safe, errorJson(err, EXIT_USAGE));
       return EXIT_USAGE;
     }
     for (const line of errorLines(err, verbose)) safe.err(`${line}\n`);
+    // A script that asked for JSON reads stdout: the failure is JSON there too.
+    if (json) printJson(safe, errorJson(err));
     return exitCodeFor(err);
   }
 }

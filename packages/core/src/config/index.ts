@@ -13,6 +13,7 @@ export type {
 } from './types.js';
 export { ConfigError, isConfigError } from './errors.js';
 export { configSchema } from './schema.js';
+export { CONFIG_SCHEMA_PATH, configJsonSchema, configJsonSchemaText } from './json-schema.js';
 export {
   CONFIG_FILE_NAMES,
   defineConfig,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { core as zcore } from 'zod';
 import { firstLine, getJiti, isPathSpec } from '../plugins/load.js';
+import { closest } from '../util/closest.js';
 import { ConfigError, isConfigError } from './errors.js';
 import { loadTimeoutMs, settleWithin, timeoutText } from '../util/settle-timeout.js';
 import { configSchema, knownKeysAt } from './schema.js';
@@ -62,32 +63,7 @@ function formatPath(p: readonly PropertyKey[]): string {
   return out;
 }
 
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
-}
-
-/** The known key closest to `key` (case-insensitive match or small edit distance). */
-export function closest(key: string, known: readonly string[]): string | undefined {
-  const lower = key.toLowerCase();
-  const exact = known.find((k) => k.toLowerCase() === lower);
-  if (exact) return exact;
-  let best: { k: string; d: number } | undefined;
-  for (const k of known) {
-    const d = editDistance(lower, k.toLowerCase());
-    if (d <= Math.max(1, Math.floor(k.length / 3)) && (!best || d < best.d)) best = { k, d };
-  }
-  return best?.k;
-}
+export { closest };
 
 /** Zod issues as lines `<path>: <what is wrong>` (without the file name). */
 export function formatIssues(issues: readonly zcore.$ZodIssue[]): string[] {
@@ -221,6 +197,10 @@ export function resolveConfigPaths(config: QdeployConfig, file: string): Resolve
   };
   if (config.plugins) out.plugins = config.plugins.map(spec);
   if (config.calibration) out.calibration = { ...config.calibration, data: abs(config.calibration.data) };
+  if (config.tune) {
+    const t = config.tune;
+    out.tune = { ...t, data: abs(t.data), ...(t.labels ? { labels: abs(t.labels) } : {}), ...(t.heldOut ? { heldOut: abs(t.heldOut) } : {}), ...(t.heldOutLabels ? { heldOutLabels: abs(t.heldOutLabels) } : {}) };
+  }
   if (config.evaluate) {
     const ref = config.evaluate.ref;
     out.evaluate = { ...config.evaluate, data: abs(config.evaluate.data), labels: abs(config.evaluate.labels) };

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { QdeployConfig } from './types.js';
+import { NORMALIZATION_PRESETS, type NormalizationPreset } from '../calibrate/data/normalize.js';
 
 /** Short rendering of a value for messages: strings quoted, long values cut. */
 export function showValue(v: unknown): string {
@@ -50,22 +51,51 @@ const tensorQuant = z.strictObject(
   expecting('an object { nBits?, symmetric?, perChannel? }'),
 );
 
+const names = (item: string, list: string) => z.array(nonEmpty(item), expecting(list));
+const exclude = z.strictObject(
+  {
+    nodes: names('a node name or "/regex/"', 'a list of node names or "/regex/"s').optional(),
+    opTypes: names('an op type', 'a list of op types').optional(),
+    patterns: names('a pattern name', 'a list of pattern names').optional(),
+    matches: names('a match id (its anchor node name)', 'a list of match ids').optional(),
+  },
+  expecting('an object { nodes?, opTypes?, patterns?, matches? }'),
+);
+const positive = () => z.number(expecting('a positive number')).positive(expecting('a positive number'));
+const tensorOverride = z.strictObject(
+  { ...tensorQuant.shape, amax: positive().optional() },
+  expecting('an object { nBits?, symmetric?, perChannel?, amax? }'),
+);
+const overrides = z.strictObject(
+  {
+    tensors: z.record(z.string(), tensorOverride, expecting('an object of tensor name → override')).optional(),
+    matches: z
+      .record(z.string(), z.strictObject({ activation: tensorOverride.optional(), weight: tensorOverride.optional() }, expecting('an object { activation?, weight? }')), expecting('an object of match id → override'))
+      .optional(),
+  },
+  expecting('an object { tensors?, matches? }'),
+);
+
 const quant = z.strictObject(
   {
     activation: tensorQuant.optional(),
     weight: tensorQuant.optional(),
     skipWeightQuantFor: z.array(str('a pattern name or op type'), expecting('a list of pattern names or op types')).optional(),
+    exclude: exclude.optional(),
+    overrides: overrides.optional(),
   },
-  expecting('an object { activation?, weight?, skipWeightQuantFor? }'),
+  expecting('an object { activation?, weight?, skipWeightQuantFor?, exclude?, overrides? }'),
 );
 
+const presetNames = Object.keys(NORMALIZATION_PRESETS) as [NormalizationPreset, ...NormalizationPreset[]];
 const normalize = z.strictObject(
   {
+    preset: z.enum(presetNames, expecting(`one of ${presetNames.map((p) => `"${p}"`).join(', ')}`)).optional(),
     scale: finite().optional(),
     mean: numberOrList('a number or a list of numbers (one per channel)').optional(),
     std: numberOrList('a number or a list of numbers (one per channel)').optional(),
   },
-  expecting('an object { scale?, mean?, std? }'),
+  expecting('an object { preset?, scale?, mean?, std? }'),
 );
 
 const image = z.strictObject(
@@ -75,13 +105,14 @@ const image = z.strictObject(
     channels: z.union([z.literal(1), z.literal(3)], expecting('1 (grayscale) or 3 (RGB)')).optional(),
     kernel: z.enum(['nearest', 'linear', 'cubic', 'mitchell', 'lanczos3'], expecting('one of "nearest", "linear", "cubic", "mitchell", "lanczos3"')).optional(),
     concurrency: posInt().optional(),
+    layout: z.enum(['nchw', 'nhwc'], expecting('"nchw" or "nhwc"')).optional(),
   },
-  expecting('an object { resize?, crop?, channels?, kernel?, concurrency? }'),
+  expecting('an object { resize?, crop?, channels?, kernel?, concurrency?, layout? }'),
 );
 
 const calibration = z.strictObject(
   {
-    data: nonEmpty('a path to calibration data (.npy file, folder, or data module)'),
+    data: nonEmpty('a path to calibration data (.npy or .npz file, folder, or data module)'),
     method: nonEmpty('a calibration method name (entropy, percentile, mse, minmax, ...)').optional(),
     options: z.record(z.string(), z.unknown(), expecting('an object of method options')).optional(),
     inputMethod: z.union([nonEmpty('a calibration method name'), z.null()], expecting('a calibration method name, or null (same as method)')).optional(),
@@ -89,7 +120,7 @@ const calibration = z.strictObject(
     limit: posInt().optional(),
     histogramStride: posInt().optional(),
     inputName: nonEmpty('a model input name').optional(),
-    kind: z.enum(['npy', 'images', 'module'], expecting('one of "npy", "images", "module"')).optional(),
+    kind: z.enum(['npy', 'npz', 'images', 'module'], expecting('one of "npy", "npz", "images", "module"')).optional(),
     sampleRank: posInt().optional(),
     normalize: normalize.optional(),
     image: image.optional(),
@@ -127,6 +158,20 @@ const bench = z.strictObject(
   expecting('an object { batchSize?, iterations?, warmup?, threads?, compare? }'),
 );
 
+const tune = z.strictObject(
+  {
+    data: nonEmpty('a path to tuning data (.npy)'),
+    labels: nonEmpty('a path to its labels (.npy)').optional(),
+    heldOut: nonEmpty('a path to held-out data (.npy)').optional(),
+    heldOutLabels: nonEmpty('a path to its labels (.npy)').optional(),
+    limit: posInt().optional(),
+    metric: z.enum(['top1', 'agreement', 'sqnr'], expecting('one of "top1", "agreement", "sqnr"')).optional(),
+    maxDrop: z.number(expecting('a non-negative number')).min(0, expecting('a non-negative number')).optional(),
+    minSqnr: finite().optional(),
+  },
+  expecting('an object { data, labels?, heldOut?, heldOutLabels?, limit?, metric?, maxDrop?, minSqnr? }'),
+);
+
 export const configSchema = z.strictObject(
   {
     $schema: str().optional(),
@@ -140,6 +185,7 @@ export const configSchema = z.strictObject(
     build: build.optional(),
     evaluate: evaluate.optional(),
     bench: bench.optional(),
+    tune: tune.optional(),
   },
   expecting('an object { model, output, backend, ... }'),
 );

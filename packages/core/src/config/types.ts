@@ -21,10 +21,24 @@ export interface QuantSettings {
   weight?: TensorQuantSettings;
   /** Pattern names or op types whose weights stay in float (default ["LayerNormalization"]). */
   skipWeightQuantFor?: string[];
+  /** Matches kept in float: by node name (exact or "/regex/"), op type, pattern name, or match id. */
+  exclude?: { nodes?: string[]; opTypes?: string[]; patterns?: string[]; matches?: string[] };
+  /** Per-tensor and per-match bit width, symmetry, per-channel, fixed amax (see QuantOverrides). */
+  overrides?: {
+    tensors?: Record<string, TensorOverrideSettings>;
+    matches?: Record<string, { activation?: TensorOverrideSettings; weight?: TensorOverrideSettings }>;
+  };
+}
+
+/** A TensorQuantSettings with an optional fixed amax. */
+export interface TensorOverrideSettings extends TensorQuantSettings {
+  amax?: number;
 }
 
 /** Per-channel normalisation applied to calibration data: `(x * scale - mean[c]) / std[c]`. */
 export interface NormalizeSettings {
+  /** Named values: "imagenet", "inception", "clip", "unit" (x/255), "raw"; scale / mean / std beside it override. */
+  preset?: 'imagenet' | 'inception' | 'clip' | 'unit' | 'raw';
   /** Multiplies raw values first (1/255 for 8-bit pixels). Default 1 (images: 1/255). */
   scale?: number;
   /** Subtracted per channel: one value, or one per channel. Default 0. */
@@ -45,11 +59,13 @@ export interface ImageSettings {
   kernel?: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos3';
   /** Images decoded at once. */
   concurrency?: number;
+  /** Tensor layout, "nchw" or "nhwc" (default: the model input's). */
+  layout?: 'nchw' | 'nhwc';
 }
 
 /** Calibration: the representative data and the method that turns it into ranges. */
 export interface CalibrationSettings {
-  /** A .npy file, a folder of .npy files or images, or a JS/TS data module. */
+  /** A .npy file, an .npz archive (one array per model input), a folder of .npy files or images, or a JS/TS data module. */
   data: string;
   /** The calibration method: entropy (default), percentile, mse, minmax, or one a plugin registers. */
   method?: string;
@@ -70,7 +86,7 @@ export interface CalibrationSettings {
   /** The model input the data feeds (default: the model's only input). */
   inputName?: string;
   /** What `data` is, when the file extension or folder contents do not tell. */
-  kind?: 'npy' | 'images' | 'module';
+  kind?: 'npy' | 'npz' | 'images' | 'module';
   /** .npy data: rank of one sample (3 for C×H×W); default: the model input's rank − 1. */
   sampleRank?: number;
   /** Normalisation applied to the data as it is read. */
@@ -115,6 +131,23 @@ export interface BenchSettings {
   compare?: boolean;
 }
 
+/** `qdeploy tune`: the data the search runs on and the budget. */
+export interface TuneSettings {
+  /** Tuning data (.npy). */
+  data: string;
+  labels?: string;
+  /** Held-out data the result is checked on (default: the second half of `data`). */
+  heldOut?: string;
+  heldOutLabels?: string;
+  limit?: number;
+  /** top1 (needs labels), agreement with FP32, or sqnr. */
+  metric?: 'top1' | 'agreement' | 'sqnr';
+  /** Largest allowed top-1 / agreement drop, in points (default 1). */
+  maxDrop?: number;
+  /** Smallest allowed output SQNR in dB, for metric sqnr (default 20). */
+  minSqnr?: number;
+}
+
 /** A qdeploy config file. */
 export interface QdeployConfig {
   /** JSON Schema reference for editors; ignored by qdeploy. */
@@ -139,6 +172,8 @@ export interface QdeployConfig {
   evaluate?: EvaluateSettings;
   /** Time the quantized model. */
   bench?: BenchSettings;
+  /** Mixed precision under a budget (`qdeploy tune -c`). */
+  tune?: TuneSettings;
 }
 
 /** A loaded config: paths made absolute, plus where it came from. */

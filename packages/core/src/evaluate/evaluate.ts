@@ -18,7 +18,7 @@ export interface EvaluateOptions {
   batchSize?: number;
   /** Evaluate only the first `limit` samples. */
   limit?: number;
-  /** Progress display: true = bar on a terminal / lines in logs; default: a bar only on a terminal; false = none. */
+  /** Progress display on stderr: true = bar on a terminal / lines in logs; default false (a library call prints nothing unless asked). */
   progress?: boolean;
   /** onnxruntime session options for both sessions (default: graphOptimizationLevel "all"). */
   sessionOptions?: ort.InferenceSession.SessionOptions;
@@ -89,11 +89,13 @@ export async function evaluateModel(model: ModelSource, opts: EvaluateOptions): 
     if (labels.rows < total) {
       throw new DataError('shape-mismatch', `${opts.labels} holds ${labels.rows} labels but ${opts.data} has ${total} samples${opts.limit ? ` (limit ${opts.limit})` : ''}`, { path: opts.labels });
     }
-    const mode = opts.progress === false ? 'off' : opts.progress === true ? undefined : process.stderr.isTTY ? undefined : 'off';
+    // Only when asked: a library call prints nothing by itself.
+    const mode = opts.progress === true ? undefined : 'off';
     const progress = createProgress({ label: 'evaluating', unit: 'sample', total, mode });
 
     const started = performance.now();
     let samples = 0, correct = 0, refCorrect = 0, agree = 0;
+    let completed = false;
     let signal = 0, noise = 0;
     let outOfRange = 0, maxLabel = 0, classes = 0;
     try {
@@ -131,8 +133,9 @@ export async function evaluateModel(model: ModelSource, opts: EvaluateOptions): 
         samples += n;
         progress.tick(n);
       }
+      completed = true;
     } finally {
-      progress.stop();
+      progress.stop(completed);
     }
     if (samples === 0) throw new DataError('empty', `no samples in ${opts.data}`, { path: opts.data });
     const report: EvalReport = {

@@ -3,7 +3,7 @@ import type { Graph } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
 import { constant, input, op } from './dsl.js';
-import { definePattern, type PatternMatch } from './pattern.js';
+import { definePattern, type Pattern, type PatternMatch } from './pattern.js';
 import { scaleChannels } from '../quantize/scale-channels.js';
 import { sliceValues } from '../quantize/channel-chunks.js';
 
@@ -129,3 +129,9 @@ function foldBatchNorm(m: PatternMatch, g: Graph): void {
   }
   layerOut.type ??= out.type;
 }
+
+/**
+ * The clean-ups every backend gets unless it opts out (`Backend.standardConversions:
+ * false`): a backend table that forgets them would leave every BatchNorm unfolded.
+ */
+export const STANDARD_CONVERSIONS: readonly Pattern[] = Object.freeze([RemoveIdentity, RemoveDropout, FoldBatchNorm]);

@@ -1,4 +1,5 @@
 import type { Model } from '../ir/model.js';
+import { STANDARD_CONVERSIONS } from '../patterns/conversions.js';
 import type { Pattern } from '../patterns/pattern.js';
 import type { QuantConfigInput } from '../quantize/config.js';
 
@@ -38,6 +39,12 @@ export interface Backend {
    * option it does not know.
    */
   patternsFor?(options: Record<string, unknown>): readonly Pattern[];
+  /**
+   * Whether core's STANDARD_CONVERSIONS (RemoveIdentity, RemoveDropout, FoldBatchNorm)
+   * run before the table (default true: each one the table does not list is added in
+   * front). False: the table is used exactly as given.
+   */
+  standardConversions?: boolean;
   /** The backend's quantization defaults (merged under the user's config). */
   quantConfig?: QuantConfigInput;
   /** Calibration method that suits the backend best (default "mse"). */
@@ -54,9 +61,17 @@ export interface Backend {
 
 /** The backend's pattern table, configured by `options` when any are given. */
 export function backendPatterns(backend: Backend, options?: Record<string, unknown>): readonly Pattern[] {
-  if (!options || Object.keys(options).length === 0) return backend.patterns;
+  if (!options || Object.keys(options).length === 0) return withStandardConversions(backend, backend.patterns);
   if (!backend.patternsFor) {
     throw new Error(`backend ${backend.name} takes no backend options (got ${Object.keys(options).join(', ')})`);
   }
-  return backend.patternsFor(options);
+  return withStandardConversions(backend, backend.patternsFor(options));
+}
+
+/** `table` with the standard conversions it lacks (by name) in front, unless the backend opts out. */
+export function withStandardConversions(backend: Pick<Backend, 'standardConversions'>, table: readonly Pattern[]): readonly Pattern[] {
+  if (backend.standardConversions === false) return table;
+  const listed = new Set(table.map((p) => p.name));
+  const missing = STANDARD_CONVERSIONS.filter((p) => !listed.has(p.name));
+  return missing.length ? [...missing, ...table] : table;
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import type { CalibratorFactory } from '../calibrate/calibrator.js';
 import type { Backend } from './backend.js';
+import { canonicalMethod, didYouMeanMethod } from './method-names.js';
 import type { PluginContext, QdeployPlugin } from './plugin.js';
 
 /**
@@ -40,11 +41,11 @@ class NamedRegistry<T> {
     return [...this.names].filter((n) => qdeployContainer.isRegistered(this.token(n), true)).sort();
   }
 
-  resolve(name: string, target: DependencyContainer): T {
+  resolve(name: string, target: DependencyContainer, suggest: (name: string, known: string[]) => string = () => ''): T {
     const token = this.token(name);
     if (!target.isRegistered(token, true)) {
       const known = this.registered();
-      throw new Error(`unknown ${this.kind} "${name}"` + (known.length ? ` (registered: ${known.join(', ')})` : ` (none registered: ${this.noneHint(name)})`));
+      throw new Error(`unknown ${this.kind} "${name}"` + (known.length ? ` (registered: ${known.join(', ')})${suggest(name, known)}` : ` (none registered: ${this.noneHint(name)})`));
     }
     return target.resolve<T>(token);
   }
@@ -69,7 +70,8 @@ export function registeredCalibrators(): string[] {
 }
 
 export function resolveCalibratorFactory(method: string, target: DependencyContainer = qdeployContainer): CalibratorFactory {
-  return calibrators.resolve(method, target);
+  // "MinMax", "max", "Entropy": the names other tools use resolve too.
+  return calibrators.resolve(canonicalMethod(method, calibrators.registered()), target, didYouMeanMethod);
 }
 
 export function registerBackend(backend: Backend, target: DependencyContainer = qdeployContainer): void {
@@ -91,8 +93,10 @@ export function resolveBackend(name: string, target: DependencyContainer = qdepl
  * Registers an already imported plugin with qdeploy, as a config file's `plugins` entry
  * would: `await usePlugin(calibrators)` after `import calibrators from '@qdeploy/calibrators'`.
  */
-export async function usePlugin(plugin: QdeployPlugin | QdeployPlugin['register']): Promise<void> {
-  const register = typeof plugin === 'function' ? plugin : plugin.register.bind(plugin);
+export async function usePlugin(plugin: QdeployPlugin | QdeployPlugin['register'] | { default: QdeployPlugin | QdeployPlugin['register'] }): Promise<void> {
+  // A module namespace (`require('@qdeploy/calibrators')` from CommonJS) stands for its default export.
+  if (typeof plugin === 'object' && !('register' in plugin) && 'default' in plugin) plugin = plugin.default;
+  const register = typeof plugin === 'function' ? plugin : (plugin as QdeployPlugin).register.bind(plugin);
   await register(pluginContext());
 }
 

@@ -14,6 +14,8 @@ import { pluginContext, registeredBackends, registeredCalibrators, resolveBacken
 import type { QdeployPlugin } from './plugin.js';
 import { PluginError, firstLine, isPluginError } from './errors.js';
 import { loadTimeoutMs, settleWithin, timeoutText } from '../util/settle-timeout.js';
+import { backendPackageCandidates, backendShortName, installedBackendPackages } from './naming.js';
+import { canonicalMethod, didYouMeanMethod } from './method-names.js';
 
 export { PluginError, firstLine, isPluginError, type PluginErrorKind } from './errors.js';
 
@@ -351,6 +353,34 @@ export async function loadPlugins(specs: readonly string[], options: LoadPluginO
 }
 
 /**
+ * The package (or path) a backend spec stands for: the first of its naming-convention
+ * candidates that is installed (see naming.ts). None: "unknown backend", listing the
+ * backends that are registered or installed.
+ */
+export function backendPackageFor(spec: string, options: LoadPluginOptions = {}): string {
+  if (isPathSpec(spec)) return spec;
+  const candidates = backendPackageCandidates(spec);
+  for (const candidate of candidates) {
+    try {
+      resolvePlugin(candidate, options);
+      return candidate;
+    } catch (err) {
+      if (!isPluginError(err) || err.kind !== 'not-found') throw err;
+    }
+  }
+  const from = path.resolve(options.from ?? process.cwd());
+  const packages = installedBackendPackages(options.fallbackToCore === false ? [from] : [from, coreDir]).map(backendShortName);
+  const installed = [...new Set([...registeredBackends(), ...packages])].sort();
+  const tried = candidates.length > 1 ? `no package ${candidates.slice(0, -1).join(', ')} or ${candidates.at(-1)}` : `no package ${candidates[0]}`;
+  const own = candidates.length === 1 ? `; run \`npm install ${parsePackageSpec(spec)?.name ?? spec}\`` : '';
+  throw new PluginError(
+    'not-found',
+    spec,
+    `unknown backend "${spec}" (installed: ${installed.length ? installed.join(', ') : 'none'}): ${tried} found from ${from}${own}`,
+  );
+}
+
+/**
  * The backend a config or command line names: a registered backend name, a built-in
  * shortcut ("tensorrt" → @qdeploy/backend-tensorrt, "reference" →
  * @qdeploy/backend-reference), or a package name / path of a plugin that registers one.
@@ -358,7 +388,7 @@ export async function loadPlugins(specs: readonly string[], options: LoadPluginO
 export async function loadBackend(spec: string, options: LoadPluginOptions = {}): Promise<Backend> {
   if (registeredBackends().includes(spec)) return resolveBackend(spec);
   const builtin = BUILTIN_BACKENDS[spec];
-  const plugin = await loadPlugin(builtin ?? spec, options);
+  const plugin = await loadPlugin(builtin ?? backendPackageFor(spec, options), options);
   const name = builtin ? spec : plugin.backends.length === 1 ? plugin.backends[0]! : undefined;
   if (name === undefined) {
     if (plugin.backends.length === 0) {
@@ -380,8 +410,10 @@ export async function loadBackend(spec: string, options: LoadPluginOptions = {})
  * Makes sure calibration method `method` is registered: the standard methods load
  * @qdeploy/calibrators on demand; any other name must come from a loaded plugin.
  */
-export async function ensureCalibrator(method: string, options: LoadPluginOptions = {}): Promise<void> {
-  if (registeredCalibrators().includes(method)) return;
+export async function ensureCalibrator(name: string, options: LoadPluginOptions = {}): Promise<string> {
+  // Any case, and other tools' names ("max", "MinMax", "Entropy"): the canonical name is returned.
+  const method = canonicalMethod(name, [...new Set([...registeredCalibrators(), ...STANDARD_CALIBRATORS])]);
+  if (registeredCalibrators().includes(method)) return method;
   if (STANDARD_CALIBRATORS.includes(method)) {
     try {
       await loadPlugin(CALIBRATORS_PACKAGE, options);
@@ -397,12 +429,12 @@ export async function ensureCalibrator(method: string, options: LoadPluginOption
       }
       throw err;
     }
-    if (registeredCalibrators().includes(method)) return;
+    if (registeredCalibrators().includes(method)) return method;
   }
   const known = registeredCalibrators();
   throw new PluginError(
     'not-registered',
     method,
-    `unknown calibration method "${method}" (${known.length ? `registered: ${known.join(', ')}` : `standard: ${STANDARD_CALIBRATORS.join(', ')}`}; a plugin listed in "plugins" can register more)`,
+    `unknown calibration method "${method}"${didYouMeanMethod(method, [...new Set([...known, ...STANDARD_CALIBRATORS])])} (${known.length ? `registered: ${known.join(', ')}` : `standard: ${STANDARD_CALIBRATORS.join(', ')}`}; a plugin listed in "plugins" can register more)`,
   );
 }

@@ -79,11 +79,27 @@ function axisAttr(q: Quantizer): Record<string, number> {
 }
 
 /** x → QuantizeLinear → DequantizeLinear; returns the dequantized value. */
-function addQdqPair(g: Graph, x: Value, q: Quantizer): Value {
+export function addQdqPair(g: Graph, x: Value, q: Quantizer): Value {
   const [scale, zp] = scaleZp(g, x.name, q);
   const quant = g.addNode({ opType: 'QuantizeLinear', name: g.uniqueName(`${x.name}_QuantizeLinear`), inputs: [x, scale, zp], outputs: [g.addValue(`${x.name}_quantized`)], attrs: axisAttr(q) });
-  const deq = g.addNode({ opType: 'DequantizeLinear', name: g.uniqueName(`${x.name}_DequantizeLinear`), inputs: [quant.output(), scale, zp], outputs: [g.addValue(`${x.name}_dequantized`)], attrs: axisAttr(q) });
+  const ints = narrowToBits(g, quant.output(), q);
+  const deq = g.addNode({ opType: 'DequantizeLinear', name: g.uniqueName(`${x.name}_DequantizeLinear`), inputs: [ints, scale, zp], outputs: [g.addValue(`${x.name}_dequantized`)], attrs: axisAttr(q) });
   return deq.output();
+}
+
+/**
+ * Below 8 bits, QuantizeLinear still saturates at the int8/uint8 limits: a Clip on the
+ * integers gives the narrower range (e.g. [-7, 7] at 4 bits) so the model computes what
+ * fakeQuantize does. (TensorRT has no sub-8-bit activations: such a model is a simulation.)
+ */
+function narrowToBits(g: Graph, ints: Value, q: Quantizer): Value {
+  if (q.config.nBits >= 8) return ints;
+  const { qmin, qmax } = integerRange(q.config);
+  const type = qTypeOf(q);
+  const bound = (v: number, suffix: string) =>
+    g.addInitializer(`${ints.name}_${suffix}`, Tensor.fromArray(type === DataType.INT8 ? Int8Array.of(v) : Uint8Array.of(v), [], type));
+  const clip = g.addNode({ opType: 'Clip', name: g.uniqueName(`${ints.name}_Clip${q.config.nBits}bit`), inputs: [ints, bound(qmin, 'qmin'), bound(qmax, 'qmax')], outputs: [g.addValue(`${ints.name}_${q.config.nBits}bit`)] });
+  return clip.output();
 }
 
 /** Quantized weight initializer → DequantizeLinear. */

@@ -6,3 +6,5 @@ export * from './quantized-model.js';
 export * from './insert-qdq.js';
 export { exportQdq, MIN_QDQ_OPSET, type ExportOptions } from './export-qdq.js';
 export { roundHalfEven } from './rounding.js';
+export * from './exclude.js';
+export * from './overrides.js';

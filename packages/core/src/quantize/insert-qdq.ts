@@ -2,15 +2,21 @@ import type { Model } from '../ir/model.js';
 import type { Value } from '../ir/value.js';
 import { DataType } from '../ir/dtype.js';
 import { QdqPoint, weightAxis, type PatternMatch } from '../patterns/pattern.js';
-import { quantConfig, type QuantConfig, type QuantConfigInput } from './config.js';
+import { quantConfig, tensorQuantConfig, type QuantConfig, type QuantConfigInput } from './config.js';
 import { QuantStub } from './quant-stub.js';
 import { WeightFakeQuantize } from './weight-fake-quantize.js';
 import { QuantizedModel } from './quantized-model.js';
 import type { Quantizer } from './quantizer.js';
+import { partitionMatches, type ExcludeRules } from './exclude.js';
+import { checkOverride, matchOverrideFor, mergeWidest, type QuantOverrides, type TensorOverride } from './overrides.js';
 
 export interface InsertQdqOptions {
   /** Quantization settings; defaults are TensorRT's (int8 symmetric, per-channel weights). */
   config?: QuantConfig | QuantConfigInput;
+  /** Matches to keep in float (by node name, op type, pattern, or match). */
+  exclude?: ExcludeRules;
+  /** Per-tensor / per-match bit width, symmetry, per-channel, fixed amax. */
+  overrides?: QuantOverrides;
 }
 
 /**
@@ -25,11 +31,30 @@ export function insertQdq(model: Model, matches: readonly PatternMatch[], option
   const stubs = new Map<Value, QuantStub>();
   const weights = new Map<Value, WeightFakeQuantize>();
   const quantizers: Quantizer[] = [];
-
   for (const m of matches) {
     if (!inGraph.has(m.anchor)) {
       throw new Error(`insertQdq: match ${m.pattern.name} at ${m.anchor.describe()} is not from this model; pass the model returned by transform() with its matches`);
     }
+  }
+  const exclusion = partitionMatches(matches, options.exclude);
+  const overrides = options.overrides;
+  const tensorOverride = (v: Value): TensorOverride | undefined => {
+    const o = overrides?.tensors?.[v.name];
+    if (o) checkOverride(o, `overrides.tensors["${v.name}"]`);
+    return o;
+  };
+  // A stub shared by several matches takes the widest of their activation overrides.
+  const activationOverrides = new Map<Value, TensorOverride>();
+  for (const m of exclusion.kept) {
+    const o = matchOverrideFor(m, overrides).activation;
+    if (!o) continue;
+    for (const point of m.qdqPoints) {
+      const v = m.roles[point];
+      if (v) activationOverrides.set(v, mergeWidest(activationOverrides.get(v), o));
+    }
+  }
+
+  for (const m of exclusion.kept) {
     if (m.qdqPoints.length === 0) continue;
     const members = new Set(m.nodes);
     for (const point of m.qdqPoints) {
@@ -41,7 +66,9 @@ export function insertQdq(model: Model, matches: readonly PatternMatch[], option
       if (point === QdqPoint.OUTPUT && model.graph.outputs.includes(v)) continue; // the model's outputs stay float
       let stub = stubs.get(v);
       if (!stub) {
-        stub = new QuantStub(v, config.activation);
+        const o = { ...activationOverrides.get(v), ...tensorOverride(v) };
+        stub = new QuantStub(v, tensorQuantConfig({ ...config.activation, ...withoutAmax(o) }));
+        if (o.amax !== undefined) stub.fixRange(o.amax);
         stubs.set(v, stub);
         quantizers.push(stub);
       }
@@ -58,7 +85,9 @@ export function insertQdq(model: Model, matches: readonly PatternMatch[], option
       const axis = weightAxis(spec, m);
       let wq = weights.get(w);
       if (!wq) {
-        wq = new WeightFakeQuantize(w, config.weight, axis);
+        const o = { ...matchOverrideFor(m, overrides).weight, ...tensorOverride(w) };
+        wq = new WeightFakeQuantize(w, tensorQuantConfig({ ...config.weight, ...withoutAmax(o) }), axis);
+        if (o.amax !== undefined) wq.setRange({ amax: o.amax, min: -o.amax, max: o.amax });
         weights.set(w, wq);
         quantizers.push(wq);
       } else if (wq.axis !== null && wq.axis !== axis) {
@@ -67,5 +96,10 @@ export function insertQdq(model: Model, matches: readonly PatternMatch[], option
       wq.addRequest(m);
     }
   }
-  return new QuantizedModel(model, matches, quantizers, config);
+  return new QuantizedModel(model, matches, quantizers, config, { excluded: exclusion.excluded, unusedExcludeRules: exclusion.unused, exclude: options.exclude, overrides });
+}
+
+function withoutAmax(o: TensorOverride): Omit<TensorOverride, 'amax'> {
+  const { amax: _amax, ...rest } = o;
+  return rest;
 }

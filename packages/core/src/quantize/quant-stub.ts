@@ -16,6 +16,8 @@ export class QuantStub implements Quantizer {
   readonly zeroPoint = new Int32Array([0]);
   /** The observed range (after calibration). */
   range: CalibrationRange | null = null;
+  /** A range the user fixed (an override's amax): calibration leaves it alone. */
+  fixed = false;
   private readonly _matches: PatternMatch[] = [];
   private readonly _uses: Use[] = [];
 
@@ -45,6 +47,12 @@ export class QuantStub implements Quantizer {
     const { scale, zeroPoint } = scaleFor(range, this.config);
     this.scale[0] = scale;
     this.zeroPoint[0] = zeroPoint;
+  }
+
+  /** Fixes the range to [-amax, amax] (calibration skips this stub). */
+  fixRange(amax: number): void {
+    this.setRange({ amax, min: -amax, max: amax });
+    this.fixed = true;
   }
 
   fakeQuantize(values: Float32Array): Float32Array {

@@ -6,6 +6,19 @@ import type { QuantConfig } from './config.js';
 import { QuantStub } from './quant-stub.js';
 import { WeightFakeQuantize } from './weight-fake-quantize.js';
 import { exportQdq, type ExportOptions } from './export-qdq.js';
+import type { ExcludedMatch, ExcludeRules } from './exclude.js';
+import type { QuantOverrides } from './overrides.js';
+
+/** What insertQdq left out, and why. */
+export interface PlacementInfo {
+  /** Matches kept in float, each with the rule that caught it. */
+  excluded: readonly ExcludedMatch[];
+  /** Exclude rules that caught nothing (usually a typo). */
+  unusedExcludeRules: readonly string[];
+  /** The rules insertQdq was given (to re-place the same model with more exclusions). */
+  exclude?: ExcludeRules;
+  overrides?: QuantOverrides;
+}
 
 /**
  * A transformed FP32 model with its quantizers attached. The graph itself stays float
@@ -18,6 +31,7 @@ export class QuantizedModel implements Exportable {
     readonly matches: readonly PatternMatch[],
     private readonly _quantizers: readonly Quantizer[],
     readonly config: QuantConfig,
+    readonly placement: PlacementInfo = { excluded: [], unusedExcludeRules: [] },
   ) {}
 
   quantizers(kind?: QuantizerKind): Quantizer[] {

@@ -37,8 +37,11 @@ export interface Progress {
   readonly mode: ProgressMode;
   /** One batch done, holding `samples` samples (default 1). */
   tick(samples?: number): void;
-  /** Ends the display (prints the summary line in lines mode). Idempotent. */
-  stop(): void;
+  /**
+   * Ends the display (prints the summary line in lines mode). Idempotent. `completed:
+   * false` (the loop failed) prints no summary: the error says what happened.
+   */
+  stop(completed?: boolean): void;
 }
 
 function truthy(v: string | undefined): boolean {
@@ -118,9 +121,10 @@ export function createProgress(options: ProgressOptions): Progress {
           stream.write(line());
         }
       },
-      stop() {
+      stop(completed = true) {
         if (stopped) return;
         stopped = true;
+        if (!completed) return;
         const { elapsed, rate } = stats();
         stream.write(`${label}: done, ${plural(batches, 'batch')}, ${plural(samples, 'sample')} in ${formatDuration(elapsed)} (${formatRate(rate)} samples/s)\n`);
       },

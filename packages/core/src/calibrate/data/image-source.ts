@@ -6,11 +6,12 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import sharp, { type OutputInfo } from 'sharp';
+import type { OutputInfo } from 'sharp';
 import { DataError } from './errors.js';
 import { listDataFiles } from './files.js';
 import { NotRegularFileError, nonRegularKind, readRegularFile } from '../../util/file-kind.js';
-import { resolveNormalization, type ChannelNormalization, type Normalization } from './normalize.js';
+import { loadSharp } from './sharp.js';
+import { describeNormalization, resolveNormalization, type ChannelNormalization, type Normalization } from './normalize.js';
 import { resolveInput, resolveSourceOptions, type CalibrationBatch, type CalibrationDataSource, type SourceOptions } from './source.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'] as const;
@@ -32,6 +33,11 @@ export interface ImageTransform {
   kernel?: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos3';
   /** Images decoded at once (default min(4, cores)). */
   concurrency?: number;
+  /**
+   * Tensor layout: "nchw" (PyTorch) or "nhwc" (TensorFlow / Keras exports). Default: the
+   * model input's, read from where its 1 or 3 channels sit; else "nchw".
+   */
+  layout?: 'nchw' | 'nhwc';
 }
 
 export interface ImageSourceOptions extends SourceOptions, ImageTransform {}
@@ -58,6 +64,7 @@ interface Resolved {
   channels: 1 | 3;
   norm: ChannelNormalization;
   kernel: NonNullable<ImageTransform['kernel']>;
+  layout: 'nchw' | 'nhwc';
 }
 
 function positiveInt(name: string, v: unknown, where: string): number {
@@ -73,6 +80,7 @@ function positiveInt(name: string, v: unknown, where: string): number {
  */
 export async function loadImage(file: string, t: Resolved, out: Float32Array, offset: number): Promise<void> {
   let raw: { data: Buffer; info: OutputInfo };
+  const sharp = await loadSharp();
   try {
     const bytes = await readRegularFile(file);
     const meta = await sharp(bytes).metadata();
@@ -107,6 +115,20 @@ export async function loadImage(file: string, t: Resolved, out: Float32Array, of
   }
   const { scale, mean, std } = t.norm;
   const src = info.channels;
+  if (t.layout === 'nhwc') {
+    // Interleaved: out[(p * C + c)], the channel last.
+    const C = t.channels;
+    for (let p = 0; p < plane; p++) {
+      const i = p * src;
+      if (C === 3) {
+        for (let c = 0; c < 3; c++) out[offset + p * 3 + c] = (data[i + (src === 3 ? c : 0)]! * scale - mean[c]!) / std[c]!;
+      } else {
+        const v = src === 1 ? data[i]! : (data[i]! * 19595 + data[i + 1]! * 38470 + data[i + 2]! * 7471 + 0x8000) >> 16;
+        out[offset + p] = (v * scale - mean[0]!) / std[0]!;
+      }
+    }
+    return;
+  }
   if (t.channels === 3) {
     for (let c = 0; c < 3; c++) {
       const m = mean[c]!;
@@ -128,10 +150,15 @@ export async function loadImage(file: string, t: Resolved, out: Float32Array, of
 
 /** Resolves the preprocessing from options and the model input's shape. */
 export function resolveImageTransform(options: ImageSourceOptions, modelDims: readonly (number | string | null)[] | undefined, where: string): Resolved {
-  const fixed = (i: number): number | undefined => {
+  const dimAt = (i: number): number | undefined => {
     const d = modelDims?.length === 4 ? modelDims[i] : undefined;
     return typeof d === 'number' && d > 0 ? d : undefined;
   };
+  const isChannels = (d: number | undefined) => d === 1 || d === 3;
+  const layout = options.layout ?? (isChannels(dimAt(3)) && !isChannels(dimAt(1)) ? 'nhwc' : 'nchw');
+  if (layout !== 'nchw' && layout !== 'nhwc') throw new DataError('invalid-option', `${where}: layout must be "nchw" or "nhwc", got ${String(layout)}`);
+  // fixed(1) = C, fixed(2) = H, fixed(3) = W whatever the layout.
+  const fixed = (i: number): number | undefined => dimAt(layout === 'nchw' ? i : i === 1 ? 3 : i - 1);
   let cropH: number | undefined;
   let cropW: number | undefined;
   if (options.crop !== undefined) {
@@ -154,8 +181,10 @@ export function resolveImageTransform(options: ImageSourceOptions, modelDims: re
   if (modelC !== undefined && modelC !== channels) {
     throw new DataError('invalid-option', `${where}: channels ${channels} but the model input has ${modelC} channels`);
   }
-  const norm = resolveNormalization({ ...options.normalize, scale: options.normalize?.scale ?? 1 / 255 }, channels, where);
-  return { resize, cropH, cropW, channels, norm, kernel: options.kernel ?? 'linear' };
+  // 8-bit pixels are scaled to [0, 1] unless the normalisation (or its preset) says otherwise.
+  const given = options.normalize;
+  const norm = resolveNormalization(given?.preset !== undefined || given?.scale !== undefined ? given : { ...given, scale: 1 / 255 }, channels, where);
+  return { resize, cropH, cropW, channels, norm, kernel: options.kernel ?? 'linear', layout };
 }
 
 /** Opens a folder of images (or one image file) as a data source. */
@@ -169,6 +198,7 @@ export async function imageFolderSource(path: string, options: ImageSourceOption
     throw new DataError('empty', `no calibration samples in ${path} (no ${IMAGE_EXTENSIONS.join('/')} images)`, { path });
   }
   const input = resolveInput(options, path);
+  await loadSharp(); // a missing sharp is reported before any work
   const t = resolveImageTransform(options, input.info?.dims, path);
   const concurrency = options.concurrency !== undefined ? positiveInt('concurrency', options.concurrency, path) : Math.min(4, os.availableParallelism());
   const selected = files.slice(0, Math.min(files.length, limit));
@@ -191,7 +221,8 @@ export async function imageFolderSource(path: string, options: ImageSourceOption
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, batchFiles.length) }, worker));
-    const tensor = new ort.Tensor('float32', out, [batchFiles.length, t.channels, t.cropH, t.cropW]);
+    const dims = t.layout === 'nhwc' ? [batchFiles.length, t.cropH, t.cropW, t.channels] : [batchFiles.length, t.channels, t.cropH, t.cropW];
+    const tensor = new ort.Tensor('float32', out, dims);
     return { inputs: { [input.name]: tensor }, index: b, samples: batchFiles.length };
   };
 
@@ -210,6 +241,8 @@ export async function imageFolderSource(path: string, options: ImageSourceOption
     description: path,
     totalSamples: selected.length,
     totalBatches,
+    normalization: `${describeNormalization(options.normalize, 1 / 255)}; resize ${t.resize}, center crop ${t.cropH}×${t.cropW}, ${t.channels === 3 ? 'RGB' : 'grayscale'}, ${t.layout.toUpperCase()}`,
+    normalizationGiven: options.normalize !== undefined && Object.values(options.normalize).some((v) => v !== undefined),
     [Symbol.asyncIterator]: iterate,
   };
 }

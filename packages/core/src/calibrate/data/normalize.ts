@@ -6,6 +6,11 @@
 import { DataError } from './errors.js';
 
 export interface Normalization {
+  /**
+   * A named set of scale / mean / std (see NORMALIZATION_PRESETS: "imagenet", "inception",
+   * "clip", "unit", "raw"); `scale`, `mean`, `std` given beside it override its values.
+   */
+  preset?: NormalizationPreset;
   /** Multiplies raw values first (1/255 for 8-bit pixels). Default 1. */
   scale?: number;
   /** Subtracted per channel (one value for all channels, or one per channel). Default 0. */
@@ -34,8 +39,51 @@ function expand(name: string, value: number | readonly number[] | undefined, fal
   return out;
 }
 
+/** The normalisations models are trained with, by the name their docs use. */
+export const NORMALIZATION_PRESETS = Object.freeze({
+  /** torchvision's ImageNet models (ResNet, MobileNet, ViT, ...). */
+  imagenet: { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+  /** Inception / TensorFlow "tf" mode, timm's Inception-style models: pixels to [-1, 1]. */
+  inception: { scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+  /** OpenAI CLIP's image encoders. */
+  clip: { scale: 1 / 255, mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] },
+  /** ToTensor only: pixels to [0, 1] (YOLO models, many detectors). */
+  unit: { scale: 1 / 255 },
+  /** Pixel values as they are, 0–255. */
+  raw: { scale: 1 },
+} satisfies Record<string, Omit<Normalization, 'preset'>>);
+
+export type NormalizationPreset = keyof typeof NORMALIZATION_PRESETS;
+
+/** A Normalization with its preset expanded (its own scale / mean / std win). */
+export function expandPreset(norm: Normalization, where: string): Omit<Normalization, 'preset'> {
+  if (norm.preset === undefined) return norm;
+  const base = (NORMALIZATION_PRESETS as Record<string, Omit<Normalization, 'preset'>>)[String(norm.preset).toLowerCase()];
+  if (!base) {
+    throw new DataError('invalid-option', `${where}: unknown normalisation preset "${norm.preset}" (presets: ${Object.keys(NORMALIZATION_PRESETS).join(', ')})`);
+  }
+  const { preset: _preset, ...own } = norm;
+  return { ...base, ...Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)) };
+}
+
+/** One line saying what a normalisation does, for reports: `imagenet: x/255, mean [..], std [..]`. */
+export function describeNormalization(norm: Normalization | undefined, defaultScale = 1): string {
+  if (!norm) return defaultScale === 1 ? 'none (values as stored)' : `x·${formatScale(defaultScale)} only (no mean/std)`;
+  const n = expandPreset(norm, 'normalize');
+  const scale = n.scale ?? defaultScale;
+  const list = (v: number | readonly number[] | undefined) => (v === undefined ? undefined : typeof v === 'number' ? String(v) : `[${v.join(', ')}]`);
+  const parts = [scale !== 1 ? `x·${formatScale(scale)}` : 'x', n.mean !== undefined ? `mean ${list(n.mean)}` : '', n.std !== undefined ? `std ${list(n.std)}` : ''].filter(Boolean);
+  return `${norm.preset ? `${norm.preset}: ` : ''}${parts.join(', ')}`;
+}
+
+function formatScale(s: number): string {
+  const inv = 1 / s;
+  return Math.abs(inv - Math.round(inv)) < 1e-9 ? `1/${Math.round(inv)}` : String(s);
+}
+
 /** Checks a Normalization against a channel count and expands it. */
-export function resolveNormalization(norm: Normalization, channels: number, where: string): ChannelNormalization {
+export function resolveNormalization(given: Normalization, channels: number, where: string): ChannelNormalization {
+  const norm = expandPreset(given, where);
   const scale = norm.scale ?? 1;
   if (typeof scale !== 'number' || !Number.isFinite(scale)) {
     throw new DataError('invalid-option', `${where}: normalisation scale must be a finite number, got ${String(norm.scale)}`);

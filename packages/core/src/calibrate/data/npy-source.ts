@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { DataError } from './errors.js';
 import { listDataFiles } from './files.js';
 import { allocateNpyArray, openNpy, readNpyHeader, type NpyArray, type NpyArrayType, type NpyFile, type NpyHeader } from './npy.js';
-import { normalizePlanar, resolveNormalization, type ChannelNormalization, type Normalization } from './normalize.js';
+import { describeNormalization, normalizePlanar, resolveNormalization, type ChannelNormalization, type Normalization } from './normalize.js';
 import {
   resolveInput,
   resolveSourceOptions,
@@ -163,6 +163,7 @@ export async function npySource(path: string, options: NpySourceOptions = {}): P
     description: path,
     totalSamples,
     totalBatches: Math.ceil(totalSamples / batchSize),
+    normalization: describeNormalization(options.normalize),
     [Symbol.asyncIterator]: iterate,
   };
 }

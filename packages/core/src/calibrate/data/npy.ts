@@ -345,3 +345,40 @@ export function writeNpy(path: string, data: NpyWritable, shape: readonly number
     fs.closeSync(fd);
   }
 }
+
+/**
+ * Decodes a whole .npy held in memory (a member of an .npz archive): the array, as the
+ * element type `readRows` would give (float64 / float16 become float32), and its shape.
+ */
+export function parseNpyBytes(path: string, bytes: Uint8Array): { data: NpyArray; shape: number[]; dtype: NpyDtype } {
+  if (os.endianness() !== 'LE') fail(path, 'reading .npy data needs a little-endian host');
+  if (bytes.length < 10 || !MAGIC.equals(bytes.subarray(0, MAGIC.length))) fail(path, 'not a .npy array: bad magic (expected "\\x93NUMPY")');
+  const major = bytes[6]!;
+  if (major !== 1 && major !== 2 && major !== 3) fail(path, `unsupported .npy format version ${major}.${bytes[7]}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lenBytes = major === 1 ? 2 : 4;
+  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const dataOffset = 8 + lenBytes + headerLen;
+  if (bytes.length < dataOffset) fail(path, 'truncated .npy header', 'npy-truncated');
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset + 8 + lenBytes, headerLen).toString(major === 3 ? 'utf8' : 'latin1');
+  const { descr, fortranOrder, shape } = parseNpyHeaderText(path, text);
+  const info = resolveDtype(path, descr);
+  if (fortranOrder && shape.filter((d) => d > 1).length > 1) fail(path, 'fortran_order (column-major) arrays are not supported; save a C-ordered copy');
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (bytes.length - dataOffset < n * info.itemSize) fail(path, `truncated data: shape ${formatShape(shape)} ${info.dtype} needs ${n * info.itemSize} bytes, the array has ${bytes.length - dataOffset}`, 'npy-truncated');
+  // Copied into an aligned array of its own (a member's data may sit at any byte offset).
+  const raw = new Uint8Array(bytes.subarray(dataOffset, dataOffset + n * info.itemSize)); // a copy (Buffer#slice would be a view)
+  let data: NpyArray;
+  if (info.dtype === 'float64') data = Float32Array.from(new Float64Array(raw.buffer, 0, n));
+  else if (info.dtype === 'float16') {
+    const h = new Uint16Array(raw.buffer, 0, n);
+    const f = new Float32Array(n);
+    for (let i = 0; i < n; i++) f[i] = fp16ToNumber(h[i]!);
+    data = f;
+  } else {
+    const out = allocateNpyArray(info.arrayType, n);
+    new Uint8Array(out.buffer).set(raw);
+    data = out;
+  }
+  return { data, shape, dtype: info.dtype };
+}

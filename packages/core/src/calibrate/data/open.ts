@@ -6,9 +6,10 @@ import { listDataFiles } from './files.js';
 import { IMAGE_EXTENSIONS, imageFolderSource, type ImageTransform } from './image-source.js';
 import { MODULE_EXTENSIONS, moduleSource } from './module-source.js';
 import { npySource, type NpySourceOptions } from './npy-source.js';
+import { npzSource } from './npz.js';
 import type { CalibrationDataSource } from './source.js';
 
-export type CalibrationDataKind = 'npy' | 'images' | 'module';
+export type CalibrationDataKind = 'npy' | 'npz' | 'images' | 'module';
 
 export interface CalibrationDataOptions extends NpySourceOptions, ImageTransform {
   /** Force the kind of source instead of guessing from the path. */
@@ -23,11 +24,12 @@ export async function detectDataKind(path: string): Promise<CalibrationDataKind>
   if (!st.isDirectory()) {
     const ext = nodePath.extname(path).toLowerCase();
     if (ext === '.npy') return 'npy';
+    if (ext === '.npz') return 'npz';
     if ((IMAGE_EXTENSIONS as readonly string[]).includes(ext)) return 'images';
     if ((MODULE_EXTENSIONS as readonly string[]).includes(ext)) return 'module';
     throw new DataError(
       'invalid-option',
-      `${path}: unknown calibration data type '${ext || '(no extension)'}'; expected .npy, an image (${IMAGE_EXTENSIONS.join(', ')}), a JS/TS module or a folder`,
+      `${path}: unknown calibration data type '${ext || '(no extension)'}'; expected .npy, .npz, an image (${IMAGE_EXTENSIONS.join(', ')}), a JS/TS module or a folder`,
       { path },
     );
   }
@@ -46,6 +48,9 @@ export async function openCalibrationData(path: string, options: CalibrationData
   switch (kind) {
     case 'npy':
       return npySource(path, options);
+    case 'npz':
+      if (options.normalize) throw new DataError('invalid-option', `${path}: normalisation applies to .npy files and images; store the .npz arrays normalised`, { path });
+      return npzSource(path, options);
     case 'images':
       return imageFolderSource(path, options);
     case 'module':

@@ -23,6 +23,10 @@ export interface CalibrationDataSource extends AsyncIterable<CalibrationBatch> {
   readonly totalSamples?: number;
   /** Batches one iteration yields, when known in advance. */
   readonly totalBatches?: number;
+  /** What was done to the values as they were read, for reports (image folders, .npy with a normalisation). */
+  readonly normalization?: string;
+  /** Image folders: whether the caller chose a normalisation (false: the default x/255 only), for the "no normalisation" warning. */
+  readonly normalizationGiven?: boolean;
 }
 
 export interface SourceOptions {

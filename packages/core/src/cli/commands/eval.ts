@@ -39,7 +39,7 @@ export function registerEval(program: Command, io: CliIO): void {
       ...(flags.ref ? { ref: path.resolve(flags.ref) } : {}),
       ...(flags.batchSize !== undefined ? { batchSize: flags.batchSize } : {}),
       ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
-      ...(flags.progress === false ? { progress: false } : {}),
+      progress: flags.progress !== false && process.stderr.isTTY === true,
     });
     if (report.labelsOutOfRange) io.err(`qdeploy: warning: ${labelWarning(report)}\n`);
     if (flags.json) printJson(io, report);

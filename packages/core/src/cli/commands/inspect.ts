@@ -1,8 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { addExcludeOptions, withExcludeFlags, type ExcludeFlags } from '../placement-options.js';
 import { addCommonOptions, cliPluginSpecs, collect, keyValue, printJson, type CliIO } from '../options.js';
 
-interface InspectFlags {
+interface InspectFlags extends ExcludeFlags {
   backend?: string;
   plugin?: string[];
   backendOption?: Record<string, unknown>;
@@ -21,6 +22,7 @@ export function registerInspect(program: Command, io: CliIO): void {
     .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
     .option('-c, --config <file>', 'take backend, plugins and quant settings from a config file')
     .option('--explain', "for each node left unmatched, say why each fusion pattern ending in its op did not match");
+  addExcludeOptions(cmd);
   addCommonOptions(cmd, { json: true });
   cmd.action(async (model: string, flags: InspectFlags) => {
     const { loadConfig } = await import('../../config/load.js');
@@ -31,7 +33,7 @@ export function registerInspect(program: Command, io: CliIO): void {
       backendOptions: flags.backendOption || config?.backendOptions ? { ...config?.backendOptions, ...flags.backendOption } : undefined,
       plugins: [...(config?.plugins ?? []), ...cliPluginSpecs(flags.plugin)],
       from: config?.dir ?? process.cwd(),
-      quant: config?.quant,
+      quant: withExcludeFlags(config?.quant, flags),
       explain: flags.explain,
     });
     if (flags.json) printJson(io, report);

@@ -34,10 +34,10 @@ export async function inputCalibrator(
 ): Promise<string | null> {
   const inputs = new Set<unknown>(quantized.model.graph.inputs);
   if (!quantized.stubs().some((s) => inputs.has(s.tensor))) return null;
-  if (cal.inputMethod === null || cal.inputMethod === method) return null;
+  if (cal.inputMethod === null) return null;
   if (cal.inputMethod !== undefined) {
-    await ensureCalibrator(cal.inputMethod, { from });
-    return cal.inputMethod;
+    const chosen = await ensureCalibrator(cal.inputMethod, { from });
+    return chosen === method ? null : chosen;
   }
   try {
     await ensureCalibrator('minmax', { from });

@@ -8,6 +8,7 @@ import type { Pattern } from '../../patterns/pattern.js';
 import { backendPatterns, type Backend } from '../../plugins/backend.js';
 import { loadBackend, loadPlugins } from '../../plugins/load.js';
 import type { QuantConfigInput } from '../../quantize/config.js';
+import type { InsertQdqOptions } from '../../quantize/insert-qdq.js';
 import { UsageError } from '../errors.js';
 
 /** Where plugins come from and how the user is told things. */
@@ -29,6 +30,11 @@ export function mergeQuantConfig(base: QuantConfigInput | undefined, user: Quant
   const skip = user?.skipWeightQuantFor ?? base?.skipWeightQuantFor;
   if (skip) out.skipWeightQuantFor = [...skip];
   return out;
+}
+
+/** The exclusions and overrides of the user's quant settings, as insertQdq takes them. */
+export function placementOptions(user: QuantSettings | undefined): Pick<InsertQdqOptions, 'exclude' | 'overrides'> {
+  return { exclude: user?.exclude, overrides: user?.overrides };
 }
 
 /** Loads the context's plugins, then the backend. */

@@ -14,3 +14,5 @@ export { formatInspectReport, inspectModel, type InspectOptions, type InspectRep
 export { checkModel, formatCheckReport, type CheckReport } from './check.js';
 export { buildWithBackend, formatBuildReport } from './build.js';
 export { runConfig, type RunOptions, type RunReport } from './run.js';
+export { analyzeModel, formatAnalyzeReport, type AnalyzeModelOptions, type AnalyzeSummary } from './analyze.js';
+export { tuneModel, formatTuneReport, type TuneModelOptions, type TuneSummary } from './tune.js';

@@ -6,8 +6,9 @@ import { displayPath } from '../../config/load.js';
 import { countMatches, transform } from '../../patterns/transform.js';
 import type { PatternMatch } from '../../patterns/pattern.js';
 import { insertQdq } from '../../quantize/insert-qdq.js';
+import { matchId } from '../../quantize/exclude.js';
 import { formatCounts, formatShape, table } from '../format.js';
-import { byOpType, configuredPatterns, mergeQuantConfig, prepareBackend, type PipelineContext } from './context.js';
+import { byOpType, configuredPatterns, mergeQuantConfig, placementOptions, prepareBackend, type PipelineContext } from './context.js';
 import { loadInputModel } from './model-files.js';
 
 export interface InspectOptions extends PipelineContext {
@@ -32,6 +33,10 @@ export interface InspectReport {
   weightQuantizers: { tensor: string; shape: number[]; axis: number | null; channels: number; perChannel: boolean; for: { pattern: string; anchor: string; node: string }[] }[];
   unmatched: { byOpType: Record<string, number>; nodes: { name: string; opType: string }[] };
   counts: { QuantStub: number; WeightFakeQuantize: number };
+  /** Matches kept in float by quant.exclude, and the rule that caught each. */
+  excluded: { id: string; pattern: string; anchor: string; rule: { kind: string; value: string; node?: string } }[];
+  /** Exclude rules that caught no match. */
+  unusedExcludeRules: string[];
   /** With `explain`: why patterns did not match at unmatched nodes, one line each. */
   explanations?: string[];
 }
@@ -49,7 +54,7 @@ export async function inspectModel(modelPath: string, options: InspectOptions = 
     patterns: configuredPatterns(backend, options.backendOptions),
     debug: options.explain ? (line) => explanations.push(line) : undefined,
   });
-  const q = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant) });
+  const q = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant), ...placementOptions(options.quant) });
   const label = (mt: PatternMatch) => ({ pattern: mt.pattern.name, anchor: nodeName(mt.anchor) });
 
   const patterns: InspectReport['patterns'] = [];
@@ -94,6 +99,8 @@ export async function inspectModel(modelPath: string, options: InspectOptions = 
     })),
     unmatched: { byOpType: byOpType(result.unmatched), nodes: result.unmatched.map((n) => ({ name: nodeName(n), opType: n.opType })) },
     counts: q.counts(),
+    excluded: q.placement.excluded.map((e) => ({ id: matchId(e.match), ...label(e.match), rule: { ...e.rule } })),
+    unusedExcludeRules: [...q.placement.unusedExcludeRules],
     ...(options.explain ? { explanations } : {}),
   };
 }
@@ -124,6 +131,14 @@ export function formatInspectReport(r: InspectReport): string {
       : '  none',
   );
   out.push('');
+  if (r.excluded.length || r.unusedExcludeRules.length) {
+    out.push(`excluded (${r.excluded.length}): matches kept in float, no Q/DQ of their own (a stub another match still needs stays)`);
+    if (r.excluded.length) {
+      out.push(table(r.excluded.map((e) => [e.pattern, cut(e.id, 40), `${e.rule.kind} ${e.rule.value}${e.rule.node && e.rule.node !== e.rule.value ? ` (node ${cut(e.rule.node, 32)})` : ''}`]), ['pattern', 'match (anchor)', 'rule']));
+    }
+    for (const u of r.unusedExcludeRules) out.push(`  warning: exclude rule "${u}" caught no match`);
+    out.push('');
+  }
   out.push(`QuantStub (${r.counts.QuantStub}): activation tensors that get Q→DQ, and the matches that asked`);
   out.push(
     r.quantStubs.length

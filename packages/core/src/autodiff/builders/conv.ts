@@ -1,0 +1,98 @@
+import type { GradientContext } from '../context.js';
+import type { Value } from '../../ir/value.js';
+import { registerGradient } from '../registry.js';
+import { outputPadding, product, windowAttrs, windowOf, type Window } from './window.js';
+
+// Conv: Y[n,m] = Σ_c W[m,c] ⋆ X[n,c] (+ B[m]), in groups.
+registerGradient('Conv', {
+  build(ctx) {
+    const { x, w, dy, xs, ws, ys } = convOperands(ctx);
+    const win = windowOf(ctx, xs.slice(2), ws.slice(2));
+    const group = ctx.attr('group', 1);
+    const dx = ctx.needsGradient(0) ? convInputGradient(ctx, dy, w, xs, ys, ws, win, group) : null;
+    const dw = ctx.needsGradient(1) ? convWeightGradient(ctx, x, dy, xs, ys, ws, win, group) : null;
+    const db = ctx.needsGradient(2) ? ctx.emit.reduceSum(dy, ys, [0, ...ys.slice(2).map((_, i) => i + 2)], false) : null;
+    return [dx, dw, db];
+  },
+});
+
+/** X, W, dY and their static shapes (Conv and ConvTranspose). */
+export function convOperands(ctx: GradientContext) {
+  const x = ctx.input(0);
+  const w = ctx.input(1);
+  return { x, w, dy: ctx.outputGradient()!, xs: ctx.shape(x), ws: ctx.shape(w), ys: ctx.shape(ctx.output()) };
+}
+
+/**
+ * dX: the adjoint of a conv is the transposed conv with the same weight and window. For a
+ * stride-1 conv that is also a plain Conv of dY by the kernel flipped in space with its
+ * in/out channels swapped (per group), padded by d·(k−1) − p: onnxruntime's Conv kernel
+ * is much faster than its ConvTranspose, and flipping the weight is cheap.
+ */
+function convInputGradient(
+  ctx: GradientContext, dy: Value, w: Value,
+  xs: readonly number[], ys: readonly number[], ws: readonly number[], win: Window, group: number,
+): Value {
+  const e = ctx.emit;
+  const r = win.kernel.length;
+  const pads = win.pads.map((p, i) => win.dilations[i % r]! * (win.kernel[i % r]! - 1) - p);
+  if (win.strides.some((s) => s !== 1) || pads.some((p) => p < 0)) {
+    return ctx.op('ConvTranspose', [dy, w], { ...windowAttrs(win), group, output_padding: outputPadding(win, ys.slice(2), xs.slice(2)) }, xs);
+  }
+  const [m, cg] = [ws[0]!, ws[1]!];
+  const mg = m / group;
+  const k = ws.slice(2);
+  let wt = w;
+  if (cg !== 1 || mg !== 1) {
+    const grouped = e.transpose(e.reshape(w, [group, mg, cg, ...k]), [0, 2, 1, ...k.map((_, i) => i + 3)]);
+    wt = e.reshape(grouped, [group * cg, mg, ...k]);
+  }
+  if (k.some((d) => d > 1)) {
+    const axes = k.map((_, i) => i + 2);
+    wt = ctx.op('Slice', [wt, e.int64(k.map(() => -1)), e.int64(k.map((d) => -d - 1)), e.int64(axes), e.int64(k.map(() => -1))], {}, e.shapeOf(wt));
+  }
+  return ctx.op('Conv', [dy, wt], { kernel_shape: win.kernel, strides: win.strides, dilations: win.dilations, pads, group }, xs);
+}
+
+/**
+ * dW[m,c,k] = Σ_{n,l} dY[n,m,l] · P[n,c,k,l], where P is X's im2col (each patch
+ * position k of each channel c over the output positions l). P comes from one depthwise
+ * Conv with one-hot kernels and the sum from one batched MatMul of P by dYᵀ (only dY,
+ * smaller than P, and the weight-sized result are transposed). Measured against it and
+ * rejected: transposing P to fold the batch into one Gemm's contraction (≈2× slower), and
+ * per-kernel-position strided Slices of X each contracted by one Gemm (no faster).
+ * Shared with ConvTranspose, whose weight gradient is a Conv's with X and dY swapped.
+ */
+export function convWeightGradient(
+  ctx: GradientContext, x: Value, dy: Value,
+  xs: readonly number[], ys: readonly number[], ws: readonly number[], win: Window, group: number,
+): Value {
+  const e = ctx.emit;
+  const [n, c] = [xs[0]!, xs[1]!];
+  const m = ws[0]!;
+  const k = product(win.kernel);
+  const l = product(ys.slice(2));
+  const cg = c / group;
+  const mg = m / group;
+  const p = im2col(ctx, x, xs, ys, win, k);
+  if (cg === 1 && mg === 1) {
+    // Depthwise: no contraction over channels, so a product and a sum beat a MatMul of 1-wide rows.
+    const prod = ctx.op('Mul', [e.reshape(p, [n, c, k, l]), e.reshape(dy, [n, c, 1, l])], {}, [n, c, k, l]);
+    return e.reshape(e.reduceSum(prod, [n, c, k, l], [0, 3], false), ws);
+  }
+  const dyT = e.transpose(e.reshape(dy, [n, group, mg, l]), [0, 1, 3, 2]);
+  const prod = ctx.op('MatMul', [e.reshape(p, [n, group, cg * k, l]), dyT], {}, [n, group, cg * k, mg]);
+  const summed = e.reduceSum(prod, [n, group, cg * k, mg], [0], false);
+  return e.reshape(e.transpose(summed, [0, 2, 1]), ws);
+}
+
+/** X's patches [N, C·K, out…] in (channel, kernel position) order; X itself for a 1×1 stride-1 unpadded window. */
+function im2col(ctx: GradientContext, x: Value, xs: readonly number[], ys: readonly number[], win: Window, k: number): Value {
+  const c = xs[1]!;
+  if (k === 1 && win.strides.every((s) => s === 1) && win.pads.every((p) => p === 0)) return x;
+  const onehot = new Array<number>(c * k * k).fill(0);
+  for (let ch = 0; ch < c; ch++) for (let j = 0; j < k; j++) onehot[(ch * k + j) * k + j] = 1;
+  const kernel = ctx.emit.floats(onehot, [c * k, 1, ...win.kernel]);
+  return ctx.op('Conv', [x, kernel], { ...windowAttrs(win), group: c }, [xs[0]!, c * k, ...ys.slice(2)]);
+}
+
