@@ -6,3 +6,5 @@ export function compileSweeps(): Promise<Uint8Array>;
 export function compileWeightExtrema(): Promise<Uint8Array>;
 /** quantize-weights.wat as wabt compiles it. */
 export function compileQuantizeWeights(): Promise<Uint8Array>;
+/** scale-channels.wat as wabt compiles it. */
+export function compileScaleChannels(): Promise<Uint8Array>;

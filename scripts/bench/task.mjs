@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadModel, saveModel, transform, insertQdq, calibrate, openNpy, modelToBytes, usePlugin } from '@qdeploy/core';
+import { loadModel, transform, insertQdq, calibrate, openNpy, modelToBytes, saveModel, usePlugin } from '@qdeploy/core';
 import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
 import calibrators from '@qdeploy/calibrators';
 import { sharedFixture } from '@qdeploy/core/testing';
@@ -32,29 +32,6 @@ function calibrationRows() {
 }
 
 const tasks = {
-  // Baseline: read the model file and write it back.
-  async io(file) {
-    const t0 = now();
-    const m = loadModel(file);
-    const t1 = now();
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'qdeploy-bench-')), 'copy.onnx');
-    await saveModel(m, out);
-    return { loadMs: t1 - t0, saveMs: now() - t1, totalMs: now() - t0, peakMiB: rssMiB() };
-  },
-  // The pipeline: load → transform → insertQdq → save as QDQ.
-  async pipeline(file) {
-    const t0 = now();
-    const m = loadModel(file);
-    const t1 = now();
-    const { model, matches } = transform(m, { patterns: TENSORRT_PATTERNS });
-    const t2 = now();
-    const q = insertQdq(model, matches);
-    const t3 = now();
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'qdeploy-bench-')), 'qdq.onnx');
-    await saveModel(q.toExportModel({ quiet: true }), out);
-    const t4 = now();
-    return { loadMs: t1 - t0, transformMs: t2 - t1, insertQdqMs: t3 - t2, saveMs: t4 - t3, totalMs: t4 - t0, peakMiB: rssMiB(), nodes: model.graph.nodes.length, matches: matches.length };
-  },
   // Plain FP32 inference over the calibration batches vs calibrate() over the same batches,
   // on the trained fashion-MNIST ResNet (real images, batches of 64) or on torchvision's
   // ResNet-18 at 224×224 (synthetic images, batches of 16: its weights are random anyway).

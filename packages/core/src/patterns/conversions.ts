@@ -4,6 +4,8 @@ import { Tensor } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
 import { constant, input, op } from './dsl.js';
 import { definePattern, type Pattern, type PatternMatch } from './pattern.js';
+import { scaleChannels } from '../quantize/scale-channels.js';
+import { sliceValues } from '../quantize/channel-chunks.js';
 
 // Inference-time clean-ups every backend wants before it fuses: shared here so that
 // backends (which never import each other) list them in their tables.
@@ -69,24 +71,35 @@ function foldBatchNorm(m: PatternMatch, g: Graph): void {
   for (let c = 0; c < channels; c++) scale[c] = gamma[c]! / Math.sqrt(variance[c]! + eps);
 
   const wT = m.roles.weight!.constant()!;
-  const folded = wT.toFloat32Copy(); // scaled in place below
   const dims = wT.dims;
   // Which weight axis indexes the output channel, and the stride pattern to walk it.
   let axis = 0;
   if (layer.opType === 'ConvTranspose') axis = 1;
   if (layer.opType === 'Gemm') axis = layer.attr('transB', 0) ? 0 : 1;
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
   const perGroup = dims[axis]!;
   const groups = layer.opType === 'ConvTranspose' ? Number(layer.attr('group', 1)) : 1;
   if (perGroup * groups !== channels) throw new Error(`FoldBatchNorm: ${layer.describe()} has ${perGroup * groups} output channels but ${bn.describe()} has ${channels}`);
-  for (let o = 0; o < outer; o++) {
-    const g0 = layer.opType === 'ConvTranspose' ? (o / (outer / groups)) | 0 : 0;
-    for (let c = 0; c < perGroup; c++) {
-      const s = scale[g0 * perGroup + c]!;
-      const base = (o * perGroup + c) * inner;
-      for (let i = base; i < base + inner; i++) folded[i] = folded[i]! * s;
+  const alpha = layer.opType === 'Gemm' ? layer.attr('alpha', 1.0) : 1;
+  let folded: Tensor;
+  if (groups === 1 && alpha === 1) {
+    // Computed on first use: quantization reads the factors and never needs the product.
+    folded = Tensor.scaled(wT, scale, inner);
+  } else {
+    const source = wT.toFloat32OrBytes();
+    let w: Float32Array;
+    if (groups === 1) {
+      w = scaleChannels(source, scale, inner);
+    } else {
+      // ConvTranspose [Cin, Cout/group, …]: group g's input channels, a contiguous block, use its output channels' factors.
+      w = new Float32Array(wT.size);
+      const block = wT.size / groups;
+      for (let g0 = 0; g0 < groups; g0++) {
+        w.set(scaleChannels(sliceValues(source, g0 * block, (g0 + 1) * block), scale.subarray(g0 * perGroup, (g0 + 1) * perGroup), inner), g0 * block);
+      }
     }
+    if (alpha !== 1) for (let i = 0; i < w.length; i++) w[i] = w[i]! * alpha;
+    folded = Tensor.fromArray(w, dims);
   }
   const bias = new Float32Array(channels);
   const oldBias = layer.input(2)?.constant()?.toFloat32();
@@ -96,14 +109,12 @@ function foldBatchNorm(m: PatternMatch, g: Graph): void {
     bias[c] = (b0 - mean[c]!) * scale[c]! + beta[c]!;
   }
   if (layer.opType === 'Gemm') {
-    const alpha = layer.attr('alpha', 1.0);
-    if (alpha !== 1) for (let i = 0; i < folded.length; i++) folded[i] = folded[i]! * alpha;
     layer.setAttr('alpha', { float: 1 });
     layer.setAttr('beta', { float: 1 });
   }
   const wName = g.uniqueName(`${m.roles.weight!.name}_bnfolded`);
   const bName = g.uniqueName(`${layer.input(2)?.name ?? `${layer.name || 'layer'}.bias`}_bnfolded`);
-  layer.setInput(1, g.addInitializer(wName, Tensor.fromArray(folded, dims)));
+  layer.setInput(1, g.addInitializer(wName, folded));
   layer.setInput(2, g.addInitializer(bName, Tensor.fromArray(bias, [channels])));
   const out = bn.output(0);
   const layerOut = layer.output(0);

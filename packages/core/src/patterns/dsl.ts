@@ -20,17 +20,26 @@ export class MatchState {
   captured = new Map<string, Node>();
   /** Nodes other matches already own (fusions never share a node). */
   readonly claimed: ReadonlySet<Node>;
-  /** The deepest failure seen, for explanations. */
-  failure: { depth: number; reason: string } | null = null;
+  /**
+   * The deepest failure seen, for explanations. Its reason is made only when read: a
+   * transform tries thousands of nodes, and naming each failure cost more than matching.
+   */
+  failure: { depth: number; why: string | (() => string) } | null = null;
   depth = 0;
 
   constructor(claimed: ReadonlySet<Node> = new Set()) {
     this.claimed = claimed;
   }
 
-  fail(reason: string): false {
-    if (!this.failure || this.depth >= this.failure.depth) this.failure = { depth: this.depth, reason };
+  fail(why: string | (() => string)): false {
+    if (!this.failure || this.depth >= this.failure.depth) this.failure = { depth: this.depth, why };
     return false;
+  }
+
+  /** The deepest failure's reason, or null. */
+  reason(): string | null {
+    const why = this.failure?.why;
+    return why === undefined ? null : typeof why === 'string' ? why : why();
   }
 
   mark(): [number, Map<string, Value>, Map<string, Node>] {
@@ -94,17 +103,17 @@ export class NodePattern implements ValuePattern {
 
   matchValue(v: Value | null, s: MatchState, next: Next): boolean {
     const p = v?.producer;
-    if (!v || !p) return s.fail(`${v ? `tensor ${v.name}` : 'a missing input'} is not produced by ${this.label()}`);
+    if (!v || !p) return s.fail(() => `${v ? `tensor ${v.name}` : 'a missing input'} is not produced by ${this.label()}`);
     return this.matchNode(p, s, next);
   }
 
   matchNode(n: Node, s: MatchState, next: Next): boolean {
-    if (!this.opTypes.includes(n.opType) || n.domain !== '') return s.fail(`${n.describe()} is not ${this.label()}`);
-    if (s.claimed.has(n)) return s.fail(`${n.describe()} already belongs to another match`);
-    if (s.nodes.includes(n)) return s.fail(`${n.describe()} appears twice`);
+    if (!this.opTypes.includes(n.opType) || n.domain !== '') return s.fail(() => `${n.describe()} is not ${this.label()}`);
+    if (s.claimed.has(n)) return s.fail(() => `${n.describe()} already belongs to another match`);
+    if (s.nodes.includes(n)) return s.fail(() => `${n.describe()} appears twice`);
     if (this.options.where) {
       const ok = this.options.where(n);
-      if (ok !== true) return s.fail(`${n.describe()}: ${typeof ok === 'string' ? ok : 'condition not met'}`);
+      if (ok !== true) return s.fail(() => `${n.describe()}: ${typeof ok === 'string' ? ok : 'condition not met'}`);
     }
     const saved = s.mark();
     s.nodes.push(n);
@@ -146,10 +155,10 @@ class InputPattern implements ValuePattern {
   readonly maxNodes = 0;
   constructor(readonly role: string | null, readonly where?: (v: Value) => true | string | boolean) {}
   matchValue(v: Value | null, s: MatchState, next: Next): boolean {
-    if (!v) return s.fail(`input ${this.role ?? ''} is missing`);
+    if (!v) return s.fail(() => `input ${this.role ?? ''} is missing`);
     if (this.where) {
       const ok = this.where(v);
-      if (ok !== true) return s.fail(`tensor ${v.name}: ${typeof ok === 'string' ? ok : 'condition not met'}`);
+      if (ok !== true) return s.fail(() => `tensor ${v.name}: ${typeof ok === 'string' ? ok : 'condition not met'}`);
     }
     return bindThen(s, this.role, v, next);
   }
@@ -163,10 +172,10 @@ class ConstantPattern implements ValuePattern {
   constructor(readonly role: string | null, readonly where?: TensorPredicate) {}
   matchValue(v: Value | null, s: MatchState, next: Next): boolean {
     const t = v?.constant();
-    if (!v || !t) return s.fail(`${v ? `tensor ${v.name}` : 'a missing input'} is not a constant${this.role ? ` (${this.role})` : ''}`);
+    if (!v || !t) return s.fail(() => `${v ? `tensor ${v.name}` : 'a missing input'} is not a constant${this.role ? ` (${this.role})` : ''}`);
     if (this.where) {
       const ok = this.where(t, v);
-      if (ok !== true) return s.fail(`constant ${v.name}: ${typeof ok === 'string' ? ok : 'condition not met'}`);
+      if (ok !== true) return s.fail(() => `constant ${v.name}: ${typeof ok === 'string' ? ok : 'condition not met'}`);
     }
     return bindThen(s, this.role, v, next);
   }
@@ -211,8 +220,8 @@ class SamePattern implements ValuePattern {
   constructor(readonly role: string) {}
   matchValue(v: Value | null, s: MatchState, next: Next): boolean {
     const bound = s.roles.get(this.role);
-    if (!bound) return s.fail(`"${this.role}" is not matched yet`);
-    if (v !== bound) return s.fail(`expected tensor ${bound.name} ("${this.role}") here, found ${v?.name ?? 'nothing'}`);
+    if (!bound) return s.fail(() => `"${this.role}" is not matched yet`);
+    if (v !== bound) return s.fail(() => `expected tensor ${bound.name} ("${this.role}") here, found ${v?.name ?? 'nothing'}`);
     return next();
   }
   toString(): string {
@@ -223,11 +232,11 @@ class SamePattern implements ValuePattern {
 /** Several node patterns tried in order at the same node (a pattern root with alternatives). */
 export class NodeChoice implements ValuePattern {
   readonly alternatives: readonly NodePattern[];
+  /** The alternatives' op types, once: transform asks for them at every node. */
+  readonly opTypes: readonly string[];
   constructor(alternatives: readonly NodePattern[]) {
     this.alternatives = alternatives;
-  }
-  get opTypes(): string[] {
-    return [...new Set(this.alternatives.flatMap((a) => a.opTypes))];
+    this.opTypes = [...new Set(alternatives.flatMap((a) => a.opTypes))];
   }
   get maxNodes(): number {
     return Math.max(...this.alternatives.map((a) => a.maxNodes));
@@ -242,7 +251,7 @@ export class NodeChoice implements ValuePattern {
   }
   matchValue(v: Value | null, s: MatchState, next: Next): boolean {
     const p = v?.producer;
-    if (!v || !p) return s.fail(`${v ? `tensor ${v.name}` : 'a missing input'} is not produced by ${this.opTypes.join('/')}`);
+    if (!v || !p) return s.fail(() => `${v ? `tensor ${v.name}` : 'a missing input'} is not produced by ${this.opTypes.join('/')}`);
     return this.matchNode(p, s, next);
   }
   toString(): string {
@@ -259,7 +268,7 @@ export function choice(...alternatives: (NodePattern | NodeChoice)[]): NodeChoic
 function bindThen(s: MatchState, role: string | null, v: Value, next: Next): boolean {
   if (!role) return next();
   const had = s.roles.get(role);
-  if (had) return had === v ? next() : s.fail(`role "${role}" is bound to ${had.name} but here is ${v.name}`);
+  if (had) return had === v ? next() : s.fail(() => `role "${role}" is bound to ${had.name} but here is ${v.name}`);
   s.roles.set(role, v);
   if (next()) return true;
   s.roles.delete(role);

@@ -29,9 +29,9 @@ export function matchPattern(pattern: Pattern, anchor: Node, ctx: MatchContext):
     for (const n of s.nodes) {
       if (n === anchor) continue;
       for (const o of n.outputs) {
-        if (graphOutputs.has(o)) return s.fail(`${o.name} (from ${n.describe()}) is a graph output, so ${n.describe()} cannot be fused`);
+        if (graphOutputs.has(o)) return s.fail(() => `${o.name} (from ${n.describe()}) is a graph output, so ${n.describe()} cannot be fused`);
         const outside = o.uses.find((u) => !inside.has(u.node));
-        if (outside) return s.fail(`${o.name} (from ${n.describe()}) is also read by ${outside.node.describe()} outside the group`);
+        if (outside) return s.fail(() => `${o.name} (from ${n.describe()}) is also read by ${outside.node.describe()} outside the group`);
       }
     }
     const m: PatternMatch = {
@@ -50,7 +50,13 @@ export function matchPattern(pattern: Pattern, anchor: Node, ctx: MatchContext):
     return true;
   };
   if (pattern.root.matchNode(anchor, s, complete) && match) return { ok: true, match };
-  return { ok: false, reason: s.failure?.reason ?? `${anchor.describe()} does not match` };
+  // A getter: callers that only test `ok` (transform, for every node and pattern) never build the sentence.
+  return {
+    ok: false,
+    get reason() {
+      return s.reason() ?? `${anchor.describe()} does not match`;
+    },
+  };
 }
 
 /** Why `pattern` does or does not match at `anchor`, in one sentence. */

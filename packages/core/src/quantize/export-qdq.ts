@@ -105,12 +105,22 @@ function narrowToBits(g: Graph, ints: Value, q: Quantizer): Value {
 /** Quantized weight initializer → DequantizeLinear. */
 function addWeightDq(g: Graph, w: Value, q: Quantizer): Value {
   const t = w.constant()!;
-  // Read external weights transiently (see WeightFakeQuantize.observe): one layer at a time.
-  const data = t.isExternal ? t.toFloat32Copy() : t.toFloat32();
+  // External weights are read transiently (see WeightFakeQuantize.observe): one layer at a time.
+  const values = () => (t.isExternal ? t.toFloat32Copy() : t.toFloat32OrBytes());
   const { qmin, qmax } = integerRange(q.config);
-  const ints = q.config.symmetric ? new Int8Array(data.length) : new Uint8Array(data.length);
-  const inner = q.axis === null || q.scale.length === 1 ? data.length : t.dims.slice(q.axis + 1).reduce((a, b) => a * b, 1);
-  quantizeInto(data, ints, q.scale, q.zeroPoint, inner, qmin, qmax);
+  const ints = q.config.symmetric ? new Int8Array(t.size) : new Uint8Array(t.size);
+  const perTensor = q.axis === null || q.scale.length === 1;
+  const inner = perTensor ? t.size : t.dims.slice(q.axis! + 1).reduce((a, b) => a * b, 1);
+  // A folded BatchNorm not computed yet: its factors go into the quantizer's own pass.
+  const f = t.channelFactors();
+  if (f && !perTensor && q.scale.length === f.factor.length && inner === f.inner) {
+    quantizeInto(f.base, ints, q.scale, q.zeroPoint, inner, qmin, qmax, f.factor);
+  } else if (f && perTensor) {
+    const spread = (x: number) => new Float32Array(f.factor.length).fill(x); // the one scale, on the factors' channels
+    quantizeInto(f.base, ints, spread(q.scale[0]!), Int32Array.from(spread(q.zeroPoint[0]!)), f.inner, qmin, qmax, f.factor);
+  } else {
+    quantizeInto(values(), ints, q.scale, q.zeroPoint, inner, qmin, qmax);
+  }
   const qw = g.addInitializer(`${w.name}_quantized`, Tensor.fromArray(ints, t.dims, qTypeOf(q)));
   const [scale, zp] = scaleZp(g, w.name, q);
   const deq = g.addNode({ opType: 'DequantizeLinear', name: g.uniqueName(`${w.name}_DequantizeLinear`), inputs: [qw, scale, zp], outputs: [g.addValue(`${w.name}_dequantized`)], attrs: axisAttr(q) });

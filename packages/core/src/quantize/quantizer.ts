@@ -37,15 +37,44 @@ export interface Quantizer {
 /** Scale and zero point for a range: symmetric → amax/qmax, zero point 0; a zero range gets scale 1. */
 export function scaleFor(range: CalibrationRange, config: TensorQuantConfig): { scale: number; zeroPoint: number } {
   const { qmin, qmax } = integerRange(config);
-  if (config.symmetric) {
-    const amax = Math.abs(range.amax);
-    return { scale: amax > 0 && Number.isFinite(amax) ? amax / qmax : 1, zeroPoint: 0 };
+  const scale = new Float64Array(1);
+  const zeroPoint = new Int32Array(1);
+  scaleInto(range.min, range.max, range.amax, config.symmetric, qmin, qmax, scale, zeroPoint, 0);
+  return { scale: scale[0]!, zeroPoint: zeroPoint[0]! };
+}
+
+/**
+ * `scaleFor` of every channel's range (min[c], max[c], amax[c]) into scale / zeroPoint:
+ * one loop without allocations, since a weight has thousands of channels and a fresh
+ * process runs this code unoptimised.
+ */
+export function scalesFor(
+  min: Float32Array, max: Float32Array, amax: Float32Array, config: TensorQuantConfig, scale: Float32Array, zeroPoint: Int32Array,
+): void {
+  const { qmin, qmax } = integerRange(config);
+  for (let c = 0; c < scale.length; c++) scaleInto(min[c]!, max[c]!, amax[c]!, config.symmetric, qmin, qmax, scale, zeroPoint, c);
+}
+
+function scaleInto(
+  min: number, max: number, amax: number, symmetric: boolean, qmin: number, qmax: number,
+  scale: Float32Array | Float64Array, zeroPoint: Int32Array, c: number,
+): void {
+  if (symmetric) {
+    const a = Math.abs(amax);
+    scale[c] = a > 0 && Number.isFinite(a) ? a / qmax : 1;
+    zeroPoint[c] = 0;
+    return;
   }
-  const lo = Math.min(range.min, 0);
-  const hi = Math.max(range.max, 0);
-  if (!(hi - lo > 0) || !Number.isFinite(hi - lo)) return { scale: 1, zeroPoint: qmin };
-  const scale = (hi - lo) / (qmax - qmin);
-  return { scale, zeroPoint: clamp(roundHalfEven(qmin - lo / scale), qmin, qmax) };
+  const lo = Math.min(min, 0);
+  const hi = Math.max(max, 0);
+  if (!(hi - lo > 0) || !Number.isFinite(hi - lo)) {
+    scale[c] = 1;
+    zeroPoint[c] = qmin;
+    return;
+  }
+  const s = (hi - lo) / (qmax - qmin);
+  scale[c] = s;
+  zeroPoint[c] = clamp(roundHalfEven(qmin - lo / s), qmin, qmax);
 }
 
 /** Quantize-dequantize with one scale / zero point per channel along `axis`. */

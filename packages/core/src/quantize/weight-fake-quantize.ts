@@ -3,8 +3,8 @@ import type { Tensor } from '../ir/tensor.js';
 import type { PatternMatch } from '../patterns/pattern.js';
 import type { CalibrationRange } from '../calibrate/calibrator.js';
 import type { TensorQuantConfig } from './config.js';
-import { fakeQuantizeInPlace, scaleFor, type Quantizer } from './quantizer.js';
-import { channelExtrema } from './weight-extrema.js';
+import { fakeQuantizeInPlace, scaleFor, scalesFor, type Quantizer } from './quantizer.js';
+import { channelExtrema, scaledChannelExtrema } from './weight-extrema.js';
 
 /**
  * A weight quantizer: per output channel (or per tensor), with scales taken from the
@@ -42,17 +42,16 @@ export class WeightFakeQuantize implements Quantizer {
   private observe(w: Tensor): void {
     // External weights are read for the extrema and dropped, not cached on the tensor: a
     // model over 2 GB keeps no FP32 copy of its weights in JS (onnxruntime holds the one).
-    const data = w.isExternal ? w.toFloat32Copy() : w.toFloat32();
+    const values = () => (w.isExternal ? w.toFloat32Copy() : w.toFloat32OrBytes());
     const channels = this.scale.length;
-    const inner = this.axis === null ? data.length : w.dims.slice(this.axis + 1).reduce((a, b) => a * b, 1);
-    const { min, max } = channelExtrema(data, channels, inner);
-    for (let c = 0; c < channels; c++) {
-      const amax = Math.max(-min[c]!, max[c]!);
-      this.amax[c] = amax;
-      const { scale, zeroPoint } = scaleFor({ amax, min: min[c]!, max: max[c]! }, this.config);
-      this.scale[c] = scale;
-      this.zeroPoint[c] = zeroPoint;
-    }
+    const inner = this.axis === null ? w.size : w.dims.slice(this.axis + 1).reduce((a, b) => a * b, 1);
+    // A folded BatchNorm not computed yet: the extrema follow from the unscaled weight's.
+    const f = w.channelFactors();
+    const { min, max } = f && (channels === 1 || (channels === f.factor.length && inner === f.inner))
+      ? scaledChannelExtrema(f.base, f.factor, f.inner, channels)
+      : channelExtrema(values(), channels, inner);
+    for (let c = 0; c < channels; c++) this.amax[c] = Math.max(-min[c]!, max[c]!);
+    scalesFor(min, max, this.amax, this.config, this.scale, this.zeroPoint);
   }
 
   /** Re-reads the per-channel ranges from the weight's current value (after QAT changed it). */

@@ -4,7 +4,13 @@
 ;; After editing, regenerate weight-extrema.wasm.ts: `npm run gen:wasm`.
 ;;
 ;; Memory (grown by JS as needed): the values (float32) from byte 0, then at byte $out the
-;; channels' running minima (float32 × channels) and maxima (float32 × channels).
+;; channels' running minima (float32 × channels) and maxima (float32 × channels), or, for
+;; `across`, the running minima and maxima of each position of a row.
+;;
+;; Two layouts: `extrema` reduces channels stored as contiguous runs (Conv KCRS along K);
+;; `across` reduces down the rows of a matrix, four neighbouring channels at a time, for
+;; channels that alternate value by value (PyTorch's MatMul weight [K, N] along N), where
+;; `extrema` would fold one value per segment.
 (module
   (memory (export "memory") 1)
 
@@ -68,4 +74,43 @@
         (local.set $start (local.get $end))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (if (i32.eq (local.get $c) (local.get $channels)) (then (local.set $c (i32.const 0))))
-        (br $segment)))))
+        (br $segment))))
+
+  ;; Folds n values, whole rows of $row values, into per-position extrema: position j of
+  ;; each row into min[j] at $acc + 4j and max[j] at $acc + 4·row + 4j, with the
+  ;; comparisons of `extrema` (NaN skipped). The caller folds positions into channels.
+  (func (export "across") (param $n i32) (param $row i32) (param $acc i32)
+    (local $p i32) (local $end i32) (local $rowend i32) (local $vend i32) (local $a i32) (local $hi i32)
+    (local $x f32) (local $y f32) (local $v v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $hi (i32.shl (local.get $row) (i32.const 2)))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $rowend (i32.add (local.get $p) (local.get $hi)))
+        (local.set $vend (i32.add (local.get $p) (i32.and (local.get $hi) (i32.const -16))))
+        (local.set $a (local.get $acc))
+        ;; Groups of four positions.
+        (block $fours_done
+          (loop $fours
+            (br_if $fours_done (i32.ge_u (local.get $p) (local.get $vend)))
+            (local.set $v (v128.load (local.get $p)))
+            (v128.store (local.get $a) (f32x4.pmin (v128.load (local.get $a)) (local.get $v)))
+            (v128.store (i32.add (local.get $a) (local.get $hi))
+              (f32x4.pmax (v128.load (i32.add (local.get $a) (local.get $hi))) (local.get $v)))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (local.set $a (i32.add (local.get $a) (i32.const 16)))
+            (br $fours)))
+        ;; The row's last positions one by one.
+        (block $rest_done
+          (loop $rest
+            (br_if $rest_done (i32.ge_u (local.get $p) (local.get $rowend)))
+            (local.set $x (f32.load (local.get $p)))
+            (local.set $y (f32.load (local.get $a)))
+            (f32.store (local.get $a) (select (local.get $x) (local.get $y) (f32.lt (local.get $x) (local.get $y))))
+            (local.set $y (f32.load (i32.add (local.get $a) (local.get $hi))))
+            (f32.store (i32.add (local.get $a) (local.get $hi)) (select (local.get $x) (local.get $y) (f32.gt (local.get $x) (local.get $y))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (local.set $a (i32.add (local.get $a) (i32.const 4)))
+            (br $rest)))
+        (br $rows)))))
