@@ -114,17 +114,12 @@ const tasks = {
     fs.rmSync(path.dirname(out), { recursive: true, force: true });
     return { loadMs: t1 - t0, prepareMs: t2 - t1, calibrateMs: t3 - t2, calibrateSetupMs: r.setupSeconds * 1000, saveMs: t4 - t3, totalMs: t4 - t0, peakMiB: rssMiB(), stubs: q.stubs().length, outBytes };
   },
-  // Writes a generated model to disk (for io/pipeline).
+  // Writes the generated model over 2 GB (the generated CNN/ViT graphs: pipeline-task.mjs).
   async generate(kind, out) {
-    if (kind === 'wide-mlp') {
-      const { writeWideMlp } = await import('@qdeploy/core/testing');
-      const bytes = writeWideMlp(out);
-      return { file: out, bytes, peakMiB: rssMiB() };
-    }
-    const mod = await import('@qdeploy/backend-tensorrt/testing');
-    const m = kind === 'vit-b16' ? mod.buildVitB16() : mod.buildResNet50();
-    await saveModel(m, out);
-    return { file: out, bytes: fs.statSync(out).size };
+    if (kind !== 'wide-mlp') throw new Error(`task.mjs generate: unknown kind ${kind} (wide-mlp; others: pipeline-task.mjs)`);
+    const { writeWideMlp } = await import('@qdeploy/core/testing');
+    const bytes = writeWideMlp(out);
+    return { file: out, bytes, peakMiB: rssMiB() };
   },
 };
 

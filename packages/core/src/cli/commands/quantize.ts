@@ -7,47 +7,17 @@ import { defaultOutput } from '../default-output.js';
 import { NORMALIZATION_PRESETS, type NormalizationPreset } from '../../calibrate/data/normalize.js';
 import { addCommonOptions, cliPluginSpecs, collect, keyValue, oneOfChoice, outputPath, positiveInt, printJson, type CliIO } from '../options.js';
 import { cropSize, fraction, numberList } from '../number-options.js';
-import { addExcludeOptions, type ExcludeFlags } from '../placement-options.js';
-import { addBitOptions, quantFromFlags } from '../quantize-flags.js';
+import { addExcludeOptions } from '../placement-options.js';
+import { addBitOptions, quantFromFlags, type QuantizeFlags as SharedQuantizeFlags } from '../quantize-flags.js';
 
-export interface QuantizeFlags extends ExcludeFlags {
-  report?: string;
-  activationBits?: number;
-  weightBits?: number;
-  output?: string;
+/** quantize's flags: the options it shares with analyze and tune, plus its own. */
+export interface QuantizeFlags extends Omit<SharedQuantizeFlags, 'calibration'> {
   force?: boolean;
-  backend?: string;
-  calibrationData?: string;
   /** --calibration <file> (a saved calibration), or false from --no-calibration. */
   calibration?: string | boolean;
-  calibrationMethod?: string;
-  calibrationOption?: Record<string, unknown>;
-  calibrationInputMethod?: string;
-  // Older spellings, still accepted (hidden from --help).
-  calib?: string | false;
-  calibrator?: string;
-  calibOption?: Record<string, unknown>;
-  inputCalibrator?: string;
-  batchSize?: number;
-  limit?: number;
-  histogramStride?: number;
-  inputName?: string;
-  normalize?: string;
-  mean?: number[];
-  std?: number[];
-  scale?: number;
-  resize?: number;
-  crop?: number | [number, number];
-  layout?: 'nchw' | 'nhwc';
-  plugin?: string[];
-  backendOption?: Record<string, unknown>;
-  config?: string;
-  json?: boolean;
-  progress?: boolean;
   float?: 'fp32' | 'fp16' | 'bf16';
   io?: 'original' | 'fp32' | 'fp16' | 'bf16';
   keepFp32?: string[];
-  allowNonfiniteWeights?: boolean;
 }
 
 export const floatChoice = oneOfChoice(['fp32', 'fp16', 'bf16'] as const);
