@@ -27,7 +27,7 @@ const CASES: Record<string, { file: string; rules: [kind: string, flags: string[
       ['node', ['--exclude-nodes', '/b2/m.0/a/a.0/Conv']],
       ['node', ['--exclude-nodes', '/^\\/heads\\.\\d+\\/cls\\//']],
       ['opType', ['--exclude-op-types', 'Sigmoid']],
-      ['pattern', ['--exclude-patterns', 'ConvBN']],
+      ['pattern', ['--exclude-patterns', 'ActivationAdd']],
       ['match', ['--exclude-matches', '/n1/cv1/cv1.2/Mul']],
     ],
   },
