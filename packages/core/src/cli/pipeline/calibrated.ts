@@ -29,6 +29,8 @@ export interface CalibratedOptions extends PipelineContext {
   progress?: boolean;
   /** Quantize weights holding NaN or ±Inf (with a warning) instead of refusing the model. */
   allowNonFinite?: boolean;
+  /** Called once the backend (and the plugins it needs) is loaded (e.g. to check the output path against the plugin files). */
+  onBackend?: () => Promise<void>;
   /** Called once the model is loaded, before any work on it (e.g. to check the output path against its external data). */
   onLoaded?: (m: Model) => Promise<void>;
 }
@@ -82,17 +84,25 @@ export async function placeAgain(c: Calibrated, options: CalibratedOptions, quan
   return quantized;
 }
 
+/** What placeModel gives: the model placed, its calibration data opened but not yet run. */
+export interface Placed extends Omit<Calibrated, 'calibration' | 'marks'> {
+  source: CalibrationDataSource | undefined;
+  marks: { loaded: number; transformed: number; placed: number };
+}
+
 /**
- * Load, transform, place, calibrate; every check that can be made (calibration options,
- * export opset, non-finite weights) is made before the first batch, so that a run never
- * fails after a long calibration for a reason its inputs showed at the start.
+ * Load, transform, place, open the data; every check that can be made (calibration
+ * options, export opset, non-finite weights) is made before the first batch, so that a run
+ * never fails after a long calibration for a reason its inputs showed at the start.
+ * quantize, calibrate, analyze, tune and train all start here.
  */
-export async function placeAndCalibrate(options: CalibratedOptions): Promise<Calibrated> {
+export async function placeModel(options: CalibratedOptions): Promise<Placed> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const model = path.resolve(options.model);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
   const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
+  await options.onBackend?.();
   const requested = cal?.method ?? backend.defaultCalibrator ?? 'mse';
   const method = cal ? await ensureCalibrator(requested, { from: options.from }) : requested;
   if (cal) checkCalibratorOptions(method, cal.options);
@@ -110,13 +120,25 @@ export async function placeAndCalibrate(options: CalibratedOptions): Promise<Cal
   const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant), ...placementOptions(options.quant) });
   for (const u of quantized.placement.unusedExcludeRules) log(`qdeploy: warning: exclude rule "${u}" caught no match`);
   checkFiniteWeights(quantized, model, options.allowNonFinite === true, log);
-  const placed = performance.now();
+  return { backend, method, original: m, modelInputs, result, quantized, source, marks: { loaded, transformed, placed: performance.now() } };
+}
 
-  let calibration: Calibrated['calibration'] = null;
-  if (source && cal) {
-    calibration = await calibratePlacement(quantized, { ...options, calibration: cal }, method, source, modelInputs);
-  } else if (quantized.stubs().length > 0) {
+/** The warning for a model saved without calibration: its activation scales are placeholders. */
+export function warnPlaceholderScales(quantized: QuantizedModel, log: (line: string) => void): void {
+  if (quantized.stubs().length > 0) {
     log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calibration-data <data> before deploying`);
   }
-  return { backend, method, original: m, modelInputs, result, quantized, calibration, marks: { loaded, transformed, placed, calibrated: performance.now() } };
+}
+
+/** placeModel, then calibration with the settings' data and method. */
+export async function placeAndCalibrate(options: CalibratedOptions): Promise<Calibrated> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const { source, marks, ...placed } = await placeModel(options);
+  let calibration: Calibrated['calibration'] = null;
+  if (source && options.calibration) {
+    calibration = await calibratePlacement(placed.quantized, { ...options, calibration: options.calibration }, placed.method, source, placed.modelInputs);
+  } else {
+    warnPlaceholderScales(placed.quantized, log);
+  }
+  return { ...placed, calibration, marks: { ...marks, calibrated: performance.now() } };
 }

@@ -2,7 +2,6 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { calibrate } from '../../calibrate/calibrate.js';
 import { openCalibrationData } from '../../calibrate/data/open.js';
 import { toForwardLoop } from '../../calibrate/data/forward-loop.js';
 import type { CalibrationSettings, ExportSettings, QatSettings, QuantSettings } from '../../config/types.js';
@@ -10,21 +9,20 @@ import { measureFloatRanges } from '../../precision/measure.js';
 import { toStronglyTyped, type StronglyTypedReport } from '../../precision/strongly-typed.js';
 import { displayPath } from '../../config/load.js';
 import { saveModel } from '../../onnx/save.js';
-import { countMatches, transform } from '../../patterns/transform.js';
-import { ensureCalibrator, loadedPlugins } from '../../plugins/load.js';
-import { insertQdq } from '../../quantize/insert-qdq.js';
+import { countMatches } from '../../patterns/transform.js';
+import { loadedPlugins } from '../../plugins/load.js';
 import { matchId } from '../../quantize/exclude.js';
 import type { CalibrationResult } from '../../calibrate/calibrate.js';
 import { histogramsFor, writeRunReport } from './report.js';
 import { formatBytes, formatCounts, formatSeconds, plural, table } from '../format.js';
-import { dataOptions, inputCalibrator } from './calibration.js';
-import { byOpType, configuredPatterns, mergeQuantConfig, placementOptions, prepareBackend, type PipelineContext } from './context.js';
+import { dataOptions } from './calibration.js';
+import { byOpType, type PipelineContext } from './context.js';
 import { externalDataFiles } from '../../onnx/external-data.js';
-import { checkOutputPath, loadInputModel, validateModelFile } from './model-files.js';
+import { checkOutputPath } from './model-files.js';
+import { calibratePlacement, placeModel, warnPlaceholderScales } from './calibrated.js';
 import { applyCalibrationFile } from './calibration-file.js';
 import { UsageError } from '../errors.js';
 import { formatQatReport, runQat, type QatReport } from './train.js';
-import { checkCalibratorOptions, checkExportOpset, checkFiniteWeights } from './preflight.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
   /** The FP32 ONNX model. */
@@ -92,11 +90,10 @@ export interface QuantizeSummary {
 
 const log0 = (line: string) => process.stderr.write(`${line}\n`);
 
-/** The steps before calibration, shared by quantize and calibrate: load → transform → insertQdq, data opened. */
+/** placeModel with the output path checked against every input first (quantize and calibrate). */
 export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'output'>, outputAsGiven: string) {
   const t0 = performance.now();
   const output = path.resolve(outputAsGiven);
-  const log = options.log ?? log0;
   const model = path.resolve(options.model);
   const cal = options.calibration ?? null;
   const data = cal ? path.resolve(cal.data) : undefined;
@@ -105,33 +102,13 @@ export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'outpu
   // after a long calibration for a reason known at the start.
   await checkOutputPath(outputAsGiven, inputs);
   if (options.report) await checkOutputPath(options.report, [...inputs, output]);
-
-  const backend = await prepareBackend(options.backend ?? 'tensorrt', options);
-  await checkOutputPath(output, loadedPlugins().map((p) => p.file));
-  const requested = cal?.method ?? backend.defaultCalibrator ?? 'mse';
-  const method = cal ? await ensureCalibrator(requested, { from: options.from }) : requested;
-  if (cal) checkCalibratorOptions(method, cal.options);
-
-  const m = loadInputModel(model);
-  await checkOutputPath(output, externalDataFiles(m));
-  const modelInputs = await validateModelFile(model);
-  checkExportOpset(m, model);
-  const source = cal ? await openCalibrationData(data!, dataOptions(cal, modelInputs)) : undefined;
-  if (source?.normalizationGiven === false) {
-    log(
-      `qdeploy: warning: ${displayPath(data!)}: the images are only scaled to [0, 1], with no mean/std; if the model was trained on normalised images, ` +
-        'give --normalize imagenet (or --mean/--std; calibration.normalize in a config), or --normalize unit to say [0, 1] is right',
-    );
-  }
-  const t1 = performance.now();
-
-  const result = transform(m, { patterns: configuredPatterns(backend, options.backendOptions) });
-  const t2 = performance.now();
-  const quantized = insertQdq(result.model, result.matches, { config: mergeQuantConfig(backend.quantConfig, options.quant), ...placementOptions(options.quant) });
-  for (const u of quantized.placement.unusedExcludeRules) log(`qdeploy: warning: exclude rule "${u}" caught no match`);
-  checkFiniteWeights(quantized, model, options.allowNonFinite === true, log);
-  const t3 = performance.now();
-  return { model, m, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times: [t0, t1, t2, t3] as const };
+  const p = await placeModel({
+    ...options,
+    onBackend: () => checkOutputPath(output, loadedPlugins().map((x) => x.file)),
+    onLoaded: (m) => checkOutputPath(output, externalDataFiles(m)),
+  });
+  const { source, result, quantized, modelInputs, backend, method } = p;
+  return { model, m: p.original, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times: [t0, p.marks.loaded, p.marks.transformed, p.marks.placed] as const };
 }
 
 /** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
@@ -147,19 +124,11 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   if (options.calibrationFile) {
     calibration = await applyCalibrationFile(quantized, path.resolve(options.calibrationFile), { model, backend: backend.name, from: options.from, options: options.calibrationFileOptions });
   } else if (source && cal) {
-    const inputMethod = await inputCalibrator(quantized, cal, method, options.from, log);
-    const r = await calibrate(quantized, toForwardLoop(source, { modelInputs }), {
-      calibrator: method,
-      inputCalibrator: inputMethod,
-      calibratorOptions: cal.options,
-      limit: cal.limit,
-      histogramStride: cal.histogramStride,
-      progress: options.progress === false ? false : { total: source.totalSamples },
-    });
-    states = r.states;
-    calibration = { method: r.method, inputMethod, data: data!, ...(source.normalization ? { normalization: source.normalization } : {}), batches: r.batches, samples: r.samples, seconds: r.seconds };
-  } else if (quantized.stubs().length > 0) {
-    log(`qdeploy: warning: no calibration data: the ${quantized.stubs().length} activation quantizers keep placeholder scales (1.0); give --calib <data> before deploying`);
+    const { states: collected, ...summary } = await calibratePlacement(quantized, { ...options, calibration: cal }, method, source, modelInputs);
+    states = collected;
+    calibration = summary;
+  } else {
+    warnPlaceholderScales(quantized, log);
   }
   let qat: QatReport | undefined;
   if (options.qat) qat = await runQat(quantized, options.qat, { output, modelInputs, progress: options.progress, log });
