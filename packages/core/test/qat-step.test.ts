@@ -112,7 +112,8 @@ describe('prepareQat', () => {
     const m = new Model(g, { irVersion: 8, opsetImport: [{ domain: '', version: 17 }] });
     const LINEAR = definePattern({ name: 'Linear', root: op('Gemm', [input('input')]), qdqPoints: ['input'] });
     const q = insertQdq(m, transform(m, { patterns: [LINEAR] }).matches.filter((mm) => mm.nodes.every((n) => m.graph.nodes.includes(n))));
-    const err = await prepareQat(q, { batchSize: 2 }).catch((e: unknown) => e);
+    // Not calibrated: learned scales (the default) would refuse it first.
+    const err = await prepareQat(q, { batchSize: 2, learnScales: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MissingGradientError);
     expect(String((err as Error).message)).toMatch(/Sinh node "odd_activation"/);
   });
@@ -164,6 +165,25 @@ describe('prepareQat', () => {
     // The export carries the updated statistics.
     expect(Array.from(qat.model.model.graph.value(name)!.initializer!.toFloat32())).toEqual(moved);
     await qat.release();
+  }, 60_000);
+
+  it('the default recipe: learned activation scales, cosine lr from 1e-4; an uncalibrated model is refused for it', async () => {
+    const q = await quantized('fmnist_resnet.onnx', 4);
+    const qat = await prepareQat(q, { batchSize: B, sessionOptions: ONE_THREAD });
+    expect(qat.learnScales).toBe(true);
+    expect(qat.scales.size).toBe(q.stubs().length);
+    qat.setTotalSteps(2);
+    const lrs: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      await qat.step(batch(i).x, batch(i).y);
+      lrs.push(qat.lastStep!.lr);
+    }
+    expect(lrs[0]).toBeCloseTo(1e-4, 12);
+    expect(lrs[1]).toBeCloseTo(0.5e-4, 12); // halfway down the cosine
+    await qat.release();
+    const { model, matches } = transform(loadModel(vendored('fmnist_resnet.onnx')), { patterns: TENSORRT_PATTERNS });
+    const raw = insertQdq(model, matches, { config: { activation: { nBits: 4 }, weight: { nBits: 4, perChannel: true } } });
+    await expect(prepareQat(raw, { batchSize: B })).rejects.toThrow(/not calibrated .*learnScales: false/);
   }, 60_000);
 
   it('learned activation scales (LSQ) move with training and the export carries them', async () => {

@@ -32,9 +32,11 @@ function zeroPointOf(g: Graph, base: string, symmetric: boolean, value: number, 
  * a graph input (returned as `scaleInput`), else the stub's calibrated scale.
  */
 export function addActivationFakeQuant(g: Graph, x: Value, stub: QuantStub, learned: boolean): { out: Value; scaleInput: Value | null } {
-  const { qmin, qmax } = integerRange(stub.config);
-  const z = stub.zeroPoint[0]!;
   const box = containerRange(stub.config.symmetric);
+  // The export's integer range: the container's at 8 bits (symmetric int8 reaches −128 there),
+  // the nBits grid below (its Q → Clip → DQ), so a trained model exports what it trained.
+  const { qmin, qmax } = stub.config.nBits >= 8 ? { qmin: box.lo, qmax: box.hi } : integerRange(stub.config);
+  const z = stub.zeroPoint[0]!;
   const narrower = qmin > box.lo || qmax < box.hi;
   const base = x.name;
   if (!learned) {
