@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// FP32 / PTQ / QAT top-1 on the trained Fashion-MNIST models, at W4A4 (default) or W8A8.
-// Usage: node scripts/qat-accuracy.mjs [--models a,b] [--bits 4] [--losses cross-entropy,distillation]
-//   [--epochs 2] [--lr 1e-4] [--optimizer adamw] [--batch 32] [--temperature 1] [--learn-scales 1]
-//   [--calibrator mse] [--limit N] [--warmup 0] [--min-linear-size N] [--seed 0] [--scale-lr 1] [--threads N]
+// FP32 / PTQ / QAT top-1 on the trained Fashion-MNIST models, at W4A4 (default) and/or W8A8,
+// with prepareQat's default recipe unless flags say otherwise; several seeds give mean and min–max.
+// Usage: node scripts/qat-accuracy.mjs [--models a,b] [--bits 4,8] [--losses cross-entropy,distillation]
+//   [--seeds 0,1,2] [--epochs 2] [--lr 1e-4] [--optimizer adamw] [--batch 32] [--temperature 1]
+//   [--alpha 1] [--label-smoothing 0] [--learn-scales 0|1] [--scale-lr 10] [--warmup 0] [--min-lr 0]
+//   [--schedule cosine] [--weight-decay 0] [--clip N] [--calibrator mse] [--limit N] [--min-linear-size N] [--threads N]
 // Trains on train_8192_{x,y}.npy, calibrates on its first 512 images, evaluates on test_2000_{x,y}.npy
 // (../shared/fixtures or $QDEPLOY_FIXTURES). Needs a build (npm run build).
 // Top-1 is the fake-quant model as onnxruntime runs it (qat.predict: activations clipped to the nBits
@@ -21,11 +23,11 @@ const backend = resolveBackend('tensorrt');
 
 const models = (args.models ?? 'fmnist_resnet.onnx,fmnist_mobilenet.onnx,fmnist_vit_small.onnx').split(',');
 const losses = (args.losses ?? 'cross-entropy,distillation').split(',');
-const bits = Number(args.bits ?? 4);
+const bitsList = (args.bits ?? '4').split(',').map(Number);
 const epochs = Number(args.epochs ?? 2);
 const lr = Number(args.lr ?? 1e-4);
 const batchSize = Number(args.batch ?? 32);
-const seed = Number(args.seed ?? 0);
+const seeds = (args.seeds ?? args.seed ?? '0').split(',').map(Number);
 const testX = openNpy(path.join(fixtures, 'test_2000_x.npy'));
 const testY = openNpy(path.join(fixtures, 'test_2000_y.npy'));
 const labels = Array.from(testY.readRows(0, testY.shape[0]), Number);
@@ -62,7 +64,7 @@ async function fp32Top1(model) {
   return r;
 }
 
-async function quantized(original) {
+async function quantized(original, bits) {
   const patterns = args['min-linear-size'] !== undefined ? tensorrtPatterns({ minLinearSize: Number(args['min-linear-size']) }) : backend.patterns;
   const { model, matches } = transform(original, { patterns });
   const q = insertQdq(model, matches, { config: { activation: { nBits: bits }, weight: { nBits: bits, perChannel: true } } });
@@ -75,10 +77,12 @@ async function quantized(original) {
 function qatOptions(loss) {
   return {
     batchSize,
-    loss: loss === 'distillation' ? { type: 'distillation', temperature: Number(args.temperature ?? 1) } : { type: 'cross-entropy', labelSmoothing: Number(args['label-smoothing'] ?? 0) },
+    loss: loss === 'distillation'
+      ? { type: 'distillation', temperature: Number(args.temperature ?? 1), alpha: Number(args.alpha ?? 1), labelSmoothing: Number(args['label-smoothing'] ?? 0) }
+      : { type: 'cross-entropy', labelSmoothing: Number(args['label-smoothing'] ?? 0) },
     optimizer: { type: args.optimizer ?? 'adamw', lr, weightDecay: Number(args['weight-decay'] ?? 0) },
-    schedule: { type: args.schedule ?? 'cosine', warmupSteps: Number(args.warmup ?? 0) },
-    learnScales: args['learn-scales'] === '1',
+    schedule: { type: args.schedule, warmupSteps: Number(args.warmup ?? 0), minLr: Number(args['min-lr'] ?? 0) },
+    learnScales: args['learn-scales'] === undefined ? undefined : args['learn-scales'] === '1',
     clipGradNorm: args.clip ? Number(args.clip) : undefined,
     scaleLrFactor: args['scale-lr'] ? Number(args['scale-lr']) : undefined,
     sessionOptions: args.threads ? { intraOpNumThreads: Number(args.threads) } : undefined,
@@ -88,34 +92,49 @@ function qatOptions(loss) {
 /** The TensorRT placement checker's findings, as one comparable string. */
 const findings = (m) => backend.check(m).map((f) => `${f.severity} ${f.code} ${f.node ?? ''}`).sort().join('\n');
 
-const rows = [];
-for (const file of models) {
-  const original = loadModel(path.join(fixtures, file));
-  const fp32 = await fp32Top1(original);
-  const row = { model: file, fp32 };
-  for (const loss of losses) {
-    const q = await quantized(original);
-    const ptqFindings = findings(q.toExportModel({ quiet: true }));
-    const qat = await prepareQat(q, qatOptions(loss));
-    row.ptq ??= await top1((x) => qat.predict(x));
-    const data = npyDataset(trainX, trainY);
-    const t0 = performance.now();
-    const r = await trainQat(qat, { data, epochs, seed, limit: args.limit ? Number(args.limit) : undefined, progress: false,
-      onEpoch: (e) => console.error(`${file} ${loss} epoch ${e.epoch}: loss ${e.loss.toFixed(4)}, train top-1 ${e.accuracy === null ? '-' : (100 * e.accuracy).toFixed(2)}, ${e.samplesPerSecond.toFixed(0)} samples/s`) });
-    row[loss] = await top1((x) => qat.predict(x));
-    row[`${loss} s`] = (performance.now() - t0) / 1000;
-    // The QAT export: the same placement checker findings as the PTQ export.
-    row[`${loss} check`] = findings(qat.model.toExportModel({ quiet: true })) === ptqFindings ? 'same placement' : 'PLACEMENT DIFFERS';
-    data.close();
-    await qat.release();
-    console.error(JSON.stringify(row));
-    void r;
-  }
-  rows.push(row);
-}
+const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
 const f = (v) => (v === undefined ? '' : v.toFixed(2));
-const d = (v, ref) => (v === undefined ? '' : `${v.toFixed(2)} (${v - ref >= 0 ? '+' : '−'}${Math.abs(v - ref).toFixed(2)})`);
-console.log(`W${bits}A${bits} (per-channel weights, per-tensor activations), TensorRT placement, calibration ${args.calibrator ?? 'mse'} on 512 training images; QAT ${epochs} epochs of ${args.limit ?? 8192} images, batch ${batchSize}, ${args.optimizer ?? 'adamw'} lr ${lr} ${args.schedule ?? 'cosine'}${args['learn-scales'] === '1' ? ', learned activation scales' : ''}; top-1 on 2000 test images\n`);
-console.log(`| model | FP32 | PTQ | ${losses.map((l) => `QAT ${l}`).join(' | ')} |`);
-console.log(`|---|---|---|${losses.map(() => '---').join('|')}|`);
-for (const r of rows) console.log(`| ${r.model} | ${f(r.fp32)} | ${d(r.ptq, r.fp32)} | ${losses.map((l) => d(r[l], r.fp32)).join(' | ')} |`);
+const delta = (v, ref) => `${v - ref >= 0 ? '+' : '−'}${Math.abs(v - ref).toFixed(2)}`;
+/** One seed: "92.70 (−1.10)"; several: "mean (−Δ), min–max". */
+function cell(values, ref) {
+  if (!values?.length) return '';
+  const m = mean(values);
+  return values.length === 1 ? `${f(m)} (${delta(m, ref)})` : `${f(m)} (${delta(m, ref)}), ${f(Math.min(...values))}–${f(Math.max(...values))}`;
+}
+
+const differs = [];
+for (const bits of bitsList) {
+  const rows = [];
+  for (const file of models) {
+    const original = loadModel(path.join(fixtures, file));
+    const row = { model: file, fp32: await fp32Top1(original) };
+    for (const loss of losses) {
+      row[loss] = [];
+      for (const seed of seeds) {
+        const q = await quantized(original, bits);
+        const ptqFindings = findings(q.toExportModel({ quiet: true }));
+        const qat = await prepareQat(q, qatOptions(loss));
+        row.ptq ??= await top1((x) => qat.predict(x));
+        const data = npyDataset(trainX, trainY);
+        const t0 = performance.now();
+        await trainQat(qat, { data, epochs, seed, limit: args.limit ? Number(args.limit) : undefined, progress: false,
+          onEpoch: (e) => console.error(`W${bits}A${bits} ${file} ${loss} seed ${seed} epoch ${e.epoch}: loss ${e.loss.toFixed(4)}, train top-1 ${e.accuracy === null ? '-' : (100 * e.accuracy).toFixed(2)}, ${e.samplesPerSecond.toFixed(0)} samples/s`) });
+        const acc = await top1((x) => qat.predict(x));
+        row[loss].push(acc);
+        // The QAT export: the same placement checker findings as the PTQ export.
+        const check = findings(qat.model.toExportModel({ quiet: true })) === ptqFindings ? 'same placement' : 'PLACEMENT DIFFERS';
+        if (check !== 'same placement') differs.push(`W${bits}A${bits} ${file} ${loss} seed ${seed}`);
+        data.close();
+        await qat.release();
+        console.error(JSON.stringify({ bits, model: file, loss, seed, fp32: row.fp32, ptq: row.ptq, qat: acc, seconds: (performance.now() - t0) / 1000, check }));
+      }
+    }
+    rows.push(row);
+  }
+  const recipe = `${args.optimizer ?? 'adamw'} lr ${lr} ${args.schedule ?? 'cosine'}${args.warmup ? `, warm-up ${args.warmup}` : ''}, ${args['learn-scales'] === '0' ? 'fixed' : 'learned'} activation scales`;
+  console.log(`\nW${bits}A${bits} (per-channel weights, per-tensor activations), TensorRT placement, calibration ${args.calibrator ?? 'mse'} on 512 training images; QAT ${epochs} epochs of ${args.limit ?? 8192} images, batch ${batchSize}, ${recipe}; seeds ${seeds.join(',')}${seeds.length > 1 ? ' (mean (Δ vs FP32), min–max)' : ''}; top-1 on 2000 test images\n`);
+  console.log(`| model | FP32 | PTQ | ${losses.map((l) => `QAT ${l}`).join(' | ')} |`);
+  console.log(`|---|---|---|${losses.map(() => '---').join('|')}|`);
+  for (const r of rows) console.log(`| ${r.model} | ${f(r.fp32)} | ${cell([r.ptq], r.fp32)} | ${losses.map((l) => cell(r[l], r.fp32)).join(' | ')} |`);
+}
+console.log(differs.length ? `\nPLACEMENT DIFFERS from the PTQ export: ${differs.join('; ')}` : '\nEvery QAT export gets the same TensorRT placement-checker findings as its PTQ export.');

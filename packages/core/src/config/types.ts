@@ -194,7 +194,7 @@ export interface QatSettings {
   schedule?: 'constant' | 'cosine';
   warmupSteps?: number;
   clipGradNorm?: number;
-  /** Learn activation scales (LSQ) instead of keeping the calibrated ones. */
+  /** Learn activation scales (LSQ) from the calibrated ones (default true; false keeps them fixed). */
   learnScales?: boolean;
   /** Learning-rate multiplier for learned scales (default 10). */
   scaleLrFactor?: number;

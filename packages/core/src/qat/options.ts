@@ -9,13 +9,13 @@ export interface QatOptions {
   loss?: LossSpec | LossName;
   /** Default `{ type: 'adamw', lr: 1e-4 }`. */
   optimizer?: OptimizerSpec | OptimizerType;
-  /** Learning-rate schedule over `totalSteps` updates (default constant). */
+  /** Learning-rate schedule over `totalSteps` updates (default: cosine decay to 0 once the span is known — trainQat, setTotalSteps or totalSteps — constant before; no warm-up). */
   schedule?: ScheduleSpec;
   /** Updates the schedule spans (the trainer sets epochs × batches per epoch). */
   totalSteps?: number;
   /** Samples per step; baked into the training graph (default 32). */
   batchSize?: number;
-  /** Learn activation scales (LSQ) instead of keeping the calibrated ones (default false). */
+  /** Learn activation scales (LSQ) starting from the calibrated ones (default true; false keeps the calibrated scales fixed). */
   learnScales?: boolean;
   /** Learning-rate multiplier for learned scales (default 10: at lr 1e-4 an activation scale of ~0.1–1 barely moves otherwise). */
   scaleLrFactor?: number;
@@ -30,6 +30,17 @@ export interface QatOptions {
   sessionOptions?: ort.InferenceSession.SessionOptions;
 }
 
+/**
+ * The default recipe, measured on the Fashion-MNIST fixtures at W4A4 (README, "QAT results"):
+ * AdamW lr 1e-4 without weight decay, cosine decay to 0, batch 32, learned activation scales
+ * at 10× the lr. Learned scales are the one setting that clearly paid (fixed scales lose about
+ * 0.8 more points; a scale lr of 1× loses 0.3–0.9). Warm-up, lr 2e-4–3e-4, scale lr 30–100,
+ * label smoothing, mixing labels into distillation, batch 16/64 and the start calibrator
+ * (mse / percentile / max) all stayed within the seed-to-seed spread. Adam makes LSQ's
+ * gradient scale (1/√(N·qmax)) moot: its update does not depend on the gradient's scale.
+ */
 export const DEFAULT_QAT_BATCH_SIZE = 32;
 export const DEFAULT_QAT_LR = 1e-4;
 export const DEFAULT_SCALE_LR_FACTOR = 10;
+export const DEFAULT_LEARN_SCALES = true;
+export const DEFAULT_QAT_SCHEDULE: Readonly<ScheduleSpec> = { type: 'cosine' };

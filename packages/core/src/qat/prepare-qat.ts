@@ -17,8 +17,8 @@ import { clipGradNorm } from './clip.js';
 import { AdamW } from './adamw.js';
 import { lossNeedsLabels, resolveLoss, type ResolvedLoss } from './loss.js';
 import type { Optimizer, OptimizerSpec, Param } from './optimizer.js';
-import { DEFAULT_QAT_BATCH_SIZE, DEFAULT_QAT_LR, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
-import { lrSchedule, type LrSchedule } from './schedule.js';
+import { DEFAULT_LEARN_SCALES, DEFAULT_QAT_BATCH_SIZE, DEFAULT_QAT_LR, DEFAULT_QAT_SCHEDULE, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
+import { lrSchedule, type LrSchedule, type ScheduleSpec } from './schedule.js';
 import { Sgd } from './sgd.js';
 import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
 
@@ -110,15 +110,15 @@ export class Qat {
     this.loss = resolveLoss(options.loss);
     const spec = resolveOptimizer(options.optimizer);
     this.optimizer = makeOptimizer(spec);
-    this.schedule = lrSchedule(spec.lr, options.totalSteps ?? 1, options.schedule);
-    this.learnScales = options.learnScales ?? false;
+    this.schedule = lrSchedule(spec.lr, options.totalSteps ?? 1, this.scheduleSpec(options.totalSteps !== undefined));
+    this.learnScales = options.learnScales ?? DEFAULT_LEARN_SCALES;
   }
 
   static async create(quantized: QuantizedModel, options: QatOptions = {}): Promise<Qat> {
     const qat = new Qat(quantized, options);
     if (qat.learnScales) {
       const pending = quantized.uncalibrated().filter((s) => s.enabled);
-      if (pending.length) throw new Error(`prepareQat: learned scales start from calibrated ones; ${pending.length} activation quantizers are not calibrated (run calibrate() first)`);
+      if (pending.length) throw new Error(`prepareQat: learned scales start from calibrated ones; ${pending.length} activation quantizers are not calibrated (run calibrate() first, or pass learnScales: false)`);
     }
     if (qat.loss.type === 'distillation') {
       const teacher = options.teacher ?? quantized.model;
@@ -318,7 +318,17 @@ export class Qat {
 
   /** Sets how many updates the learning-rate schedule spans (the trainer: epochs × batches). */
   setTotalSteps(totalSteps: number): void {
-    this.schedule = lrSchedule(resolveOptimizer(this.options.optimizer).lr, totalSteps, this.options.schedule);
+    this.schedule = lrSchedule(resolveOptimizer(this.options.optimizer).lr, totalSteps, this.scheduleSpec(true));
+  }
+
+  /**
+   * The default recipe's schedule with the fields the options give. Until the span is known
+   * (trainQat, setTotalSteps or options.totalSteps) the default stays constant: a cosine over
+   * an unknown span would drop the lr to 0 after the first step of a hand-written loop.
+   */
+  private scheduleSpec(spanKnown: boolean): ScheduleSpec {
+    const s = this.options.schedule ?? {};
+    return { ...s, type: s.type ?? (spanKnown ? DEFAULT_QAT_SCHEDULE.type : 'constant') };
   }
 
   /** What this run trains: a checkpoint from another model or setup must not be resumed into it. */

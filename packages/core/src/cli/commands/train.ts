@@ -50,7 +50,8 @@ export function registerTrain(program: Command, io: CliIO): void {
     .option('--qat-batch-size <n>', 'training batch size, fixed; the last partial batch of an epoch is dropped (default: 32)', positiveInt)
     .option('--loss <name>', 'cross-entropy (labels) or distillation (the FP32 model\'s logits; default without labels)', oneOf(['cross-entropy', 'distillation'] as const))
     .option('--temperature <t>', 'distillation temperature (default: 1)', positiveNumber)
-    .option('--learn-scales', 'learn activation scales (LSQ) instead of keeping the calibrated ones')
+    .option('--learn-scales', 'learn activation scales (LSQ), starting from the calibrated ones (the default)')
+    .option('--no-learn-scales', 'keep the calibrated activation scales fixed')
     .option('--scale-lr <x>', 'learning-rate multiplier for learned scales (default: 10)', positiveNumber)
     .option('--checkpoint-dir <dir>', 'folder of the per-epoch checkpoint (default: <output>.qat)')
     .option('--resume', 'continue from the checkpoint in the checkpoint folder')
@@ -79,7 +80,7 @@ export function registerTrain(program: Command, io: CliIO): void {
     if (flags.qatBatchSize !== undefined) qat.batchSize = flags.qatBatchSize;
     if (flags.loss !== undefined) qat.loss = flags.loss;
     if (flags.temperature !== undefined) qat.temperature = flags.temperature;
-    if (flags.learnScales) qat.learnScales = true;
+    if (flags.learnScales !== undefined) qat.learnScales = flags.learnScales;
     if (flags.scaleLr !== undefined) qat.scaleLrFactor = flags.scaleLr;
     if (flags.checkpointDir !== undefined) qat.checkpointDir = path.resolve(flags.checkpointDir);
     if (flags.resume) qat.resume = true;
