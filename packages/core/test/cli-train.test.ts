@@ -31,6 +31,7 @@ describe('qdeploy train', () => {
     const ckpt = decodeCheckpoint(fs.readFileSync(`${out}.qat/qat-checkpoint.bin`), 'ckpt');
     expect(ckpt.epoch).toBe(1);
     expect(ckpt.steps).toBe(4);
+    expect(ckpt.scales.size).toBeGreaterThan(0); // learned activation scales: the default recipe
     const ptq = path.join(tmp, 'a/resnet.ptq.onnx');
     expect((await runCli(['quantize', RESNET_BN, '-o', ptq, '--calib', CALIB_32], ENV)).code).toBe(0);
     const check = await runCli(['check', out]);
@@ -49,7 +50,7 @@ describe('qdeploy train', () => {
   it('Ctrl-C during an epoch keeps the last complete checkpoint and no temporary file', async () => {
     const out = path.join(tmp, 'b/resnet.qat.onnx');
     let sent = false;
-    const r = await runCli(['train', RESNET_BN, '-o', out, ...TRAIN, '--epochs', '50'], {
+    const r = await runCli(['train', RESNET_BN, '-o', out, ...TRAIN, '--epochs', '50', '--no-learn-scales'], {
       ...ENV,
       onStderr: (chunk, child) => {
         if (!sent && /QAT epoch 1:/.test(chunk)) {
@@ -63,7 +64,9 @@ describe('qdeploy train', () => {
     expect(r.stderr).toMatch(/interrupted \(SIGINT\); .*qat-checkpoint\.bin was already written in full/);
     const dir = `${out}.qat`;
     expect(fs.readdirSync(dir)).toEqual(['qat-checkpoint.bin']);
-    expect(decodeCheckpoint(fs.readFileSync(path.join(dir, 'qat-checkpoint.bin')), 'ckpt').epoch).toBeGreaterThanOrEqual(1);
+    const ckpt = decodeCheckpoint(fs.readFileSync(path.join(dir, 'qat-checkpoint.bin')), 'ckpt');
+    expect(ckpt.epoch).toBeGreaterThanOrEqual(1);
+    expect(ckpt.scales.size).toBe(0); // --no-learn-scales: the calibrated scales stay constants
     expect(fs.existsSync(out)).toBe(false);
   }, 240_000);
 
