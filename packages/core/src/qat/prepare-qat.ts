@@ -10,6 +10,7 @@ import { isTensor } from '../calibrate/data/validate.js';
 import { DataType } from '../ir/dtype.js';
 import { integerRange } from '../quantize/config.js';
 import { Tensor } from '../ir/tensor.js';
+import type { Model } from '../ir/model.js';
 import { modelToBytes } from '../onnx/save.js';
 import type { QuantizedModel } from '../quantize/quantized-model.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -21,6 +22,7 @@ import { DEFAULT_QAT_BATCH_SIZE, DEFAULT_QAT_LR, DEFAULT_SCALE_LR_FACTOR, type Q
 import { lrSchedule, type LrSchedule } from './schedule.js';
 import { Sgd } from './sgd.js';
 import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
+import { lowerConvsToNchwc, nchwcBlockSize } from './nchwc/index.js';
 
 export type StepInputs = ort.Tensor | Record<string, ort.Tensor>;
 export type StepLabels = ort.Tensor | Int32Array | BigInt64Array | readonly number[];
@@ -163,10 +165,20 @@ export class Qat {
     const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(this.batchSize) : null, graph.teacher ? new Float32Array(this.batchSize * graph.classes) : null);
     const shapes = await staticShapes(graph.model, feeds);
     const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name)];
-    const { gradients } = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient });
-    const session = await ort.InferenceSession.create(modelToBytes(graph.model), { graphOptimizationLevel: 'all', ...this.options.sessionOptions });
+    const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient });
+    const { gradients } = backward;
+    const session = await ort.InferenceSession.create(modelToBytes(await this.runnable(graph.model, backward.shapes)), { graphOptimizationLevel: 'all', ...this.options.sessionOptions });
     await this.built?.session.release();
     this.built = { graph, session, gradients, key: this.switchKey() };
+  }
+
+  /** What the session runs: the training graph with its convs on NCHWc kernels where possible (a copy; `trainingGraph()` stays standard ONNX). */
+  private async runnable(model: Model, shapes: ReadonlyMap<string, readonly number[]>): Promise<Model> {
+    const block = this.options.nchwc === false ? null : await nchwcBlockSize();
+    if (block === null) return model;
+    const lowered = model.clone();
+    lowerConvsToNchwc(lowered, shapes, block);
+    return lowered;
   }
 
   /** Takes the graph's trainable tensors' values from the model, once (later rebuilds keep the trained ones). */

@@ -74,16 +74,59 @@ export function convWeightGradient(
   const l = product(ys.slice(2));
   const cg = c / group;
   const mg = m / group;
+  if (cg === 1 && mg === 1) return depthwiseWeightGradient(ctx, x, dy, xs, ys, ws, win);
   const p = im2col(ctx, x, xs, ys, win, k);
-  if (cg === 1 && mg === 1) {
-    // Depthwise: no contraction over channels, so a product and a sum beat a MatMul of 1-wide rows.
-    const prod = ctx.op('Mul', [e.reshape(p, [n, c, k, l]), e.reshape(dy, [n, c, 1, l])], {}, [n, c, k, l]);
-    return e.reshape(e.reduceSum(prod, [n, c, k, l], [0, 3], false), ws);
-  }
   const dyT = e.transpose(e.reshape(dy, [n, group, mg, l]), [0, 1, 3, 2]);
   const prod = ctx.op('MatMul', [e.reshape(p, [n, group, cg * k, l]), dyT], {}, [n, group, cg * k, mg]);
   const summed = e.reduceSum(prod, [n, group, cg * k, mg], [0], false);
   return e.reshape(e.transpose(summed, [0, 2, 1]), ws);
+}
+
+/**
+ * Depthwise dW[c, k] = Σ_{n,l} dY[n,c,l] · X[n,c,l moved by k]: no contraction over
+ * channels, so no GEMM fits. Stride 1: per kernel position, a Slice of the padded X times
+ * dY, summed over space (one pass over X each); strided: im2col, then one dot product per
+ * (n, c, k) as a MatMul of [K, L] by [L, 1] (onnxruntime's strided Slice is slow). Against
+ * the former im2col, Mul and sum, one layer at batch 32, 1 thread (medians of 15): 96 ch
+ * 14² 10.7 → 3.8 ms, 192 ch 7² 6.2 → 3.2 ms, stride 2: 96 ch 14² 2.4 → 2.0 ms, 64 ch 28²
+ * 6.7 → 4.9 ms.
+ */
+function depthwiseWeightGradient(
+  ctx: GradientContext, x: Value, dy: Value,
+  xs: readonly number[], ys: readonly number[], ws: readonly number[], win: Window,
+): Value {
+  const e = ctx.emit;
+  const [n, c] = [xs[0]!, xs[1]!];
+  const out = ys.slice(2);
+  const r = out.length;
+  const k = product(win.kernel);
+  if (win.strides.some((s) => s !== 1)) {
+    const l = product(out);
+    const p = e.reshape(im2col(ctx, x, xs, ys, win, k), [n, c, k, l]);
+    const dots = ctx.op('MatMul', [p, e.reshape(dy, [n, c, l, 1])], {}, [n, c, k, 1]);
+    return e.reshape(e.reduceSum(dots, [n, c, k, 1], [0], false), ws);
+  }
+  let padded = x;
+  let ps = xs;
+  if (win.pads.some((p) => p !== 0)) {
+    ps = xs.map((d, i) => (i < 2 ? d : d + win.pads[i - 2]! + win.pads[i - 2 + r]!));
+    padded = ctx.op('Pad', [x, e.int64([0, 0, ...win.pads.slice(0, r), 0, 0, ...win.pads.slice(r)])], {}, ps);
+  }
+  const axes = out.map((_, i) => i + 2);
+  const sums: Value[] = [];
+  for (let pos = 0; pos < k; pos++) {
+    // Kernel position `pos` in row-major order over the kernel's dims, scaled by the dilation.
+    const starts = new Array<number>(r);
+    for (let i = r - 1, rest = pos; i >= 0; i--) {
+      starts[i] = (rest % win.kernel[i]!) * win.dilations[i]!;
+      rest = Math.floor(rest / win.kernel[i]!);
+    }
+    const moved = ctx.op('Slice', [padded, e.int64(starts), e.int64(starts.map((s, i) => s + out[i]!)), e.int64(axes)], {}, ys);
+    const prod = ctx.op('Mul', [moved, dy], {}, ys);
+    sums.push(e.reshape(e.reduceSum(prod, ys, axes, false), [n, c, 1]));
+  }
+  const all = k === 1 ? sums[0]! : ctx.op('Concat', sums, { axis: 2 }, [n, c, k]);
+  return e.reshape(e.reduceSum(all, [n, c, k], [0], false), ws);
 }
 
 /** X's patches [N, C·K, out…] in (channel, kernel position) order; X itself for a 1×1 stride-1 unpadded window. */
