@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // One QAT bench measurement in its own process: a training step (forward + backward +
 // AdamW update, W8A8 fake quant, cross-entropy) vs an FP32 inference of the same batch,
-// same session options; medians of interleaved runs. Then `steps` more training steps to
+// same session options; medians of 3 blocks of runs of each. Then `steps` more training steps to
 // see whether memory stays flat. Prints one JSON line.
+// Session options come from QDEPLOY_BENCH_SESSION (JSON, e.g. '{"intraOpNumThreads":1}'; default onnxruntime's).
 // Usage: node scripts/bench/qat.mjs <model.onnx> [batch=32] [runs=15] [steps=200]
 import * as ort from 'onnxruntime-node';
 import { loadModel, transform, insertQdq, calibrate, modelToBytes, prepareQat, usePlugin } from '@qdeploy/core';
@@ -10,6 +11,7 @@ import calibrators from '@qdeploy/calibrators';
 import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
 
 const [file, batchArg = '32', runsArg = '15', stepsArg = '200'] = process.argv.slice(2);
+const sessionOptions = JSON.parse(process.env.QDEPLOY_BENCH_SESSION ?? '{}');
 const B = Number(batchArg), runs = Number(runsArg), steps = Number(stepsArg);
 await usePlugin(calibrators);
 const original = loadModel(file);
@@ -21,8 +23,8 @@ const labels = Int32Array.from({ length: B }, (_, i) => i % 10);
 const { model, matches } = transform(original, { patterns: TENSORRT_PATTERNS });
 const q = insertQdq(model, matches);
 await calibrate(q, async (run) => run(x), { calibrator: 'minmax', progress: false });
-const fp32 = await ort.InferenceSession.create(modelToBytes(original), { graphOptimizationLevel: 'all' });
-const qat = await prepareQat(q, { batchSize: B, optimizer: { type: 'adamw', lr: 1e-5 } });
+const fp32 = await ort.InferenceSession.create(modelToBytes(original), { graphOptimizationLevel: 'all', ...sessionOptions });
+const qat = await prepareQat(q, { batchSize: B, sessionOptions, optimizer: { type: 'adamw', lr: 1e-5 } });
 
 const median = (a) => [...a].sort((p, r) => p - r)[Math.floor(a.length / 2)];
 const time = async (f) => {
@@ -35,9 +37,12 @@ for (let i = 0; i < 3; i++) {
   await qat.step(x, labels);
 }
 const inferMs = [], stepMs = [];
-for (let i = 0; i < runs; i++) {
-  inferMs.push(await time(() => fp32.run({ [fp32.inputNames[0]]: x })));
-  stepMs.push(await time(() => qat.step(x, labels)));
+// In blocks of one session at a time, not interleaved: after a run, a session's idle pool
+// threads spin for a while, and on a 2-core machine they took the cores from the other
+// session's next run (interleaved, FP32 ResNet inference read 45 ms; alone, 23–25 ms).
+for (let block = 0; block < 3; block++) {
+  for (let i = 0; i < runs; i++) inferMs.push(await time(() => fp32.run({ [fp32.inputNames[0]]: x })));
+  for (let i = 0; i < runs; i++) stepMs.push(await time(() => qat.step(x, labels)));
 }
 const rss = () => process.memoryUsage().rss / 2 ** 20;
 const rssAt = [];

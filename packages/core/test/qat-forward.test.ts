@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { calibrate, insertQdq, loadModel, modelToBytes, openNpy, transform, usePlugin, type ForwardLoop } from '../src/index.js';
 import { buildTrainingGraph } from '../src/qat/training-graph.js';
 import { resolveLoss } from '../src/qat/loss.js';
+import { integerRange } from '../src/quantize/config.js';
 import calibrators from '@qdeploy/calibrators';
 import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
 import { repoRoot, vendored } from './helpers/fixtures.js';
@@ -97,19 +98,28 @@ describe('QAT training graph (forward)', () => {
     expect((outs[tgs.loss]!.data as Float32Array)[0]).toBeCloseTo(smooth, 4);
   });
 
-  it('4-bit activations are clipped to ±7 steps, and learned scales (LSQ) are graph inputs giving the same logits', async () => {
+  it('4-bit activations are clipped to their grid (±7 steps, or 0…15 for a ReLU output), and learned scales (LSQ) are graph inputs giving the same logits', async () => {
     const q = await quantized('fmnist_resnet.onnx', 4);
     const fixed = buildTrainingGraph(q, { batchSize: B, loss: resolveLoss('cross-entropy'), learnScales: false, bnTraining: false });
     const learned = buildTrainingGraph(q, { batchSize: B, loss: resolveLoss('cross-entropy'), learnScales: true, bnTraining: false });
     expect(learned.scales.length).toBe(q.stubs().length);
-    const stub = q.stubs()[1]!;
-    const dq = fixed.model.graph.nodes.find((n) => n.opType === 'DequantizeLinear' && n.inputs[0]!.producer!.inputs[0]!.producer?.opType === 'Clip' && n.inputs[0]!.producer!.inputs[0]!.producer!.inputs[0]!.name === stub.tensor.name)!;
-    fixed.model.graph.outputs.push(dq.output());
+    const signed = q.stubs().find((t) => !t.config.unsigned)!; // the model input can be negative
+    const unsigned = q.stubs().find((t) => t.config.unsigned && t.tensor.producer?.opType === 'Relu')!;
+    expect(integerRange(signed.config)).toEqual({ qmin: -7, qmax: 7 });
+    expect(integerRange(unsigned.config)).toEqual({ qmin: 0, qmax: 15 });
+    const dqOf = (name: string) => fixed.model.graph.nodes.find((n) => n.opType === 'DequantizeLinear' && n.inputs[0]!.producer!.inputs[0]!.producer?.opType === 'Clip' && n.inputs[0]!.producer!.inputs[0]!.producer!.inputs[0]!.name === name)!;
+    const dqs = [signed, unsigned].map((t) => dqOf(t.tensor.name));
+    for (const dq of dqs) fixed.model.graph.outputs.push(dq.output());
     const lab = { [fixed.labels!]: new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [B]) };
     const a = await (await ort.InferenceSession.create(modelToBytes(fixed.model))).run(feedsOf(fixed, q, lab));
-    const levels = new Set(Array.from(a[dq.output().name]!.data as Float32Array, (v) => Math.round(v / stub.scale[0]!)));
-    expect(Math.max(...levels)).toBeLessThanOrEqual(7);
-    expect(Math.min(...levels)).toBeGreaterThanOrEqual(-7);
+    const levels = (t: typeof signed, i: number) => Array.from(a[dqs[i]!.output().name]!.data as Float32Array, (v) => Math.round(v / t.scale[0]!));
+    const span = (xs: number[]) => xs.reduce(([lo, hi], x) => [Math.min(lo, x), Math.max(hi, x)], [Infinity, -Infinity]);
+    const [[sLo, sHi], [uLo, uHi]] = [span(levels(signed, 0)), span(levels(unsigned, 1))];
+    expect(sHi).toBeLessThanOrEqual(7);
+    expect(sLo).toBeGreaterThanOrEqual(-7);
+    expect(uLo).toBe(0);
+    expect(uHi).toBeGreaterThan(7); // the levels a signed grid would not have
+    expect(uHi).toBeLessThanOrEqual(15);
     const scaleFeeds = Object.fromEntries(learned.scales.map((s) => [s.name, new ort.Tensor('float32', new Float32Array([q.stubs().find((t) => t.tensor.name === s.tensor)!.scale[0]!]), [])]));
     const b = await (await ort.InferenceSession.create(modelToBytes(learned.model))).run(feedsOf(learned, q, { ...lab, ...scaleFeeds }));
     const la = a[fixed.logits]!.data as Float32Array, lb = b[learned.logits]!.data as Float32Array;

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { QuantStub, Graph, Tensor, WeightFakeQuantize, quantConfig, roundHalfEven, scaleFor, tensorQuantConfig } from '../src/index.js';
+import { QuantStub, Graph, Tensor, WeightFakeQuantize, insertQdq, quantConfig, roundHalfEven, scaleFor, tensorQuantConfig, transform } from '../src/index.js';
+import { integerRange } from '../src/quantize/config.js';
+import { buildResNet18Like } from '../src/testing/index.js';
+import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
 
 describe('quantization arithmetic', () => {
   it('rounds half to even like ONNX QuantizeLinear', () => {
@@ -47,5 +50,34 @@ describe('quantization arithmetic', () => {
     expect(Array.from(wq1.amax)).toEqual([1, 2]);
     const fq = wq1.fakeQuantize(new Float32Array([1, -2, 0, 0, 0.5, 0.25]));
     expect(fq[4]).toBeCloseTo(Math.round(0.5 / (1 / 127)) * (1 / 127), 6);
+  });
+});
+
+describe('activations below 8 bits', () => {
+  it('a tensor that is never negative gets the unsigned grid [0, 2^n − 1]; others keep ±(2^(n−1) − 1); the export clips to the same', () => {
+    const { model, matches } = transform(buildResNet18Like({ size: 32 }), { patterns: TENSORRT_PATTERNS });
+    for (const bits of [4, 8]) {
+      const q = insertQdq(model, matches, { config: { activation: { nBits: bits }, weight: { nBits: bits, perChannel: true } } });
+      const stubs = q.stubs();
+      const relu = stubs.filter((s) => s.tensor.producer?.opType === 'Relu');
+      const input = stubs.find((s) => model.graph.inputs.includes(s.tensor))!;
+      expect(relu.length).toBeGreaterThan(5);
+      if (bits === 8) {
+        // int8 has no room for [0, 255]: 8 bits stay symmetric for every tensor (TensorRT).
+        expect(stubs.every((s) => !s.config.unsigned)).toBe(true);
+        continue;
+      }
+      for (const s of relu) expect(integerRange(s.config)).toEqual({ qmin: 0, qmax: 15 });
+      expect(integerRange(input.config)).toEqual({ qmin: -7, qmax: 7 });
+      for (const s of stubs) s.setRange({ amax: 3, min: s.config.unsigned ? 0 : -3, max: 3 });
+      expect(relu[0]!.scale[0]).toBeCloseTo(3 / 15, 7);
+      expect(input.scale[0]).toBeCloseTo(3 / 7, 7);
+      // The export: Q → Clip(qmin, qmax) → DQ on int8, bounds from each stub's grid.
+      const exported = q.toExportModel({ quiet: true });
+      const clipOf = (name: string) => exported.graph.nodes.find((n) => n.opType === 'Clip' && n.input(0)!.producer?.opType === 'QuantizeLinear' && n.input(0)!.producer!.input(0)!.name === name)!;
+      const bounds = (name: string) => [1, 2].map((i) => Number(clipOf(name).input(i)!.initializer!.toNumbers()[0]));
+      expect(bounds(relu[0]!.tensor.name)).toEqual([0, 15]);
+      expect(bounds(input.tensor.name)).toEqual([-7, 7]);
+    }
   });
 });

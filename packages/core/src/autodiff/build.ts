@@ -22,6 +22,8 @@ export interface GradientOptions {
 export interface GradientResult {
   /** wrt name → name of its gradient value (`${name}_grad`), also a graph output. */
   gradients: Map<string, string>;
+  /** The static shapes given, plus those of every value the backward pass added. */
+  shapes: ReadonlyMap<string, readonly number[]>;
 }
 
 /**
@@ -45,7 +47,8 @@ export function buildGradientGraph(graph: Graph, options: GradientOptions): Grad
   for (const n of active) if (!gradientBuilder(n.opType)) throw new MissingGradientError(n.opType, n.name);
 
   const floatType = wrt.map((v) => v.elemType).find((t) => t === DataType.DOUBLE || t === DataType.FLOAT) ?? DataType.FLOAT;
-  const emit = new Emitter(graph, new Map(options.shapes), floatType);
+  const shapes = new Map(options.shapes);
+  const emit = new Emitter(graph, shapes, floatType);
   const acc = new Accumulator(emit);
   emit.setPrefix(`${loss.name}_Grad`);
   const lossShape = emit.shapeOf(loss);
@@ -78,7 +81,7 @@ export function buildGradientGraph(graph: Graph, options: GradientOptions): Grad
     graph.outputs.push(g);
     gradients.set(v.name, g.name);
   }
-  return { gradients };
+  return { gradients, shapes };
 }
 
 /**

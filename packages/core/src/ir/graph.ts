@@ -176,8 +176,9 @@ export class Graph {
 
   /** Sorts nodes so every node follows its producers; stable for already-sorted parts. */
   toposort(): this {
-    const indeg = new Map<Node, number>();
     const nodeSet = new Set(this.nodes);
+    if (this.isSorted(nodeSet)) return this; // the common case after a rewrite in place: one pass, no heap
+    const indeg = new Map<Node, number>();
     for (const n of this.nodes) {
       let d = 0;
       for (const v of [...n.inputs, ...n.implicitInputs]) if (v?.producer && nodeSet.has(v.producer)) d++;
@@ -234,6 +235,17 @@ export class Graph {
     }
     this.nodes = out;
     return this;
+  }
+
+  /** Whether every node already follows the producers of its inputs. */
+  private isSorted(nodeSet: ReadonlySet<Node>): boolean {
+    const seen = new Set<Node>();
+    for (const n of this.nodes) {
+      for (const v of n.inputs) if (v?.producer && nodeSet.has(v.producer) && !seen.has(v.producer)) return false;
+      for (const v of n.implicitInputs) if (v.producer && nodeSet.has(v.producer) && !seen.has(v.producer)) return false;
+      seen.add(n);
+    }
+    return true;
   }
 
   /**

@@ -13,11 +13,15 @@ import type { Value } from '../ir/value.js';
  * link broke.
  */
 
-/** Mutable state of one match attempt; `mark`/`reset` make backtracking cheap. */
+/**
+ * Mutable state of one match attempt. Backtracking is an undo trail: `mark` is the
+ * trail's length and `reset` undoes the bindings made since, so a try that fails costs
+ * no copies (the matcher marks at every node of every candidate).
+ */
 export class MatchState {
   nodes: Node[] = [];
-  roles = new Map<string, Value>();
-  captured = new Map<string, Node>();
+  readonly roles = new Map<string, Value>();
+  readonly captured = new Map<string, Node>();
   /** Nodes other matches already own (fusions never share a node). */
   readonly claimed: ReadonlySet<Node>;
   /**
@@ -26,6 +30,8 @@ export class MatchState {
    */
   failure: { depth: number; why: string | (() => string) } | null = null;
   depth = 0;
+  /** Undo entries: a role or capture set since a mark, with what it held before. */
+  private readonly trail: { map: Map<string, unknown>; key: string; had: unknown }[] = [];
 
   constructor(claimed: ReadonlySet<Node> = new Set()) {
     this.claimed = claimed;
@@ -42,14 +48,31 @@ export class MatchState {
     return why === undefined ? null : typeof why === 'string' ? why : why();
   }
 
-  mark(): [number, Map<string, Value>, Map<string, Node>] {
-    return [this.nodes.length, new Map(this.roles), new Map(this.captured)];
+  bindRole(role: string, v: Value): void {
+    this.record(this.roles, role);
+    this.roles.set(role, v);
   }
 
-  reset([n, roles, captured]: [number, Map<string, Value>, Map<string, Node>]): void {
+  capture(name: string, n: Node): void {
+    this.record(this.captured, name);
+    this.captured.set(name, n);
+  }
+
+  private record(map: Map<string, unknown>, key: string): void {
+    this.trail.push({ map, key, had: map.get(key) });
+  }
+
+  mark(): [number, number] {
+    return [this.nodes.length, this.trail.length];
+  }
+
+  reset([n, t]: [number, number]): void {
     this.nodes.length = n;
-    this.roles = roles;
-    this.captured = captured;
+    while (this.trail.length > t) {
+      const { map, key, had } = this.trail.pop()!;
+      if (had === undefined) map.delete(key);
+      else map.set(key, had);
+    }
   }
 }
 
@@ -117,7 +140,7 @@ export class NodePattern implements ValuePattern {
     }
     const saved = s.mark();
     s.nodes.push(n);
-    if (this.captureName) s.captured.set(this.captureName, n);
+    if (this.captureName) s.capture(this.captureName, n);
     const orders = this.options.commutative && this.inputs.length === 2 ? [[0, 1], [1, 0]] : [this.inputs.map((_, i) => i)];
     for (const order of orders) {
       const inputsFrom = (i: number): boolean => {
@@ -269,9 +292,10 @@ function bindThen(s: MatchState, role: string | null, v: Value, next: Next): boo
   if (!role) return next();
   const had = s.roles.get(role);
   if (had) return had === v ? next() : s.fail(() => `role "${role}" is bound to ${had.name} but here is ${v.name}`);
-  s.roles.set(role, v);
+  const saved = s.mark();
+  s.bindRole(role, v);
   if (next()) return true;
-  s.roles.delete(role);
+  s.reset(saved);
   return false;
 }
 

@@ -20,7 +20,6 @@ export interface MatchContext {
  */
 export function matchPattern(pattern: Pattern, anchor: Node, ctx: MatchContext): MatchOutcome {
   const s = new MatchState(ctx.claimed);
-  const graphOutputs = new Set(ctx.graph.outputs);
   const order = ctx.order ?? new Map(ctx.graph.nodes.map((n, i) => [n, i]));
   let match: PatternMatch | null = null;
   // Runs once the whole tree matched; failing here backtracks into other alternatives.
@@ -29,7 +28,7 @@ export function matchPattern(pattern: Pattern, anchor: Node, ctx: MatchContext):
     for (const n of s.nodes) {
       if (n === anchor) continue;
       for (const o of n.outputs) {
-        if (graphOutputs.has(o)) return s.fail(() => `${o.name} (from ${n.describe()}) is a graph output, so ${n.describe()} cannot be fused`);
+        if (ctx.graph.outputs.includes(o)) return s.fail(() => `${o.name} (from ${n.describe()}) is a graph output, so ${n.describe()} cannot be fused`);
         const outside = o.uses.find((u) => !inside.has(u.node));
         if (outside) return s.fail(() => `${o.name} (from ${n.describe()}) is also read by ${outside.node.describe()} outside the group`);
       }

@@ -42,6 +42,7 @@ export function transform(input: Model, options: TransformOptions): TransformRes
       const found: PatternMatch[] = [];
       const order = new Map(g.nodes.map((n, i) => [n, i]));
       for (const node of g.nodes) {
+        if (!pattern.root.opTypes.includes(node.opType)) continue;
         const r = matchPattern(pattern, node, { graph: g, claimed, order });
         if (!r.ok) continue;
         r.match.nodes.forEach((n) => claimed.add(n));

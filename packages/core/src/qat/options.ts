@@ -28,6 +28,11 @@ export interface QatOptions {
   /** The FP32 teacher for distillation (default: the quantized model's float graph as it is now). */
   teacher?: Model;
   sessionOptions?: ort.InferenceSession.SessionOptions;
+  /**
+   * Run the training step's convs on onnxruntime's blocked NCHWc kernels where this CPU
+   * has them (default true; the same arithmetic, faster: see qat/nchwc/lower-convs.ts).
+   */
+  nchwc?: boolean;
 }
 
 /**

@@ -6,6 +6,13 @@ export interface TensorQuantConfig {
   symmetric: boolean;
   /** One scale per output channel (weights) instead of one per tensor. */
   perChannel: boolean;
+  /**
+   * Symmetric below 8 bits on a tensor that is never negative (a ReLU's output): the grid
+   * [0, 2^nBits − 1] with zero point 0 instead of ±(2^(nBits−1) − 1), half of which such a
+   * tensor never uses. insertQdq sets it; it fits the int8 container, so the export stays
+   * int8 Q/DQ with a Clip on the integers.
+   */
+  unsigned?: boolean;
 }
 
 /** Where quantizers go and how they quantize (the seed's QuantConfig). */
@@ -44,6 +51,7 @@ export function quantConfig(c: QuantConfigInput = {}): QuantConfig {
 /** Integer range of a config: symmetric int8 uses [-127, 127] (TensorRT), asymmetric uint8 [0, 255]. */
 export function integerRange(c: TensorQuantConfig): { qmin: number; qmax: number } {
   if (c.symmetric) {
+    if (c.unsigned && c.nBits < 8) return { qmin: 0, qmax: 2 ** c.nBits - 1 };
     const q = 2 ** (c.nBits - 1) - 1;
     return { qmin: -q, qmax: q };
   }

@@ -10,6 +10,7 @@ import type { Quantizer } from './quantizer.js';
 import { partitionMatches, type ExcludeRules } from './exclude.js';
 import { checkOverride, matchOverrideFor, mergeWidest, type QuantOverrides, type TensorOverride } from './overrides.js';
 import { scaleGroupsOf } from './scale-groups.js';
+import { provablyNonNegative } from '../calibrate/non-negative.js';
 
 export interface InsertQdqOptions {
   /** Quantization settings; defaults are TensorRT's (int8 symmetric, per-channel weights). */
@@ -55,6 +56,7 @@ export function insertQdq(model: Model, matches: readonly PatternMatch[], option
     }
   }
 
+  const nonNegative = new Map<Value, boolean>();
   for (const m of exclusion.kept) {
     if (m.qdqPoints.length === 0) continue;
     const members = new Set(m.nodes);
@@ -68,7 +70,10 @@ export function insertQdq(model: Model, matches: readonly PatternMatch[], option
       let stub = stubs.get(v);
       if (!stub) {
         const o = { ...activationOverrides.get(v), ...tensorOverride(v) };
-        stub = new QuantStub(v, tensorQuantConfig({ ...config.activation, ...withoutAmax(o) }));
+        const c = tensorQuantConfig({ ...config.activation, ...withoutAmax(o) });
+        // Below 8 bits a tensor that is never negative gets the unsigned grid (twice the levels).
+        if (c.symmetric && c.nBits < 8 && provablyNonNegative(v, nonNegative)) c.unsigned = true;
+        stub = new QuantStub(v, c);
         if (o.amax !== undefined) stub.fixRange(o.amax);
         stubs.set(v, stub);
         quantizers.push(stub);

@@ -74,16 +74,112 @@ export function convWeightGradient(
   const l = product(ys.slice(2));
   const cg = c / group;
   const mg = m / group;
+  if (cg === 1 && mg === 1) return depthwiseWeightGradient(ctx, x, dy, xs, ys, ws, win);
+  const unfolded = k > 1 || win.strides.some((s) => s !== 1) || win.pads.some((p) => p !== 0);
+  if (group === 1 && unfolded && n * c * k * l <= SHIFTS_MAX_PATCH_VALUES) return denseWeightGradientByShifts(ctx, x, dy, xs, ys, ws, win);
   const p = im2col(ctx, x, xs, ys, win, k);
-  if (cg === 1 && mg === 1) {
-    // Depthwise: no contraction over channels, so a product and a sum beat a MatMul of 1-wide rows.
-    const prod = ctx.op('Mul', [e.reshape(p, [n, c, k, l]), e.reshape(dy, [n, c, 1, l])], {}, [n, c, k, l]);
-    return e.reshape(e.reduceSum(prod, [n, c, k, l], [0, 3], false), ws);
-  }
   const dyT = e.transpose(e.reshape(dy, [n, group, mg, l]), [0, 1, 3, 2]);
   const prod = ctx.op('MatMul', [e.reshape(p, [n, group, cg * k, l]), dyT], {}, [n, group, cg * k, mg]);
   const summed = e.reduceSum(prod, [n, group, cg * k, mg], [0], false);
   return e.reshape(e.transpose(summed, [0, 2, 1]), ws);
+}
+
+/**
+ * Up to this many patch values (N·C·K·L: 32 MB of float32), a dense dW is one GEMM per
+ * kernel position on shifted slices of X (below); past it both ways are bound by memory
+ * and im2col was as fast or faster (64 ch 56², batch 8: 26 vs 30 ms).
+ */
+const SHIFTS_MAX_PATCH_VALUES = 1 << 23;
+
+/**
+ * Dense dW[:, :, k] = dYᵀ · X moved by k, for each kernel position k: X once to NHWC
+ * (padded), one strided Slice per position giving [N·L, C] rows, dY once to [M, N·L], and
+ * one GEMM per position whose contraction runs over the whole batch and all output
+ * positions (one large product instead of one small one per sample). Against im2col + the
+ * batched MatMul, one layer at batch 32, one thread, quiet machine, medians of 11
+ * (`node scripts/bench/dense-dw.mjs`): 64 ch 14² 10.1 → 5.4 ms, 128 ch 7² 10.2 → 5.7 ms,
+ * 256 ch 7² 34.6 → 21.5 ms, 64 → 128 ch 14² stride 2 4.3 → 2.9 ms; 64 ch 28²: even.
+ */
+function denseWeightGradientByShifts(
+  ctx: GradientContext, x: Value, dy: Value,
+  xs: readonly number[], ys: readonly number[], ws: readonly number[], win: Window,
+): Value {
+  const e = ctx.emit;
+  const [n, c, m] = [xs[0]!, xs[1]!, ws[0]!];
+  const out = ys.slice(2);
+  const r = out.length;
+  const l = product(out);
+  const k = product(win.kernel);
+  const spatialAxes = out.map((_, i) => i + 1); // of NHWC
+  let rows = e.transpose(x, [0, ...out.map((_, i) => i + 2), 1]);
+  if (win.pads.some((p) => p !== 0)) {
+    const padded = [n, ...xs.slice(2).map((d, i) => d + win.pads[i]! + win.pads[i + r]!), c];
+    rows = ctx.op('Pad', [rows, e.int64([0, ...win.pads.slice(0, r), 0, 0, ...win.pads.slice(r), 0])], {}, padded);
+  }
+  const dyT = e.reshape(e.transpose(dy, [1, 0, ...out.map((_, i) => i + 2)]), [m, n * l]);
+  const parts: Value[] = [];
+  for (let pos = 0; pos < k; pos++) {
+    const starts = kernelOffset(pos, win);
+    const ends = starts.map((s, i) => s + (out[i]! - 1) * win.strides[i]! + 1);
+    const moved = ctx.op('Slice', [rows, e.int64(starts), e.int64(ends), e.int64(spatialAxes), e.int64(win.strides)], {}, [n, ...out, c]);
+    const gemm = ctx.op('MatMul', [dyT, e.reshape(moved, [n * l, c])], {}, [m, c]);
+    parts.push(e.reshape(gemm, [m, c, 1]));
+  }
+  const all = k === 1 ? parts[0]! : ctx.op('Concat', parts, { axis: 2 }, [m, c, k]);
+  return e.reshape(all, ws);
+}
+
+/** Kernel position `pos` (row-major over the kernel's dims) as offsets into the padded input, dilation applied. */
+function kernelOffset(pos: number, win: Window): number[] {
+  const r = win.kernel.length;
+  const starts = new Array<number>(r);
+  for (let i = r - 1, rest = pos; i >= 0; i--) {
+    starts[i] = (rest % win.kernel[i]!) * win.dilations[i]!;
+    rest = Math.floor(rest / win.kernel[i]!);
+  }
+  return starts;
+}
+
+/**
+ * Depthwise dW[c, k] = Σ_{n,l} dY[n,c,l] · X[n,c,l moved by k]: no contraction over
+ * channels, so no GEMM fits. Stride 1: per kernel position, a Slice of the padded X times
+ * dY, summed over space (one pass over X each); strided: im2col, then one dot product per
+ * (n, c, k) as a MatMul of [K, L] by [L, 1] (onnxruntime's strided Slice is slow). Against
+ * the former im2col, Mul and sum, one layer at batch 32, 1 thread (medians of 15): 96 ch
+ * 14² 10.7 → 3.8 ms, 192 ch 7² 6.2 → 3.2 ms, stride 2: 96 ch 14² 2.4 → 2.0 ms, 64 ch 28²
+ * 6.7 → 4.9 ms.
+ */
+function depthwiseWeightGradient(
+  ctx: GradientContext, x: Value, dy: Value,
+  xs: readonly number[], ys: readonly number[], ws: readonly number[], win: Window,
+): Value {
+  const e = ctx.emit;
+  const [n, c] = [xs[0]!, xs[1]!];
+  const out = ys.slice(2);
+  const r = out.length;
+  const k = product(win.kernel);
+  if (win.strides.some((s) => s !== 1)) {
+    const l = product(out);
+    const p = e.reshape(im2col(ctx, x, xs, ys, win, k), [n, c, k, l]);
+    const dots = ctx.op('MatMul', [p, e.reshape(dy, [n, c, l, 1])], {}, [n, c, k, 1]);
+    return e.reshape(e.reduceSum(dots, [n, c, k, 1], [0], false), ws);
+  }
+  let padded = x;
+  let ps = xs;
+  if (win.pads.some((p) => p !== 0)) {
+    ps = xs.map((d, i) => (i < 2 ? d : d + win.pads[i - 2]! + win.pads[i - 2 + r]!));
+    padded = ctx.op('Pad', [x, e.int64([0, 0, ...win.pads.slice(0, r), 0, 0, ...win.pads.slice(r)])], {}, ps);
+  }
+  const axes = out.map((_, i) => i + 2);
+  const sums: Value[] = [];
+  for (let pos = 0; pos < k; pos++) {
+    const starts = kernelOffset(pos, win);
+    const moved = ctx.op('Slice', [padded, e.int64(starts), e.int64(starts.map((s, i) => s + out[i]!)), e.int64(axes)], {}, ys);
+    const prod = ctx.op('Mul', [moved, dy], {}, ys);
+    sums.push(e.reshape(e.reduceSum(prod, ys, axes, false), [n, c, 1]));
+  }
+  const all = k === 1 ? sums[0]! : ctx.op('Concat', sums, { axis: 2 }, [n, c, k]);
+  return e.reshape(e.reduceSum(all, [n, c, k], [0], false), ws);
 }
 
 /** X's patches [N, C·K, out…] in (channel, kernel position) order; X itself for a 1×1 stride-1 unpadded window. */

@@ -1,0 +1,2 @@
+export { nchwcBlockSize } from './block-size.js';
+export { lowerConvsToNchwc, NCHWC_DOMAIN } from './lower-convs.js';

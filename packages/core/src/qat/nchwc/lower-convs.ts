@@ -1,0 +1,92 @@
+import type { Graph } from '../../ir/graph.js';
+import type { Model } from '../../ir/model.js';
+import type { Node } from '../../ir/node.js';
+import type { Value } from '../../ir/value.js';
+import { Tensor } from '../../ir/tensor.js';
+
+/** onnxruntime's CPU domain of blocked-layout (NCHWc) kernels, the ones its own optimizer uses for inference. */
+export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
+
+/**
+ * Rewrites the 2-D Convs of a graph whose weights are computed at run time (a training
+ * graph: fake-quantized weights, flipped weights of dX) onto onnxruntime's NCHWc kernels:
+ * ReorderInput → nchwc.Conv(weight reordered in the graph) → ReorderOutput.
+ *
+ * Why: onnxruntime blocks the channels of a conv (its fast inference path) only when the
+ * weight is a constant, so a training step's convs ran on the plain im2col + GEMM kernel,
+ * and depthwise ones as one tiny GEMM per channel. The blocked kernels read the weight at
+ * run time as well; only their layout must be prepared, [M/B, C/B, kh, kw, B(c), B(m)]
+ * (depthwise: [M/B, kh, kw, B(m)]), which is one Reshape → Transpose → Reshape here.
+ * Only convs whose channel counts are multiples of the block size `B` are rewritten
+ * (dense or depthwise); the others stay as they are. Returns how many were rewritten.
+ */
+export function lowerConvsToNchwc(model: Model, shapes: ReadonlyMap<string, readonly number[]>, blockSize: number): number {
+  const g = model.graph;
+  let lowered = 0;
+  for (const node of [...g.nodes]) {
+    const plan = nchwcPlan(node, shapes, blockSize);
+    if (!plan) continue;
+    rewrite(g, node, plan, blockSize);
+    lowered++;
+  }
+  if (lowered) {
+    g.toposort();
+    if (model.opset(NCHWC_DOMAIN) === undefined) model.setOpset(NCHWC_DOMAIN, 1);
+  }
+  return lowered;
+}
+
+interface Plan {
+  x: Value;
+  w: Value;
+  bias: Value | null;
+  m: number;
+  c: number;
+  kernel: number[];
+  depthwise: boolean;
+}
+
+function nchwcPlan(node: Node, shapes: ReadonlyMap<string, readonly number[]>, b: number): Plan | null {
+  if (node.opType !== 'Conv' || node.domain !== '') return null;
+  const [x, w, bias] = [node.input(0), node.input(1), node.input(2)];
+  if (!x || !w || node.outputs.length !== 1) return null;
+  const xs = shapes.get(x.name);
+  const ws = shapes.get(w.name);
+  if (xs?.length !== 4 || ws?.length !== 4) return null;
+  const autoPad = node.attr('auto_pad', 'NOTSET');
+  if (autoPad !== 'NOTSET' && autoPad !== '') return null;
+  const group = node.attr('group', 1);
+  const [m, cg] = [ws[0]!, ws[1]!];
+  const c = xs[1]!;
+  const depthwise = group > 1 && group === c && m === c && cg === 1;
+  if (!(group === 1 || depthwise) || c % b !== 0 || m % b !== 0) return null;
+  return { x, w, bias: bias ?? null, m, c, kernel: ws.slice(2), depthwise };
+}
+
+function rewrite(g: Graph, node: Node, p: Plan, b: number): void {
+  const name = g.uniqueName(`${node.name || 'Conv'}_nchwc`);
+  const shape = (v: Value, dims: readonly number[], tag: string) =>
+    g.addNode({ opType: 'Reshape', inputs: [v, int64(g, `${name}_${tag}`, dims)], name: `${name}/Reshape_${tag}` }).outputs[0]!;
+  const [kh, kw] = p.kernel as [number, number];
+  const blocked = p.depthwise
+    ? shape(transpose(g, shape(p.w, [p.m / b, b, kh, kw], 'split'), [0, 2, 3, 1], name), [p.m, 1, kh, kw], 'weight')
+    : shape(transpose(g, shape(p.w, [p.m / b, b, p.c / b, b, kh, kw], 'split'), [0, 2, 4, 5, 3, 1], name), [p.m, p.c, kh, kw], 'weight');
+  const xIn = g.addNode({ opType: 'ReorderInput', domain: NCHWC_DOMAIN, inputs: [p.x], attrs: { channels_last: 0 }, name: `${name}/ReorderInput` }).outputs[0]!;
+  const attrs: Record<string, number | number[]> = { group: node.attr('group', 1) };
+  for (const a of ['strides', 'pads', 'dilations', 'kernel_shape'] as const) {
+    const v = node.attr(a);
+    if (Array.isArray(v)) attrs[a] = v as number[];
+  }
+  const conv = g.addNode({ opType: 'Conv', domain: NCHWC_DOMAIN, inputs: p.bias ? [xIn, blocked, p.bias] : [xIn, blocked], attrs, name: `${name}/Conv` }).outputs[0]!;
+  const y = node.outputs[0]!;
+  g.removeNode(node);
+  g.addNode({ opType: 'ReorderOutput', domain: NCHWC_DOMAIN, inputs: [conv], outputs: [y], attrs: { channels_last: 0, channels: p.m }, name: `${name}/ReorderOutput` });
+}
+
+function transpose(g: Graph, v: Value, perm: number[], name: string): Value {
+  return g.addNode({ opType: 'Transpose', inputs: [v], attrs: { perm }, name: `${name}/Transpose` }).outputs[0]!;
+}
+
+function int64(g: Graph, base: string, values: readonly number[]): Value {
+  return g.addInitializer(g.uniqueName(base), Tensor.fromArray(BigInt64Array.from(values, (x) => BigInt(x)), [values.length]));
+}

@@ -1,0 +1,113 @@
+// The QAT step's convs on onnxruntime's blocked NCHWc kernels (qat/nchwc): the block size
+// probe, the rewrite against the plain Conv, and a whole training step against the
+// standard-ONNX graph with fake quant off (float arithmetic: only summation order differs).
+import * as ort from 'onnxruntime-node';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  Graph, Model, calibrate, disableFakeQuant, insertQdq, loadModel, modelToBytes, openNpy, prepareQat, transform, usePlugin,
+} from '../src/index.js';
+import { lowerConvsToNchwc, nchwcBlockSize, NCHWC_DOMAIN } from '../src/qat/nchwc/index.js';
+import calibrators from '@qdeploy/calibrators';
+import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
+import { randomFloats, maxRelativeError } from '../src/testing/index.js';
+import { repoRoot, vendored } from './helpers/fixtures.js';
+
+const ONE_THREAD = { intraOpNumThreads: 1 };
+
+beforeAll(async () => {
+  await usePlugin(calibrators);
+});
+
+describe('NCHWc block size', () => {
+  it('is found on x64 (AVX2: 8, AVX-512: 16) and is null or a candidate elsewhere', async () => {
+    const b = await nchwcBlockSize();
+    if (process.arch === 'x64') expect([8, 16]).toContain(b);
+    else expect([null, 8, 16]).toContain(b);
+  });
+});
+
+/** x → convs of every kind the rewrite handles (weights as graph inputs) plus one it must leave. */
+function convChain(c: number): { model: Model; feeds: Record<string, ort.Tensor>; shapes: Map<string, number[]> } {
+  const g = new Graph();
+  const shapes = new Map<string, number[]>();
+  const feeds: Record<string, ort.Tensor> = {};
+  const tensorType = (dims: number[]) => ({ tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } });
+  const input = (name: string, dims: number[], seed: number) => {
+    const v = g.getOrCreateValue(name);
+    v.type = tensorType(dims);
+    g.inputs.push(v);
+    shapes.set(name, dims);
+    feeds[name] = new ort.Tensor('float32', randomFloats(dims.reduce((a, b) => a * b, 1), seed), dims);
+    return v;
+  };
+  const x = input('x', [2, c, 9, 9], 1);
+  const convs: [string, number[], Record<string, unknown>, number[], boolean][] = [
+    ['dense3x3', [c, c, 3, 3], { pads: [1, 1, 1, 1] }, [2, c, 9, 9], false],
+    ['dense1x1s2bias', [2 * c, c, 1, 1], { strides: [2, 2] }, [2, 2 * c, 5, 5], true],
+    ['depthwise_s2', [2 * c, 1, 3, 3], { pads: [1, 1, 1, 1], strides: [2, 2], group: 2 * c }, [2, 2 * c, 3, 3], false],
+    ['depthwise_dilated', [2 * c, 1, 3, 3], { pads: [2, 2, 2, 2], dilations: [2, 2], group: 2 * c }, [2, 2 * c, 3, 3], false],
+    ['odd_channels', [3, 2 * c, 3, 3], { pads: [1, 1, 1, 1] }, [2, 3, 3, 3], false],
+  ];
+  let prev = x;
+  convs.forEach(([name, ws, attrs, ys, bias], i) => {
+    const w = input(`${name}.w`, ws, 10 + i);
+    const inputs = bias ? [prev, w, input(`${name}.b`, [ws[0]!], 20 + i)] : [prev, w];
+    prev = g.addNode({ opType: 'Conv', inputs, attrs: attrs as never, name }).outputs[0]!;
+    shapes.set(prev.name, ys);
+  });
+  g.outputs.push(prev);
+  return { model: new Model(g, { irVersion: 8, opsetImport: [{ domain: '', version: 17 }] }), feeds, shapes };
+}
+
+async function run(model: Model, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(modelToBytes(model), ONE_THREAD);
+  const out = await s.run(feeds);
+  await s.release();
+  return out[s.outputNames[0]!]!.data as Float32Array;
+}
+
+describe('lowerConvsToNchwc', () => {
+  it('rewrites dense and depthwise convs with run-time weights, leaves the others, and computes the same', async () => {
+    const b = (await nchwcBlockSize()) ?? 8;
+    const { model, feeds, shapes } = convChain(b);
+    const plain = await run(model, feeds);
+    const lowered = model.clone();
+    expect(lowerConvsToNchwc(lowered, shapes, b)).toBe(4);
+    const kinds = lowered.graph.nodes.map((n) => `${n.domain === NCHWC_DOMAIN ? 'nchwc.' : ''}${n.opType}`);
+    expect(kinds.filter((k) => k === 'nchwc.Conv')).toHaveLength(4);
+    expect(kinds.filter((k) => k === 'Conv')).toHaveLength(1); // 3 output channels: not a multiple of the block
+    expect(lowered.opset(NCHWC_DOMAIN)).toBe(1);
+    if ((await nchwcBlockSize()) === null) return; // the rewrite is checked above; no kernels to run it here
+    expect(maxRelativeError(await run(lowered, feeds), plain)).toBeLessThan(1e-5);
+  });
+});
+
+describe('prepareQat with NCHWc convs', () => {
+  it('a training step gives the loss and gradients of the standard graph (fake quant off: float arithmetic)', async () => {
+    const xs = openNpy(path.join(repoRoot(), 'examples/fashion-mnist/data/test_500_x.npy'));
+    const B = 8;
+    const x = new ort.Tensor('float32', xs.readRows(0, B) as Float32Array, [B, 1, 28, 28]);
+    const labels = Int32Array.from({ length: B }, (_, i) => i % 10);
+    const { model, matches } = transform(loadModel(vendored('fmnist_mobilenet.onnx')), { patterns: TENSORRT_PATTERNS });
+    const q = insertQdq(model, matches);
+    await calibrate(q, async (r) => r(x), { calibrator: 'minmax', progress: false });
+    // SGD at lr 1, no momentum or decay: w' = w − g, so the trained weights carry the gradients.
+    const trained: Map<string, Float32Array>[] = [];
+    const losses: number[] = [];
+    for (const nchwc of [false, true]) {
+      const qat = await prepareQat(q, { batchSize: B, nchwc, sessionOptions: ONE_THREAD, optimizer: { type: 'sgd', lr: 1, momentum: 0 } });
+      disableFakeQuant(qat);
+      losses.push(await qat.step(x, labels));
+      trained.push(qat.toCheckpoint(0).params);
+    }
+    expect(Math.abs(losses[1]! - losses[0]!)).toBeLessThan(1e-5 * Math.abs(losses[0]!));
+    const initial = (name: string) => q.model.graph.value(name)!.initializer!.toFloat32();
+    const names = [...trained[0]!.keys()];
+    expect(names.length).toBeGreaterThan(20);
+    for (const n of names) {
+      const g = (w: Float32Array) => w.map((v, i) => initial(n)[i]! - v);
+      expect(maxRelativeError(g(trained[0]!.get(n)!), g(trained[1]!.get(n)!)), n).toBeLessThan(1e-4);
+    }
+  });
+});
