@@ -6,6 +6,7 @@ import { modelInputsOf, validateFeed } from '../calibrate/data/validate.js';
 import { createProgress } from '../util/progress.js';
 import { openLabels } from './labels.js';
 import { argmaxRows, sqnrDb } from './stats.js';
+import { NO_SPINNING } from '../util/no-spinning.js';
 
 export interface EvaluateOptions {
   /** .npy file (or folder of .npy files) of inputs, N×C×H×W float32, fed to the model's only input. */
@@ -77,9 +78,10 @@ export async function evaluateModel(model: ModelSource, opts: EvaluateOptions): 
   const labels = openLabels(opts.labels);
   const sessions: ort.InferenceSession[] = [];
   try {
-    const session = await openSession(model, sessionOptions);
+    // With a reference, the two sessions run by turns: neither spins (util/no-spinning.ts).
+    const session = await openSession(model, opts.ref !== undefined ? { extra: NO_SPINNING, ...sessionOptions } : sessionOptions);
     sessions.push(session);
-    const refSession = opts.ref !== undefined ? await openSession(opts.ref, sessionOptions) : undefined;
+    const refSession = opts.ref !== undefined ? await openSession(opts.ref, { extra: NO_SPINNING, ...sessionOptions }) : undefined;
     if (refSession) sessions.push(refSession);
     const inputs = modelInputsOf(session);
     const outName = opts.output ?? session.outputNames[0]!;

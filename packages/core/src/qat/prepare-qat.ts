@@ -23,6 +23,7 @@ import { lrSchedule, type LrSchedule, type ScheduleSpec } from './schedule.js';
 import { Sgd } from './sgd.js';
 import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
 import { lowerConvsToNchwc, nchwcBlockSize } from './nchwc/index.js';
+import { NO_SPINNING } from '../util/no-spinning.js';
 
 export type StepInputs = ort.Tensor | Record<string, ort.Tensor>;
 export type StepLabels = ort.Tensor | Int32Array | BigInt64Array | readonly number[];
@@ -39,14 +40,6 @@ export interface StepResult {
   samples: number;
 }
 
-/**
- * With distillation, the teacher's and the training step's sessions run by turns, and
- * onnxruntime's idle threads spin-wait after a run: each session's took the cores from the
- * other's next run. Neither spins then (distillation step, batch 32, 2 cores: ResNet
- * 224 → 175 ms, MobileNet 94 → 58 ms, ViT 50 → 37 ms). Alone (cross-entropy), the training
- * session keeps spinning, which its many small ops gain from (ResNet 163 → 145 ms).
- */
-const NO_SPINNING = { session: { intra_op: { allow_spinning: '0' } } };
 
 function makeOptimizer(spec: OptimizerSpec): Optimizer {
   if (spec.type === 'sgd') return new Sgd(spec);
@@ -176,6 +169,7 @@ export class Qat {
     const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name)];
     const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient });
     const { gradients } = backward;
+    // With distillation the teacher's session and this one run by turns: neither spins (util/no-spinning.ts).
     const spinning = this.teacherSession ? { extra: NO_SPINNING } : {};
     const session = await ort.InferenceSession.create(modelToBytes(await this.runnable(graph.model, backward.shapes)), { graphOptimizationLevel: 'all', ...spinning, ...this.options.sessionOptions });
     await this.built?.session.release();
