@@ -5,9 +5,10 @@ import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  Graph, Model, calibrate, disableFakeQuant, insertQdq, loadModel, modelToBytes, openNpy, prepareQat, transform, usePlugin,
+  DataType, Graph, Model, calibrate, disableFakeQuant, insertQdq, loadModel, modelToBytes, openNpy, prepareQat, transform, usePlugin,
 } from '../src/index.js';
 import { lowerConvsToNchwc, nchwcBlockSize, NCHWC_DOMAIN } from '../src/qat/nchwc/index.js';
+import { addTypedInput } from '../src/qat/ops.js';
 import calibrators from '@qdeploy/calibrators';
 import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
 import { randomFloats, maxRelativeError } from '../src/testing/index.js';
@@ -32,11 +33,8 @@ function convChain(c: number): { model: Model; feeds: Record<string, ort.Tensor>
   const g = new Graph();
   const shapes = new Map<string, number[]>();
   const feeds: Record<string, ort.Tensor> = {};
-  const tensorType = (dims: number[]) => ({ tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } });
   const input = (name: string, dims: number[], seed: number) => {
-    const v = g.getOrCreateValue(name);
-    v.type = tensorType(dims);
-    g.inputs.push(v);
+    const v = addTypedInput(g, g.getOrCreateValue(name), DataType.FLOAT, dims);
     shapes.set(name, dims);
     feeds[name] = new ort.Tensor('float32', randomFloats(dims.reduce((a, b) => a * b, 1), seed), dims);
     return v;

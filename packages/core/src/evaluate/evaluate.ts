@@ -79,9 +79,10 @@ export async function evaluateModel(model: ModelSource, opts: EvaluateOptions): 
   const sessions: ort.InferenceSession[] = [];
   try {
     // With a reference, the two sessions run by turns: neither spins (util/no-spinning.ts).
-    const session = await openSession(model, opts.ref !== undefined ? { extra: NO_SPINNING, ...sessionOptions } : sessionOptions);
+    const options = opts.ref !== undefined ? { extra: NO_SPINNING, ...sessionOptions } : sessionOptions;
+    const session = await openSession(model, options);
     sessions.push(session);
-    const refSession = opts.ref !== undefined ? await openSession(opts.ref, { extra: NO_SPINNING, ...sessionOptions }) : undefined;
+    const refSession = opts.ref !== undefined ? await openSession(opts.ref, options) : undefined;
     if (refSession) sessions.push(refSession);
     const inputs = modelInputsOf(session);
     const outName = opts.output ?? session.outputNames[0]!;

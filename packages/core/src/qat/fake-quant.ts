@@ -10,15 +10,10 @@ import { DataType } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
-import { integerRange } from '../quantize/config.js';
+import { containerRange, exportedIntegerRange, integerRange } from '../quantize/config.js';
 import type { QuantStub } from '../quantize/quant-stub.js';
 import type { WeightFakeQuantize } from '../quantize/weight-fake-quantize.js';
 import { addTypedInput, op, reduce, scalarFloat } from './ops.js';
-
-/** The integer range a Q/DQ container of this config holds without a Clip. */
-function containerRange(symmetric: boolean): { lo: number; hi: number } {
-  return symmetric ? { lo: -128, hi: 127 } : { lo: 0, hi: 255 };
-}
 
 function zeroPointOf(g: Graph, base: string, symmetric: boolean, value: number, count?: number): Value {
   const dims = count === undefined ? [] : [count];
@@ -33,11 +28,9 @@ function zeroPointOf(g: Graph, base: string, symmetric: boolean, value: number, 
  */
 export function addActivationFakeQuant(g: Graph, x: Value, stub: QuantStub, learned: boolean): { out: Value; scaleInput: Value | null } {
   const box = containerRange(stub.config.symmetric);
-  // The export's integer range: the container's at 8 bits (symmetric int8 reaches −128 there),
-  // the nBits grid below (its Q → Clip → DQ), so a trained model exports what it trained.
-  const { qmin, qmax } = stub.config.nBits >= 8 ? { qmin: box.lo, qmax: box.hi } : integerRange(stub.config);
+  const { qmin, qmax } = exportedIntegerRange(stub.config);
   const z = stub.zeroPoint[0]!;
-  const narrower = qmin > box.lo || qmax < box.hi;
+  const narrower = qmin > box.qmin || qmax < box.qmax;
   const base = x.name;
   if (!learned) {
     const scale = stub.scale[0]!;

@@ -40,7 +40,6 @@ export interface StepResult {
   samples: number;
 }
 
-
 function makeOptimizer(spec: OptimizerSpec): Optimizer {
   if (spec.type === 'sgd') return new Sgd(spec);
   if (spec.type === 'adamw') return new AdamW(spec);
@@ -126,7 +125,7 @@ export class Qat {
     }
     if (qat.loss.type === 'distillation') {
       const teacher = options.teacher ?? quantized.model;
-      qat.teacherSession = await ort.InferenceSession.create(modelToBytes(teacher), { graphOptimizationLevel: 'all', extra: NO_SPINNING, ...options.sessionOptions });
+      qat.teacherSession = await ort.InferenceSession.create(modelToBytes(teacher), qat.stepSessionOptions());
     }
     await qat.rebuild(); // builds the gradient graph now: a missing gradient builder fails here, before training
     return qat;
@@ -169,11 +168,18 @@ export class Qat {
     const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name)];
     const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient });
     const { gradients } = backward;
-    // With distillation the teacher's session and this one run by turns: neither spins (util/no-spinning.ts).
-    const spinning = this.teacherSession ? { extra: NO_SPINNING } : {};
-    const session = await ort.InferenceSession.create(modelToBytes(await this.runnable(graph.model, backward.shapes)), { graphOptimizationLevel: 'all', ...spinning, ...this.options.sessionOptions });
+    const session = await ort.InferenceSession.create(modelToBytes(await this.runnable(graph.model, backward.shapes)), this.stepSessionOptions());
     await this.built?.session.release();
     this.built = { graph, session, gradients, key: this.switchKey() };
+  }
+
+  /**
+   * Options of the sessions a step runs. With distillation the teacher's and the training
+   * session run by turns, so neither spins (util/no-spinning.ts); alone, the training
+   * session keeps onnxruntime's spinning.
+   */
+  private stepSessionOptions(): ort.InferenceSession.SessionOptions {
+    return { graphOptimizationLevel: 'all', ...(this.loss.type === 'distillation' ? { extra: NO_SPINNING } : {}), ...this.options.sessionOptions };
   }
 
   /** What the session runs: the training graph with its convs on NCHWc kernels where possible (a copy; `trainingGraph()` stays standard ONNX). */

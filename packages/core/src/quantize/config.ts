@@ -48,6 +48,20 @@ export function quantConfig(c: QuantConfigInput = {}): QuantConfig {
   };
 }
 
+/** The integers an int8 (symmetric) or uint8 Q/DQ container holds: QuantizeLinear's saturation bounds. */
+export function containerRange(symmetric: boolean): { qmin: number; qmax: number } {
+  return symmetric ? { qmin: -128, qmax: 127 } : { qmin: 0, qmax: 255 };
+}
+
+/**
+ * The integers a QDQ export of this config computes: the container's at 8 bits (the
+ * export's QuantizeLinear saturates there, −128 included), the nBits grid below (its
+ * Q → Clip → DQ). QAT's fake quant trains on this range, so a model exports what it trained.
+ */
+export function exportedIntegerRange(c: TensorQuantConfig): { qmin: number; qmax: number } {
+  return c.nBits >= 8 ? containerRange(c.symmetric) : integerRange(c);
+}
+
 /** Integer range of a config: symmetric int8 uses [-127, 127] (TensorRT), asymmetric uint8 [0, 255]. */
 export function integerRange(c: TensorQuantConfig): { qmin: number; qmax: number } {
   if (c.symmetric) {

@@ -91,6 +91,7 @@ export function addQdqPair(g: Graph, x: Value, q: Quantizer): Value {
  * Below 8 bits, QuantizeLinear still saturates at the int8/uint8 limits: a Clip on the
  * integers gives the narrower range (e.g. [-7, 7] at 4 bits) so the model computes what
  * fakeQuantize does. (TensorRT has no sub-8-bit activations: such a model is a simulation.)
+ * `exportedIntegerRange` states the resulting range; QAT's fake quant trains on it.
  */
 function narrowToBits(g: Graph, ints: Value, q: Quantizer): Value {
   if (q.config.nBits >= 8) return ints;

@@ -4,6 +4,7 @@ import { Model } from '../../ir/model.js';
 import { DataType } from '../../ir/dtype.js';
 import { modelToBytes } from '../../onnx/save.js';
 import { lowerConvsToNchwc } from './lower-convs.js';
+import { addTypedInput } from '../ops.js';
 
 /** Block sizes onnxruntime's MLAS uses for NCHWc: 16 with AVX-512, 8 with AVX2. */
 const CANDIDATES = [16, 8];
@@ -39,12 +40,8 @@ async function probe(): Promise<number | null> {
 
 function convModel(channels: number): Model {
   const g = new Graph();
-  const tensorType = (dims: number[]) => ({ tensorType: { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } });
-  const x = g.getOrCreateValue('x');
-  x.type = tensorType([1, channels, 5, 5]);
-  const w = g.getOrCreateValue('w');
-  w.type = tensorType([channels, channels, 3, 3]);
-  g.inputs.push(x, w);
+  const x = addTypedInput(g, g.getOrCreateValue('x'), DataType.FLOAT, [1, channels, 5, 5]);
+  const w = addTypedInput(g, g.getOrCreateValue('w'), DataType.FLOAT, [channels, channels, 3, 3]);
   const y = g.addNode({ opType: 'Conv', inputs: [x, w], attrs: { pads: [1, 1, 1, 1] }, name: 'conv' }).outputs[0]!;
   g.outputs.push(y);
   return new Model(g, { irVersion: 8, opsetImport: [{ domain: '', version: 17 }] });

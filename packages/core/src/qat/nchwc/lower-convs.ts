@@ -2,7 +2,7 @@ import type { Graph } from '../../ir/graph.js';
 import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
-import { Tensor } from '../../ir/tensor.js';
+import { int64s, op } from '../ops.js';
 
 /** onnxruntime's CPU domain of blocked-layout (NCHWc) kernels, the ones its own optimizer uses for inference. */
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
@@ -65,12 +65,11 @@ function nchwcPlan(node: Node, shapes: ReadonlyMap<string, readonly number[]>, b
 
 function rewrite(g: Graph, node: Node, p: Plan, b: number): void {
   const name = g.uniqueName(`${node.name || 'Conv'}_nchwc`);
-  const shape = (v: Value, dims: readonly number[], tag: string) =>
-    g.addNode({ opType: 'Reshape', inputs: [v, int64(g, `${name}_${tag}`, dims)], name: `${name}/Reshape_${tag}` }).outputs[0]!;
+  const reshape = (v: Value, dims: readonly number[]) => op(g, 'Reshape', [v, int64s(g, `${name}_shape`, dims)], name);
   const [kh, kw] = p.kernel as [number, number];
   const blocked = p.depthwise
-    ? shape(transpose(g, shape(p.w, [p.m / b, b, kh, kw], 'split'), [0, 2, 3, 1], name), [p.m, 1, kh, kw], 'weight')
-    : shape(transpose(g, shape(p.w, [p.m / b, b, p.c / b, b, kh, kw], 'split'), [0, 2, 4, 5, 3, 1], name), [p.m, p.c, kh, kw], 'weight');
+    ? reshape(op(g, 'Transpose', [reshape(p.w, [p.m / b, b, kh, kw])], name, { perm: [0, 2, 3, 1] }), [p.m, 1, kh, kw])
+    : reshape(op(g, 'Transpose', [reshape(p.w, [p.m / b, b, p.c / b, b, kh, kw])], name, { perm: [0, 2, 4, 5, 3, 1] }), [p.m, p.c, kh, kw]);
   const xIn = g.addNode({ opType: 'ReorderInput', domain: NCHWC_DOMAIN, inputs: [p.x], attrs: { channels_last: 0 }, name: `${name}/ReorderInput` }).outputs[0]!;
   const attrs: Record<string, number | number[]> = { group: node.attr('group', 1) };
   for (const a of ['strides', 'pads', 'dilations', 'kernel_shape'] as const) {
@@ -81,12 +80,4 @@ function rewrite(g: Graph, node: Node, p: Plan, b: number): void {
   const y = node.outputs[0]!;
   g.removeNode(node);
   g.addNode({ opType: 'ReorderOutput', domain: NCHWC_DOMAIN, inputs: [conv], outputs: [y], attrs: { channels_last: 0, channels: p.m }, name: `${name}/ReorderOutput` });
-}
-
-function transpose(g: Graph, v: Value, perm: number[], name: string): Value {
-  return g.addNode({ opType: 'Transpose', inputs: [v], attrs: { perm }, name: `${name}/Transpose` }).outputs[0]!;
-}
-
-function int64(g: Graph, base: string, values: readonly number[]): Value {
-  return g.addInitializer(g.uniqueName(base), Tensor.fromArray(BigInt64Array.from(values, (x) => BigInt(x)), [values.length]));
 }
