@@ -197,7 +197,7 @@ if (!only || only === 'reference') {
 }
 
 if (!only || only === 'qat') {
-  // A QAT training step (forward + backward + AdamW, W8A8 fake quant) vs an FP32 inference
+  // A QAT training step (forward + backward + AdamW, W8A8 fake quant, calibrated activation scales) vs an FP32 inference
   // of the same batch of 32, same session options (onnxruntime's defaults, and one thread);
   // medians of 3 blocks of 15 runs of each in each of 3 processes, the median process
   // reported. Memory over 1,000 more steps (ResNet).
