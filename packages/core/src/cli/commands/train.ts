@@ -2,7 +2,8 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { QatSettings } from '../../config/types.js';
 import { UsageError } from '../errors.js';
-import { addCommonOptions, collect, keyValue, positiveInt, printJson, type CliIO } from '../options.js';
+import { addCommonOptions, positiveInt, printJson, type CliIO } from '../options.js';
+import { addQuantizeOptions, OLDER_CALIBRATION_SPELLINGS } from '../quantize-flags.js';
 import { quantizeOptionsFromFlags, type QuantizeFlags } from './quantize.js';
 
 interface TrainFlags extends QuantizeFlags {
@@ -39,9 +40,6 @@ export function registerTrain(program: Command, io: CliIO): void {
     .description('quantization-aware training: quantize and calibrate, fine-tune with fake quant on onnxruntime, save the QDQ model')
     .argument('<model>', 'FP32 ONNX model')
     .option('-o, --output <file>', 'where the trained QDQ ONNX model goes (never the input model)')
-    .option('-b, --backend <name>', 'backend: tensorrt, reference, a package name or a path (default: tensorrt)')
-    .option('--calib <data>', 'calibration data (the starting scales): a .npy file, a folder of .npy files or images, or a JS/TS data module')
-    .option('--calibrator <method>', 'calibration method (default: the backend\'s)')
     .option('--data <path>', 'training data: a .npy file (labels in --labels) or an image folder with one sub-folder per class')
     .option('--labels <file>', 'class indices (.npy) for .npy training data; not needed for --loss distillation')
     .option('--epochs <n>', 'epochs (default: 1)', positiveInt)
@@ -54,17 +52,13 @@ export function registerTrain(program: Command, io: CliIO): void {
     .option('--no-learn-scales', 'keep the calibrated activation scales fixed')
     .option('--scale-lr <x>', 'learning-rate multiplier for learned scales (default: 10)', positiveNumber)
     .option('--checkpoint-dir <dir>', 'folder of the per-epoch checkpoint (default: <output>.qat)')
-    .option('--resume', 'continue from the checkpoint in the checkpoint folder')
-    .option('--batch-size <n>', 'calibration batch size (default: 32)', positiveInt)
-    .option('--limit <n>', 'calibrate on at most n samples', positiveInt)
-    .option('--input-name <name>', 'model input the data feeds (default: the only input)')
-    .option('--backend-option <key=value>', 'a backend pattern option (repeatable)', keyValue)
-    .option('--plugin <spec>', 'load a plugin package or file first (repeatable)', collect)
-    .option('-c, --config <file>', 'take settings from a config file, its qat section included (flags win)');
+    .option('--resume', 'continue from the checkpoint in the checkpoint folder');
+  // Backend, calibration (the starting scales), bit widths and placement: quantize's options, defined once.
+  addQuantizeOptions(cmd);
   addCommonOptions(cmd, { progress: true, json: true });
   cmd.addHelpText(
     'after',
-    '\nCtrl-C stops training; the checkpoint of the last complete epoch stays, and --resume continues from it.\n\nExamples:\n  qdeploy train model.onnx -o model.qat.onnx --calib calib.npy --data train_x.npy --labels train_y.npy --epochs 2\n  qdeploy train model.onnx -o model.qat.onnx --calib calib.npy --data unlabelled.npy --loss distillation --temperature 2',
+    `\nCtrl-C stops training; the checkpoint of the last complete epoch stays, and --resume continues from it. A config file's qat section (-c) gives the same settings; flags win.\n\nExamples:\n  qdeploy train model.onnx -o model.qat.onnx --calibration-data calib.npy --data train_x.npy --labels train_y.npy --epochs 2\n  qdeploy train model.onnx -o model.qat.onnx --calibration-data calib.npy --data unlabelled.npy --loss distillation --temperature 2\n  qdeploy train model.onnx -o model.w4a4.onnx --calibration-data calib.npy --data train_x.npy --labels train_y.npy --activation-bits 4 --weight-bits 4\n\n${OLDER_CALIBRATION_SPELLINGS}`,
   );
   cmd.action(async (model: string, flags: TrainFlags) => {
     const { formatQuantizeSummary, quantizeModel } = await import('../pipeline/index.js');
