@@ -17,7 +17,19 @@ export interface QatOptions {
   batchSize?: number;
   /** Learn activation scales (LSQ) starting from the calibrated ones (default true; false keeps the calibrated scales fixed). */
   learnScales?: boolean;
-  /** Learning-rate multiplier for learned scales (default 10: at lr 1e-4 an activation scale of ~0.1–1 barely moves otherwise). */
+  /**
+   * Learn per-channel weight scales (LSQ on weights) instead of recomputing max |w| / qmax
+   * each step; the export keeps the learned scales.
+   */
+  learnWeightScales?: boolean;
+  /** Where learned weight scales start: "max" (max |w| / qmax) or "mse" (the per-channel clip of least squared error). */
+  weightScaleInit?: 'max' | 'mse';
+  /**
+   * Learning-rate multiplier for learned weight scales (default 1: 4-bit weight scales are
+   * ~0.01–0.2, and Adam moves a parameter by about lr × factor a step whatever its size).
+   */
+  weightScaleLrFactor?: number;
+  /** Learning-rate multiplier for learned activation scales (default 10: at lr 1e-4 an activation scale of ~0.1–1 barely moves otherwise). */
   scaleLrFactor?: number;
   /** Clip gradients to this global L2 norm (default: no clipping). */
   clipGradNorm?: number;
@@ -49,4 +61,7 @@ export const DEFAULT_QAT_BATCH_SIZE = 32;
 export const DEFAULT_QAT_LR = 1e-4;
 export const DEFAULT_SCALE_LR_FACTOR = 10;
 export const DEFAULT_LEARN_SCALES = true;
+export const DEFAULT_LEARN_WEIGHT_SCALES = false;
+export const DEFAULT_WEIGHT_SCALE_INIT = 'max';
+export const DEFAULT_WEIGHT_SCALE_LR_FACTOR = 1;
 export const DEFAULT_QAT_SCHEDULE: Readonly<ScheduleSpec> = { type: 'cosine' };

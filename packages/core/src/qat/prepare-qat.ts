@@ -18,10 +18,11 @@ import { clipGradNorm } from './clip.js';
 import { AdamW } from './adamw.js';
 import { lossNeedsLabels, resolveLoss, type ResolvedLoss } from './loss.js';
 import type { Optimizer, OptimizerSpec, Param } from './optimizer.js';
-import { DEFAULT_LEARN_SCALES, DEFAULT_QAT_BATCH_SIZE, DEFAULT_QAT_LR, DEFAULT_QAT_SCHEDULE, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
+import { DEFAULT_LEARN_SCALES, DEFAULT_LEARN_WEIGHT_SCALES, DEFAULT_QAT_BATCH_SIZE, DEFAULT_WEIGHT_SCALE_INIT, DEFAULT_WEIGHT_SCALE_LR_FACTOR, DEFAULT_QAT_LR, DEFAULT_QAT_SCHEDULE, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
 import { lrSchedule, type LrSchedule, type ScheduleSpec } from './schedule.js';
 import { Sgd } from './sgd.js';
 import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
+import { mseWeightScales } from './weight-scale-init.js';
 import { lowerConvsToNchwc, nchwcBlockSize } from './nchwc/index.js';
 import { NO_SPINNING } from '../util/no-spinning.js';
 
@@ -74,6 +75,11 @@ function argmaxMatches(logits: Float32Array, classes: number, labels: ArrayLike<
   return correct;
 }
 
+/** A scale stays positive after an update. */
+function keepPositive(scales: Float32Array): void {
+  for (let i = 0; i < scales.length; i++) scales[i] = Math.max(scales[i]!, 1e-8);
+}
+
 /** A graph built for the current switches, with its session. */
 interface Built {
   graph: TrainingGraph;
@@ -89,10 +95,13 @@ export class Qat {
   readonly loss: ResolvedLoss;
   readonly optimizer: Optimizer;
   readonly learnScales: boolean;
+  readonly learnWeightScales: boolean;
   /** Trained weights by name (the graph's inputs; updated in place). */
   readonly params = new Map<string, Param & { dims: number[] }>();
   /** Learned activation scales by the quantized tensor's name (LSQ). */
   readonly scales = new Map<string, Param>();
+  /** Learned per-channel weight scales by the weight's name (LSQ on weights). */
+  readonly weightScales = new Map<string, Param & { dims: number[] }>();
   /** BatchNormalization running statistics (unfolded-BN models). */
   readonly runningStats = new Map<string, Float32Array>();
   /** Updates applied so far. */
@@ -115,6 +124,7 @@ export class Qat {
     this.optimizer = makeOptimizer(spec);
     this.schedule = lrSchedule(spec.lr, options.totalSteps ?? 1, this.scheduleSpec(options.totalSteps !== undefined));
     this.learnScales = options.learnScales ?? DEFAULT_LEARN_SCALES;
+    this.learnWeightScales = options.learnWeightScales ?? DEFAULT_LEARN_WEIGHT_SCALES;
   }
 
   static async create(quantized: QuantizedModel, options: QatOptions = {}): Promise<Qat> {
@@ -158,6 +168,7 @@ export class Qat {
       batchSize: this.batchSize,
       loss: this.loss,
       learnScales: this.learnScales,
+      learnWeightScales: this.learnWeightScales,
       bnTraining: this.hasBatchNorm && !this.bnFrozen,
       trainable: this.options.trainable,
       output: this.options.output,
@@ -165,7 +176,7 @@ export class Qat {
     this.adoptParams(graph);
     const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(this.batchSize) : null, graph.teacher ? new Float32Array(this.batchSize * graph.classes) : null);
     const shapes = await staticShapes(graph.model, feeds);
-    const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name)];
+    const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name), ...graph.weightScales.map((s) => s.name)];
     const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient });
     const { gradients } = backward;
     const session = await ort.InferenceSession.create(modelToBytes(await this.runnable(graph.model, backward.shapes)), this.stepSessionOptions());
@@ -205,9 +216,23 @@ export class Qat {
       const stub = this.quantized.stubs().find((q) => q.tensor.name === s.tensor)!;
       this.scales.set(s.tensor, { name: s.name, value: new Float32Array([stub.scale[0]!]), decay: false });
     }
+    for (const s of graph.weightScales) {
+      if (this.weightScales.has(s.tensor)) continue;
+      const lrFactor = this.options.weightScaleLrFactor ?? DEFAULT_WEIGHT_SCALE_LR_FACTOR;
+      this.weightScales.set(s.tensor, { name: s.name, value: this.initialWeightScale(s.tensor), dims: s.dims, decay: false, lrFactor });
+    }
     for (const r of graph.runningStats) {
       if (!this.runningStats.has(r.input)) this.runningStats.set(r.input, src.value(r.input)!.initializer!.toFloat32Copy());
     }
+  }
+
+  /** A learned weight scale's start: the quantizer's own (max |w| / qmax), or MSE-optimal per channel. */
+  private initialWeightScale(tensor: string): Float32Array {
+    const wq = this.quantized.weightQuantizers().find((q) => q.tensor.name === tensor)!;
+    if ((this.options.weightScaleInit ?? DEFAULT_WEIGHT_SCALE_INIT) === 'max') return wq.scale.slice();
+    const value = this.quantized.model.graph.value(tensor)!.initializer!;
+    const inner = wq.axis === null ? value.size : value.dims.slice(wq.axis + 1).reduce((a, b) => a * b, 1);
+    return mseWeightScales(value.toFloat32Copy(), wq.scale.length, inner, integerRange(wq.config).qmax, wq.amax);
   }
 
   private zeroInputs(graph: TrainingGraph): Record<string, ort.Tensor> {
@@ -219,12 +244,18 @@ export class Qat {
     if (graph.labels) feeds[graph.labels] = labelsTensor(labels!, this.batchSize).tensor;
     if (graph.teacher) feeds[graph.teacher] = new ort.Tensor('float32', teacher!, [this.batchSize, graph.classes]);
     for (const p of graph.params) feeds[p.name] = this.paramTensors.get(p.name)!;
-    for (const s of graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
+    this.feedScales(graph, feeds);
     for (const r of graph.runningStats) {
       const v = this.runningStats.get(r.input)!;
       feeds[r.input] = new ort.Tensor('float32', v, [v.length]);
     }
     return feeds;
+  }
+
+  /** Learned activation and weight scales as the graph's inputs. */
+  private feedScales(graph: TrainingGraph, feeds: Record<string, ort.Tensor>): void {
+    for (const s of graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
+    for (const s of graph.weightScales) feeds[s.name] = new ort.Tensor('float32', this.weightScales.get(s.tensor)!.value, s.dims);
   }
 
   /** Names the batch's tensors after the graph's data inputs, checking their shapes. */
@@ -278,12 +309,20 @@ export class Qat {
       scaleParams.push(this.scales.get(s.tensor)!);
       scaleGrads.push(out[g]!.data as Float32Array);
     }
+    // Weight scales step with the weights (their own lrFactor): another optimizer.step would count another AdamW step.
+    for (const s of graph.weightScales) {
+      const g = gradients.get(s.name);
+      if (!g) continue;
+      params.push(this.weightScales.get(s.tensor)!);
+      grads.push(out[g]!.data as Float32Array);
+    }
     const gradNorm = clipGradNorm([...grads, ...scaleGrads], this.options.clipGradNorm ?? Infinity);
     const lr = this.schedule(this.steps);
     this.optimizer.step(params, grads, lr);
+    for (const p of this.weightScales.values()) keepPositive(p.value);
     if (scaleParams.length) {
       this.optimizer.step(scaleParams, scaleGrads, lr * (this.options.scaleLrFactor ?? DEFAULT_SCALE_LR_FACTOR));
-      for (const p of scaleParams) p.value[0] = Math.max(p.value[0]!, 1e-8); // a scale stays positive
+      for (const p of scaleParams) keepPositive(p.value);
     }
     for (const r of graph.runningStats) this.runningStats.get(r.input)!.set(out[r.output]!.data as Float32Array);
     this.steps++;
@@ -308,14 +347,14 @@ export class Qat {
     if (this.runningStats.size) this.sync();
     if (!p || p.key !== key) {
       await p?.session.release();
-      const graph = buildTrainingGraph(this.quantized, { batchSize: batch, loss: null, learnScales: this.learnScales, bnTraining: false, trainable: this.options.trainable, output: this.options.output });
+      const graph = buildTrainingGraph(this.quantized, { batchSize: batch, loss: null, learnScales: this.learnScales, learnWeightScales: this.learnWeightScales, bnTraining: false, trainable: this.options.trainable, output: this.options.output });
       const session = await ort.InferenceSession.create(modelToBytes(graph.model), { graphOptimizationLevel: 'all', ...this.options.sessionOptions });
       p = { graph, session, key };
       this.predictors.set(batch, p);
     }
     const feeds: Record<string, ort.Tensor> = isTensor(inputs) ? { [p.graph.dataInputs[0]!.name]: inputs } : { ...(inputs as Record<string, ort.Tensor>) };
     for (const q of p.graph.params) feeds[q.name] = this.paramTensors.get(q.name)!;
-    for (const s of p.graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
+    this.feedScales(p.graph, feeds);
     const out = await p.session.run(feeds);
     return out[p.graph.logits]!.data as Float32Array;
   }
@@ -326,7 +365,11 @@ export class Qat {
     const g = this.quantized.model.graph;
     for (const p of this.params.values()) g.value(p.name)!.initializer = Tensor.fromArray(p.value.slice(), p.dims, DataType.FLOAT);
     for (const [name, v] of this.runningStats) g.value(name)!.initializer = Tensor.fromArray(v.slice(), [v.length], DataType.FLOAT);
-    for (const wq of this.quantized.weightQuantizers()) wq.refresh();
+    for (const wq of this.quantized.weightQuantizers()) {
+      const learned = this.weightScales.get(wq.tensor.name);
+      if (learned) wq.setScales(learned.value);
+      else wq.refresh();
+    }
     for (const stub of this.quantized.stubs()) {
       const s = this.scales.get(stub.tensor.name);
       if (!s || !stub.range) continue;
@@ -356,7 +399,8 @@ export class Qat {
   /** What this run trains: a checkpoint from another model or setup must not be resumed into it. */
   fingerprint(): string {
     const params = [...this.params.values()].map((p) => `${p.name}:${p.dims.join('x')}`).join(',');
-    return JSON.stringify({ params, scales: [...this.scales.keys()], batch: this.batchSize, loss: this.loss, optimizer: this.optimizer.type });
+    const weightScales = this.weightScales.size ? { weightScales: [...this.weightScales.keys()] } : {}; // absent: older checkpoints still match
+    return JSON.stringify({ params, scales: [...this.scales.keys()], ...weightScales, batch: this.batchSize, loss: this.loss, optimizer: this.optimizer.type });
   }
 
   /** The training state after `epoch` completed epochs. */
@@ -367,6 +411,7 @@ export class Qat {
       fingerprint: this.fingerprint(),
       params: new Map([...this.params].map(([k, p]) => [k, p.value])),
       scales: new Map([...this.scales].map(([k, p]) => [k, p.value])),
+      weightScales: new Map([...this.weightScales].map(([k, p]) => [k, p.value])),
       runningStats: new Map(this.runningStats),
       optimizer: this.optimizer.state(),
       history,
@@ -378,6 +423,7 @@ export class Qat {
     if (c.fingerprint !== this.fingerprint()) throw new Error(`${where} was written for another model or training setup (parameters, batch size, loss or optimizer differ); start without --resume or use another checkpoint folder`);
     for (const [k, v] of c.params) this.params.get(k)!.value.set(v);
     for (const [k, v] of c.scales) this.scales.get(k)?.value.set(v);
+    for (const [k, v] of c.weightScales) this.weightScales.get(k)?.value.set(v);
     for (const [k, v] of c.runningStats) this.runningStats.get(k)?.set(v);
     const buffers = Object.fromEntries(Object.entries(c.optimizer.buffers).map(([k, v]) => [k, v.slice()]));
     this.optimizer.loadState({ step: c.optimizer.step, buffers });
