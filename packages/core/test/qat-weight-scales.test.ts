@@ -72,8 +72,7 @@ describe('mseWeightScales', () => {
     const w = new Float32Array(2 * inner);
     for (let i = 0; i < inner; i++) w[i] = Math.sin(i * 1.7) * 0.5;
     w[5] = 4; // one outlier in channel 0; channel 1 is all zeros
-    const amax = Float32Array.of(4, 0);
-    const [s0, s1] = mseWeightScales(w, 2, inner, 7, amax);
+    const [s0, s1] = mseWeightScales(w, 2, inner, 7);
     const error = (s: number) => w.subarray(0, inner).reduce((e, x) => e + (x - Math.min(7, Math.max(-7, roundEven(x / s))) * s) ** 2, 0);
     expect(s0!).toBeLessThan(4 / 7);
     expect(error(s0!)).toBeLessThan(error(4 / 7));
@@ -140,4 +139,25 @@ describe('prepareQat with learnWeightScales', () => {
     for (const [n, p] of mse.weightScales) p.value.forEach((v, c) => expect(v).toBeLessThanOrEqual(start.get(n)![c]!));
     await mse.release();
   }, 120_000);
+
+  it('mseWeightClip: the scales are the MSE clip of the current weights before each step and in the export', async () => {
+    const q = await quantized();
+    const qat = await prepareQat(q, { batchSize: B, mseWeightClip: true, optimizer: { type: 'adamw', lr: 1e-3 }, sessionOptions: { intraOpNumThreads: 1 } });
+    const clipOf = (name: string) => {
+      const wq = q.weightQuantizers().find((w) => w.tensor.name === name)!;
+      const w = qat.params.get(name)!.value;
+      return mseWeightScales(w, wq.scale.length, w.length / wq.scale.length, 7);
+    };
+    const name = [...qat.weightScales.keys()].find((n) => qat.weightScales.get(n)!.value.length > 1)!;
+    const first = qat.weightScales.get(name)!.value.slice();
+    expect(first).toEqual(clipOf(name));
+    for (let i = 0; i < 2; i++) await qat.step(batch(i).x, batch(i).y);
+    const exported = qat.model.toExportModel({ quiet: true });
+    const dq = exported.graph.nodes.find((n) => n.opType === 'DequantizeLinear' && n.input(0)!.name === `${name}_quantized`)!;
+    const now = clipOf(name);
+    expect(Array.from(dq.input(1)!.initializer!.toFloat32())).toEqual(Array.from(now));
+    expect(now).not.toEqual(first); // the weights moved, and the clip with them
+    await qat.release();
+    await expect(prepareQat(await quantized(), { mseWeightClip: true, learnWeightScales: true })).rejects.toThrow(/choose one/);
+  }, 60_000);
 });

@@ -22,6 +22,11 @@ export interface QatOptions {
    * each step; the export keeps the learned scales.
    */
   learnWeightScales?: boolean;
+  /**
+   * Recompute each weight's per-channel scale before every step as the MSE-optimal clip of
+   * the current weights (in TypeScript, no gradient through it), instead of max |w| / qmax.
+   */
+  mseWeightClip?: boolean;
   /** Where learned weight scales start: "max" (max |w| / qmax) or "mse" (the per-channel clip of least squared error). */
   weightScaleInit?: 'max' | 'mse';
   /**

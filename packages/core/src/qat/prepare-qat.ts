@@ -96,6 +96,8 @@ export class Qat {
   readonly optimizer: Optimizer;
   readonly learnScales: boolean;
   readonly learnWeightScales: boolean;
+  /** Weight scales recomputed in TypeScript before each step: the per-channel MSE clip of the current weights. */
+  readonly mseWeightClip: boolean;
   /** Trained weights by name (the graph's inputs; updated in place). */
   readonly params = new Map<string, Param & { dims: number[] }>();
   /** Learned activation scales by the quantized tensor's name (LSQ). */
@@ -112,6 +114,8 @@ export class Qat {
   private built: Built | null = null;
   private teacherSession: ort.InferenceSession | null = null;
   private dirtyWeights = false;
+  /** The update count the mseWeightClip scales were computed at. */
+  private mseClipSteps = -1;
   private readonly paramTensors = new Map<string, ort.Tensor>();
   /** Forward-only graphs for predict(), by batch size. */
   private readonly predictors = new Map<number, { graph: TrainingGraph; session: ort.InferenceSession; key: string }>();
@@ -125,6 +129,8 @@ export class Qat {
     this.schedule = lrSchedule(spec.lr, options.totalSteps ?? 1, this.scheduleSpec(options.totalSteps !== undefined));
     this.learnScales = options.learnScales ?? DEFAULT_LEARN_SCALES;
     this.learnWeightScales = options.learnWeightScales ?? DEFAULT_LEARN_WEIGHT_SCALES;
+    this.mseWeightClip = options.mseWeightClip ?? false;
+    if (this.learnWeightScales && this.mseWeightClip) throw new Error('prepareQat: learnWeightScales and mseWeightClip both set the weight scales; choose one');
   }
 
   static async create(quantized: QuantizedModel, options: QatOptions = {}): Promise<Qat> {
@@ -168,7 +174,7 @@ export class Qat {
       batchSize: this.batchSize,
       loss: this.loss,
       learnScales: this.learnScales,
-      learnWeightScales: this.learnWeightScales,
+      learnWeightScales: this.weightScaleInputs,
       bnTraining: this.hasBatchNorm && !this.bnFrozen,
       trainable: this.options.trainable,
       output: this.options.output,
@@ -176,7 +182,7 @@ export class Qat {
     this.adoptParams(graph);
     const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(this.batchSize) : null, graph.teacher ? new Float32Array(this.batchSize * graph.classes) : null);
     const shapes = await staticShapes(graph.model, feeds);
-    const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name), ...graph.weightScales.map((s) => s.name)];
+    const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name), ...(this.learnWeightScales ? graph.weightScales.map((s) => s.name) : [])];
     const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient });
     const { gradients } = backward;
     const session = await ort.InferenceSession.create(modelToBytes(await this.runnable(graph.model, backward.shapes)), this.stepSessionOptions());
@@ -226,13 +232,32 @@ export class Qat {
     }
   }
 
-  /** A learned weight scale's start: the quantizer's own (max |w| / qmax), or MSE-optimal per channel. */
+  /** The weight scales are graph inputs: learned, or recomputed in TypeScript (mseWeightClip). */
+  private get weightScaleInputs(): boolean {
+    return this.learnWeightScales || this.mseWeightClip;
+  }
+
+  /** A weight scale's start: the quantizer's own (max |w| / qmax), or MSE-optimal per channel. */
   private initialWeightScale(tensor: string): Float32Array {
     const wq = this.quantized.weightQuantizers().find((q) => q.tensor.name === tensor)!;
-    if ((this.options.weightScaleInit ?? DEFAULT_WEIGHT_SCALE_INIT) === 'max') return wq.scale.slice();
-    const value = this.quantized.model.graph.value(tensor)!.initializer!;
-    const inner = wq.axis === null ? value.size : value.dims.slice(wq.axis + 1).reduce((a, b) => a * b, 1);
-    return mseWeightScales(value.toFloat32Copy(), wq.scale.length, inner, integerRange(wq.config).qmax, wq.amax);
+    if (!this.mseWeightClip && (this.options.weightScaleInit ?? DEFAULT_WEIGHT_SCALE_INIT) === 'max') return wq.scale.slice();
+    return this.mseScalesOf(tensor);
+  }
+
+  /** The per-channel MSE clip of a weight as it is now (trained or not). */
+  private mseScalesOf(tensor: string): Float32Array {
+    const wq = this.quantized.weightQuantizers().find((q) => q.tensor.name === tensor)!;
+    const dims = this.params.get(tensor)?.dims ?? [...this.quantized.model.graph.value(tensor)!.initializer!.dims];
+    const values = this.params.get(tensor)?.value ?? this.quantized.model.graph.value(tensor)!.initializer!.toFloat32Copy();
+    const inner = wq.axis === null ? values.length : dims.slice(wq.axis + 1).reduce((a, b) => a * b, 1);
+    return mseWeightScales(values, wq.scale.length, inner, integerRange(wq.config).qmax);
+  }
+
+  /** mseWeightClip: the scales follow the weights, once per update. */
+  private refreshMseClips(): void {
+    if (!this.mseWeightClip || this.mseClipSteps === this.steps) return;
+    for (const [tensor, p] of this.weightScales) p.value.set(this.mseScalesOf(tensor));
+    this.mseClipSteps = this.steps;
   }
 
   private zeroInputs(graph: TrainingGraph): Record<string, ort.Tensor> {
@@ -254,6 +279,7 @@ export class Qat {
 
   /** Learned activation and weight scales as the graph's inputs. */
   private feedScales(graph: TrainingGraph, feeds: Record<string, ort.Tensor>): void {
+    this.refreshMseClips();
     for (const s of graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
     for (const s of graph.weightScales) feeds[s.name] = new ort.Tensor('float32', this.weightScales.get(s.tensor)!.value, s.dims);
   }
@@ -347,7 +373,7 @@ export class Qat {
     if (this.runningStats.size) this.sync();
     if (!p || p.key !== key) {
       await p?.session.release();
-      const graph = buildTrainingGraph(this.quantized, { batchSize: batch, loss: null, learnScales: this.learnScales, learnWeightScales: this.learnWeightScales, bnTraining: false, trainable: this.options.trainable, output: this.options.output });
+      const graph = buildTrainingGraph(this.quantized, { batchSize: batch, loss: null, learnScales: this.learnScales, learnWeightScales: this.weightScaleInputs, bnTraining: false, trainable: this.options.trainable, output: this.options.output });
       const session = await ort.InferenceSession.create(modelToBytes(graph.model), { graphOptimizationLevel: 'all', ...this.options.sessionOptions });
       p = { graph, session, key };
       this.predictors.set(batch, p);
@@ -365,6 +391,7 @@ export class Qat {
     const g = this.quantized.model.graph;
     for (const p of this.params.values()) g.value(p.name)!.initializer = Tensor.fromArray(p.value.slice(), p.dims, DataType.FLOAT);
     for (const [name, v] of this.runningStats) g.value(name)!.initializer = Tensor.fromArray(v.slice(), [v.length], DataType.FLOAT);
+    this.refreshMseClips();
     for (const wq of this.quantized.weightQuantizers()) {
       const learned = this.weightScales.get(wq.tensor.name);
       if (learned) wq.setScales(learned.value);
@@ -428,6 +455,7 @@ export class Qat {
     const buffers = Object.fromEntries(Object.entries(c.optimizer.buffers).map(([k, v]) => [k, v.slice()]));
     this.optimizer.loadState({ step: c.optimizer.step, buffers });
     this.steps = c.steps;
+    this.mseClipSteps = -1;
     this.dirtyWeights = true;
   }
 
