@@ -42,7 +42,7 @@ export function buildGradientGraph(graph: Graph, options: GradientOptions): Grad
   });
   const stop = options.stopGradient ?? new Set<string>();
   graph.toposort();
-  const nodes = gradientNodes(graph);
+  const nodes = gradientNodes(graph, new Set(wrt));
   const { active, needs } = reachable(nodes, wrt, loss, stop);
   for (const n of active) if (!gradientBuilder(n.opType)) throw new MissingGradientError(n.opType, n.name);
 
