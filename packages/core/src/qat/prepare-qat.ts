@@ -166,9 +166,10 @@ export class Qat {
     const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(this.batchSize) : null, graph.teacher ? new Float32Array(this.batchSize * graph.classes) : null);
     const shapes = await staticShapes(graph.model, feeds);
     const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name)];
-    const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient });
+    const block = this.options.nchwc === false ? null : await nchwcBlockSize();
+    const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient, ...(block !== null ? { blockedConvs: block } : {}) });
     const { gradients } = backward;
-    const session = await ort.InferenceSession.create(modelToBytes(await this.runnable(graph.model, backward.shapes)), this.stepSessionOptions());
+    const session = await ort.InferenceSession.create(modelToBytes(this.runnable(graph.model, backward.shapes, block)), this.stepSessionOptions());
     await this.built?.session.release();
     this.built = { graph, session, gradients, key: this.switchKey() };
   }
@@ -183,8 +184,7 @@ export class Qat {
   }
 
   /** What the session runs: the training graph with its convs on NCHWc kernels where possible (a copy; `trainingGraph()` stays standard ONNX). */
-  private async runnable(model: Model, shapes: ReadonlyMap<string, readonly number[]>): Promise<Model> {
-    const block = this.options.nchwc === false ? null : await nchwcBlockSize();
+  private runnable(model: Model, shapes: ReadonlyMap<string, readonly number[]>, block: number | null): Model {
     if (block === null) return model;
     const lowered = model.clone();
     lowerConvsToNchwc(lowered, shapes, block);

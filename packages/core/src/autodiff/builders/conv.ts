@@ -158,6 +158,7 @@ function depthwiseWeightGradient(
   const out = ys.slice(2);
   const r = out.length;
   const k = product(win.kernel);
+  if (ctx.blockedConvs !== null && r === 2 && (n * c) % ctx.blockedConvs === 0) return depthwiseWeightGradientByConv(ctx, x, dy, xs, ys, ws, win);
   if (win.strides.some((s) => s !== 1)) {
     const l = product(out);
     const p = e.reshape(im2col(ctx, x, xs, ys, win, k), [n, c, k, l]);
@@ -180,6 +181,38 @@ function depthwiseWeightGradient(
   }
   const all = k === 1 ? sums[0]! : ctx.op('Concat', sums, { axis: 2 }, [n, c, k]);
   return e.reshape(e.reduceSum(all, [n, c, k], [0], false), ws);
+}
+
+/**
+ * Depthwise dW as one grouped Conv with the batch folded into the channels: X as one image
+ * of N·C channels, dY as N·C kernels of the output's size, the forward stride as the
+ * dilation and the forward dilation as the stride, giving each (n, c) its kernel-sized
+ * dW, then summed over the batch. Used only when the Convs run on onnxruntime's blocked
+ * (NCHWc) kernels (GradientOptions.blockedConvs, N·C a multiple of the block), whose
+ * depthwise kernel vectorises over the channels: one layer at batch 32, one thread, block
+ * 16, medians of 15 (`node scripts/bench/depthwise-dw.mjs`), against the formulations
+ * below: 96 ch 14² 3.9 → 0.66 ms, 192 ch 7² 3.2 → 0.27 ms, 64 ch 28² stride 2 6.2 → 0.75
+ * ms. On the plain grouped Conv kernel it is slower than those, hence the hint.
+ */
+function depthwiseWeightGradientByConv(
+  ctx: GradientContext, x: Value, dy: Value,
+  xs: readonly number[], ys: readonly number[], ws: readonly number[], win: Window,
+): Value {
+  const e = ctx.emit;
+  const [n, c] = [xs[0]!, xs[1]!];
+  const out = ys.slice(2);
+  const r = out.length;
+  // Correlating the padded X with dY spread by the stride: at least kernel-many outputs per axis, cut to that.
+  const full = out.map((o, i) => Math.floor((xs[i + 2]! + win.pads[i]! + win.pads[i + r]! - ((o - 1) * win.strides[i]! + 1)) / win.dilations[i]!) + 1);
+  const image = e.reshape(x, [1, n * c, ...xs.slice(2)]);
+  const kernels = e.reshape(dy, [n * c, 1, ...out]);
+  let perSample = ctx.op('Conv', [image, kernels], { group: n * c, kernel_shape: out, pads: win.pads, strides: win.dilations, dilations: win.strides }, [1, n * c, ...full]);
+  if (full.some((f, i) => f !== win.kernel[i])) {
+    const axes = out.map((_, i) => i + 2);
+    perSample = ctx.op('Slice', [perSample, e.int64(axes.map(() => 0)), e.int64(win.kernel), e.int64(axes)], {}, [1, n * c, ...win.kernel]);
+  }
+  const k = product(win.kernel);
+  return e.reshape(e.reduceSum(e.reshape(perSample, [n, c * k]), [n, c * k], [0], false), ws);
 }
 
 /** X's patches [N, C·K, out…] in (channel, kernel position) order; X itself for a 1×1 stride-1 unpadded window. */
