@@ -175,12 +175,17 @@ export class Qat {
   }
 
   /**
-   * Options of the sessions a step runs. With distillation the teacher's and the training
-   * session run by turns, so neither spins (util/no-spinning.ts); alone, the training
-   * session keeps onnxruntime's spinning.
+   * Options of the sessions a step runs: onnxruntime's idle threads do not spin-wait
+   * (util/no-spinning.ts; between runs the optimizer update runs in JavaScript on the main
+   * thread, and the teacher's session by turns with distillation), and no QDQ graph
+   * transformers (they serve int8 inference: here they only duplicated each fake quant's
+   * DequantizeLinear per consumer). The caller's `extra` entries win.
    */
   private stepSessionOptions(): ort.InferenceSession.SessionOptions {
-    return { graphOptimizationLevel: 'all', ...(this.loss.type === 'distillation' ? { extra: NO_SPINNING } : {}), ...this.options.sessionOptions };
+    const user = this.options.sessionOptions ?? {};
+    const userExtra = (user.extra ?? {}) as { session?: Record<string, unknown> };
+    const session = { ...NO_SPINNING.session, disable_quant_qdq: '1', ...userExtra.session };
+    return { graphOptimizationLevel: 'all', ...user, extra: { ...userExtra, session } };
   }
 
   /** What the session runs: the training graph with its convs on NCHWc kernels where possible (a copy; `trainingGraph()` stays standard ONNX). */

@@ -93,12 +93,16 @@ const SHIFTS_MAX_PATCH_VALUES = 1 << 23;
 
 /**
  * Dense dW[:, :, k] = dYᵀ · X moved by k, for each kernel position k: X once to NHWC
- * (padded), one strided Slice per position giving [N·L, C] rows, dY once to [M, N·L], and
- * one GEMM per position whose contraction runs over the whole batch and all output
- * positions (one large product instead of one small one per sample). Against im2col + the
- * batched MatMul, one layer at batch 32, one thread, quiet machine, medians of 11
- * (`node scripts/bench/dense-dw.mjs`): 64 ch 14² 10.1 → 5.4 ms, 128 ch 7² 10.2 → 5.7 ms,
- * 256 ch 7² 34.6 → 21.5 ms, 64 → 128 ch 14² stride 2 4.3 → 2.9 ms; 64 ch 28²: even.
+ * (padded), one strided Slice per position giving [N, L, C] rows, and per position either
+ * one batched MatMul of dY [N, M, L] by them summed over the batch (while the per-sample
+ * [M, C] products are no larger than their operands), or one GEMM of dY as [M, N·L] whose
+ * contraction runs over the whole batch. Against im2col + the batched MatMul, one layer at
+ * batch 32, one thread, quiet machine, medians of 11 (`node scripts/bench/dense-dw.mjs`):
+ * 64 ch 14² 10.1 → 5.4 ms, 128 ch 7² 10.2 → 5.7 ms, 256 ch 7² 34.6 → 21.5 ms, 64 → 128 ch
+ * 14² stride 2 4.3 → 2.9 ms; 64 ch 28²: even. Per sample against whole batch (nhwc-shift-b
+ * vs nhwc-shift), 1 / 2 threads: 32 ch 28² 6.9 / 4.4 vs 7.0 / 6.5 ms, 64 ch 14² 5.7 / 3.6
+ * vs 6.4 / 4.8 ms, 128 ch 7² 6.1 / 3.4 vs 5.3 / 4.1 ms: onnxruntime spreads a batched
+ * MatMul over its threads, while MLAS splits one [M, C] result poorly.
  */
 function denseWeightGradientByShifts(
   ctx: GradientContext, x: Value, dy: Value,
@@ -116,13 +120,16 @@ function denseWeightGradientByShifts(
     const padded = [n, ...xs.slice(2).map((d, i) => d + win.pads[i]! + win.pads[i + r]!), c];
     rows = ctx.op('Pad', [rows, e.int64([0, ...win.pads.slice(0, r), 0, 0, ...win.pads.slice(r), 0])], {}, padded);
   }
-  const dyT = e.reshape(e.transpose(dy, [1, 0, ...out.map((_, i) => i + 2)]), [m, n * l]);
+  const perSample = m * c <= l * (m + c);
+  const dyRows = perSample ? e.reshape(dy, [n, m, l]) : e.reshape(e.transpose(dy, [1, 0, ...out.map((_, i) => i + 2)]), [m, n * l]);
   const parts: Value[] = [];
   for (let pos = 0; pos < k; pos++) {
     const starts = kernelOffset(pos, win);
     const ends = starts.map((s, i) => s + (out[i]! - 1) * win.strides[i]! + 1);
     const moved = ctx.op('Slice', [rows, e.int64(starts), e.int64(ends), e.int64(spatialAxes), e.int64(win.strides)], {}, [n, ...out, c]);
-    const gemm = ctx.op('MatMul', [dyT, e.reshape(moved, [n * l, c])], {}, [m, c]);
+    const gemm = perSample
+      ? e.reduceSum(ctx.op('MatMul', [dyRows, e.reshape(moved, [n, l, c])], {}, [n, m, c]), [n, m, c], [0], false)
+      : ctx.op('MatMul', [dyRows, e.reshape(moved, [n * l, c])], {}, [m, c]);
     parts.push(e.reshape(gemm, [m, c, 1]));
   }
   const all = k === 1 ? parts[0]! : ctx.op('Concat', parts, { axis: 2 }, [m, c, k]);
