@@ -33,6 +33,14 @@ export interface QatOptions {
    * has them (default true; the same arithmetic, faster: see qat/nchwc/lower-convs.ts).
    */
   nchwc?: boolean;
+  /**
+   * Data-parallel step workers (worker threads, one onnxruntime thread each, each running
+   * 1/k of the batch; losses and gradients averaged). Default: one per core when
+   * sessionOptions sets no intraOpNumThreads; 1 runs the step in this thread. Falls back to
+   * 1 while BatchNormalization trains on batch statistics or when the batch does not split
+   * evenly (see qat/parallel/step-pool.ts).
+   */
+  workers?: number;
 }
 
 /**

@@ -4,6 +4,7 @@
  * the labels (or the teacher's logits) and the current weights as inputs and returns the
  * loss and the gradients; the optimizer updates the weights in TypeScript.
  */
+import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { buildGradientGraph, staticShapes } from '../autodiff/index.js';
 import { isTensor } from '../calibrate/data/validate.js';
@@ -24,6 +25,7 @@ import { Sgd } from './sgd.js';
 import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
 import { lowerConvsToNchwc, nchwcBlockSize } from './nchwc/index.js';
 import { NO_SPINNING } from '../util/no-spinning.js';
+import { StepPool } from './parallel/step-pool.js';
 
 export type StepInputs = ort.Tensor | Record<string, ort.Tensor>;
 export type StepLabels = ort.Tensor | Int32Array | BigInt64Array | readonly number[];
@@ -74,10 +76,14 @@ function argmaxMatches(logits: Float32Array, classes: number, labels: ArrayLike<
   return correct;
 }
 
-/** A graph built for the current switches, with its session. */
+/** A graph built for the current switches, with what runs it. */
 interface Built {
+  /** The training graph, at the batch each session runs (the whole batch, or 1/k with k workers). */
   graph: TrainingGraph;
-  session: ort.InferenceSession;
+  /** One step on the whole batch's feeds: the outputs by name. */
+  run: (feeds: Record<string, ort.Tensor>) => Promise<(name: string) => Float32Array>;
+  /** The session when the step runs in this thread (none with workers). */
+  session: ort.InferenceSession | null;
   /** wrt name → gradient output name. */
   gradients: Map<string, string>;
   /** Switch state it was built for. */
@@ -102,6 +108,7 @@ export class Qat {
   private schedule: LrSchedule;
   private built: Built | null = null;
   private teacherSession: ort.InferenceSession | null = null;
+  private pool: StepPool | null = null;
   private dirtyWeights = false;
   private readonly paramTensors = new Map<string, ort.Tensor>();
   /** Forward-only graphs for predict(), by batch size. */
@@ -152,26 +159,67 @@ export class Qat {
     return this.built!;
   }
 
+  /**
+   * Data-parallel workers for the step: `options.workers`, else one per core unless the
+   * caller set intra-op threads; 1 (this thread) when BatchNormalization trains on batch
+   * statistics (a part's statistics are not the batch's) or the batch does not split evenly.
+   */
+  private stepWorkers(bnTraining: boolean): number {
+    const k = this.options.workers ?? (this.options.sessionOptions?.intraOpNumThreads === undefined ? os.availableParallelism() : 1);
+    return bnTraining || k < 2 || this.batchSize % k !== 0 ? 1 : k;
+  }
+
   private async rebuild(): Promise<void> {
     this.sync(); // the weights and statistics the new graph starts from
+    const bnTraining = this.hasBatchNorm && !this.bnFrozen;
+    const workers = this.stepWorkers(bnTraining);
+    const batch = this.batchSize / workers;
     const graph = buildTrainingGraph(this.quantized, {
-      batchSize: this.batchSize,
+      batchSize: batch,
       loss: this.loss,
       learnScales: this.learnScales,
-      bnTraining: this.hasBatchNorm && !this.bnFrozen,
+      bnTraining,
       trainable: this.options.trainable,
       output: this.options.output,
     });
     this.adoptParams(graph);
-    const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(this.batchSize) : null, graph.teacher ? new Float32Array(this.batchSize * graph.classes) : null);
+    const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(batch) : null, graph.teacher ? new Float32Array(batch * graph.classes) : null, batch);
     const shapes = await staticShapes(graph.model, feeds);
     const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name)];
     const block = this.options.nchwc === false ? null : await nchwcBlockSize();
     const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient, ...(block !== null ? { blockedConvs: block } : {}) });
     const { gradients } = backward;
-    const session = await ort.InferenceSession.create(modelToBytes(this.runnable(graph.model, backward.shapes, block)), this.stepSessionOptions());
-    await this.built?.session.release();
-    this.built = { graph, session, gradients, key: this.switchKey() };
+    const bytes = modelToBytes(this.runnable(graph.model, backward.shapes, block));
+    await this.built?.session?.release();
+    if (workers > 1) {
+      if (this.pool?.size !== workers) {
+        await this.pool?.release();
+        this.pool = StepPool.create(workers);
+      }
+      const pool = this.pool;
+      const shared = [
+        ...graph.params.map((p) => ({ name: p.name, value: this.params.get(p.name)!.value, dims: p.dims })),
+        ...graph.scales.map((q) => ({ name: q.name, value: this.scales.get(q.tensor)!.value, dims: [] })),
+      ];
+      const grads = [...gradients.values()].map((name) => ({ name, size: backward.shapes.get(name)!.reduce((a, b) => a * b, 1) }));
+      await pool.load(bytes, { ...this.stepSessionOptions(), intraOpNumThreads: 1 }, shared, grads);
+      const batched = [...graph.dataInputs.map((d) => d.name), ...(graph.labels ? [graph.labels] : []), ...(graph.teacher ? [graph.teacher] : [])];
+      const run = async (all: Record<string, ort.Tensor>) => {
+        const r = await pool.run(Object.fromEntries(batched.map((n) => [n, all[n]!])), graph.loss, graph.logits);
+        const loss = new Float32Array([r.loss]);
+        return (name: string) => (name === graph.loss ? loss : name === graph.logits ? r.logits : r.grads.get(name)!);
+      };
+      this.built = { graph, run, session: null, gradients, key: this.switchKey() };
+      return;
+    }
+    await this.pool?.release();
+    this.pool = null;
+    const session = await ort.InferenceSession.create(bytes, this.stepSessionOptions());
+    const run = async (all: Record<string, ort.Tensor>) => {
+      const out = await session.run(all);
+      return (name: string) => out[name]!.data as Float32Array;
+    };
+    this.built = { graph, run, session, gradients, key: this.switchKey() };
   }
 
   /**
@@ -219,10 +267,11 @@ export class Qat {
     return Object.fromEntries(graph.dataInputs.map((d) => [d.name, new ort.Tensor('float32', new Float32Array(d.dims.reduce((a, b) => a * b, 1)), d.dims)]));
   }
 
-  private feedsFor(graph: TrainingGraph, inputs: Record<string, ort.Tensor>, labels: StepLabels | null, teacher: Float32Array | null): Record<string, ort.Tensor> {
+  /** The feeds of a step on `batch` samples (the whole batch; the graph's own when building it). */
+  private feedsFor(graph: TrainingGraph, inputs: Record<string, ort.Tensor>, labels: StepLabels | null, teacher: Float32Array | null, batch = this.batchSize): Record<string, ort.Tensor> {
     const feeds: Record<string, ort.Tensor> = { ...inputs };
-    if (graph.labels) feeds[graph.labels] = labelsTensor(labels!, this.batchSize).tensor;
-    if (graph.teacher) feeds[graph.teacher] = new ort.Tensor('float32', teacher!, [this.batchSize, graph.classes]);
+    if (graph.labels) feeds[graph.labels] = labelsTensor(labels!, batch).tensor;
+    if (graph.teacher) feeds[graph.teacher] = new ort.Tensor('float32', teacher!, [batch, graph.classes]);
     for (const p of graph.params) feeds[p.name] = this.paramTensors.get(p.name)!;
     for (const s of graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
     for (const r of graph.runningStats) {
@@ -240,8 +289,9 @@ export class Qat {
     for (const d of graph.dataInputs) {
       const t = record[d.name];
       if (!t) throw new Error(`qat.step: no tensor for model input '${d.name}'`);
-      if (t.dims.length !== d.dims.length || t.dims.some((x, i) => x !== d.dims[i])) {
-        throw new Error(`qat.step: input '${d.name}' has shape [${t.dims.join(', ')}], the training graph takes [${d.dims.join(', ')}] (batch ${this.batchSize} is fixed; trainingBatches drops the last partial batch)`);
+      const want = [this.batchSize, ...d.dims.slice(1)];
+      if (t.dims.length !== want.length || t.dims.some((x, i) => x !== want[i])) {
+        throw new Error(`qat.step: input '${d.name}' has shape [${t.dims.join(', ')}], the training graph takes [${want.join(', ')}] (batch ${this.batchSize} is fixed; trainingBatches drops the last partial batch)`);
       }
     }
     return record;
@@ -258,13 +308,13 @@ export class Qat {
   /** One training step on a batch: forward, backward, update. Returns the loss. */
   async step(inputs: StepInputs, labels?: StepLabels): Promise<number> {
     const built = await this.ensureBuilt();
-    const { graph, session, gradients } = built;
+    const { graph, gradients } = built;
     if (graph.labels && labels === undefined) throw new Error(`qat.step: the ${this.loss.type} loss needs labels`);
     const named = this.namedInputs(graph, inputs);
     const teacher = graph.teacher ? await this.teacherLogits(named, graph) : null;
     const feeds = this.feedsFor(graph, named, labels ?? null, teacher);
-    const out = await session.run(feeds);
-    const loss = (out[graph.loss]!.data as Float32Array)[0]!;
+    const out = await built.run(feeds);
+    const loss = out(graph.loss)[0]!;
     if (!Number.isFinite(loss)) throw new Error(`qat.step ${this.steps}: the loss is ${loss}; lower the learning rate or clip gradients (clipGradNorm)`);
 
     const params: Param[] = [];
@@ -273,7 +323,7 @@ export class Qat {
       const g = gradients.get(p.name);
       if (!g) continue; // no path to the loss
       params.push(this.params.get(p.name)!);
-      grads.push(out[g]!.data as Float32Array);
+      grads.push(out(g));
     }
     const scaleParams: Param[] = [];
     const scaleGrads: Float32Array[] = [];
@@ -281,7 +331,7 @@ export class Qat {
       const g = gradients.get(s.name);
       if (!g) continue;
       scaleParams.push(this.scales.get(s.tensor)!);
-      scaleGrads.push(out[g]!.data as Float32Array);
+      scaleGrads.push(out(g));
     }
     const gradNorm = clipGradNorm([...grads, ...scaleGrads], this.options.clipGradNorm ?? Infinity);
     const lr = this.schedule(this.steps);
@@ -290,11 +340,11 @@ export class Qat {
       this.optimizer.step(scaleParams, scaleGrads, lr * (this.options.scaleLrFactor ?? DEFAULT_SCALE_LR_FACTOR));
       for (const p of scaleParams) p.value[0] = Math.max(p.value[0]!, 1e-8); // a scale stays positive
     }
-    for (const r of graph.runningStats) this.runningStats.get(r.input)!.set(out[r.output]!.data as Float32Array);
+    for (const r of graph.runningStats) this.runningStats.get(r.input)!.set(out(r.output));
     this.steps++;
     this.dirtyWeights = true;
 
-    const logits = out[graph.logits]!.data as Float32Array;
+    const logits = out(graph.logits);
     const correct = labels === undefined ? null : argmaxMatches(logits, graph.classes, labelValues(labels));
     this.lastStep = { loss, lr, gradNorm, correct, samples: this.batchSize };
     return loss;
@@ -399,8 +449,10 @@ export class Qat {
   async release(): Promise<void> {
     for (const p of this.predictors.values()) await p.session.release();
     this.predictors.clear();
-    await this.built?.session.release();
+    await this.built?.session?.release();
+    await this.pool?.release();
     await this.teacherSession?.release();
+    this.pool = null;
     this.built = null;
     this.teacherSession = null;
   }
