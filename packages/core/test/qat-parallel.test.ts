@@ -4,6 +4,7 @@
 // back to one session.
 import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
+import os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { calibrate, insertQdq, loadModel, openNpy, prepareQat, transform, usePlugin, type QatOptions, type QuantizedModel } from '../src/index.js';
 import calibrators from '@qdeploy/calibrators';
@@ -60,6 +61,18 @@ describe('QAT step on worker threads', () => {
       for (const [name, s] of one.scales) expect(two.scales.get(name)![0]).toBeCloseTo(s[0]!, 5);
     }, 60_000);
   }
+
+  it('by default as many workers as the cores allow with 4 samples each; intra-op threads given: one session', async () => {
+    const q = await quantized('fmnist_mobilenet.onnx');
+    const graphBatch = async (options: QatOptions) => {
+      const qat = await prepareQat(q, { batchSize: B, ...options });
+      const b = (await qat.trainingGraph()).dataInputs[0]!.dims[0];
+      await qat.release();
+      return b;
+    };
+    expect(await graphBatch({})).toBe(os.availableParallelism() >= 2 ? B / 2 : B); // batch 8: at most 2 workers
+    expect(await graphBatch({ sessionOptions: { intraOpNumThreads: 2 } })).toBe(B);
+  }, 60_000);
 
   it('falls back to one session for BatchNorm on batch statistics and for a batch that does not split', async () => {
     const keepBn = TENSORRT_PATTERNS.filter((p) => p.name !== 'FoldBatchNorm');

@@ -34,11 +34,12 @@ export interface QatOptions {
    */
   nchwc?: boolean;
   /**
-   * Data-parallel step workers (worker threads, one onnxruntime thread each, each running
-   * 1/k of the batch; losses and gradients averaged). Default: one per core when
-   * sessionOptions sets no intraOpNumThreads; 1 runs the step in this thread. Falls back to
-   * 1 while BatchNormalization trains on batch statistics or when the batch does not split
-   * evenly (see qat/parallel/step-pool.ts).
+   * Data-parallel step workers (worker threads, each running 1/k of the batch on its own
+   * onnxruntime session with cores/k threads; losses and gradients averaged). Default: the
+   * largest divisor of the batch up to the core count (at least 4 samples each, at most 8)
+   * when sessionOptions sets no intraOpNumThreads; 1 runs the step in this thread. Falls
+   * back to 1 while BatchNormalization trains on batch statistics or when the batch does
+   * not split evenly (see qat/parallel/step-pool.ts).
    */
   workers?: number;
 }

@@ -28,6 +28,10 @@ import { NO_SPINNING } from '../util/no-spinning.js';
 import { StepPool } from './parallel/step-pool.js';
 
 export type StepInputs = ort.Tensor | Record<string, ort.Tensor>;
+
+/** Default data-parallel workers: no more than this many, each with at least this many samples (per-worker costs: weights, fake quant, copies). */
+const MAX_DEFAULT_WORKERS = 8;
+const MIN_SAMPLES_PER_WORKER = 4;
 export type StepLabels = ort.Tensor | Int32Array | BigInt64Array | readonly number[];
 
 /** What the last step measured. */
@@ -160,13 +164,24 @@ export class Qat {
   }
 
   /**
-   * Data-parallel workers for the step: `options.workers`, else one per core unless the
-   * caller set intra-op threads; 1 (this thread) when BatchNormalization trains on batch
-   * statistics (a part's statistics are not the batch's) or the batch does not split evenly.
+   * Data-parallel workers for the step: `options.workers`, else as many as the cores allow
+   * (the largest divisor of the batch up to the core count, at least 4 samples each,
+   * at most 8), unless the caller set intra-op threads; 1 (this thread) when
+   * BatchNormalization trains on batch statistics (a part's statistics are not the
+   * batch's) or the batch does not split evenly.
    */
   private stepWorkers(bnTraining: boolean): number {
-    const k = this.options.workers ?? (this.options.sessionOptions?.intraOpNumThreads === undefined ? os.availableParallelism() : 1);
-    return bnTraining || k < 2 || this.batchSize % k !== 0 ? 1 : k;
+    if (bnTraining) return 1;
+    if (this.options.workers !== undefined) return this.batchSize % this.options.workers === 0 ? Math.max(1, this.options.workers) : 1;
+    if (this.options.sessionOptions?.intraOpNumThreads !== undefined) return 1;
+    const most = Math.min(os.availableParallelism(), MAX_DEFAULT_WORKERS, Math.floor(this.batchSize / MIN_SAMPLES_PER_WORKER));
+    for (let k = most; k > 1; k--) if (this.batchSize % k === 0) return k;
+    return 1;
+  }
+
+  /** One-thread sessions in each worker, more when the cores outnumber the workers. */
+  private workerThreads(workers: number): number {
+    return Math.max(1, Math.floor(os.availableParallelism() / workers));
   }
 
   private async rebuild(): Promise<void> {
@@ -202,7 +217,7 @@ export class Qat {
         ...graph.scales.map((q) => ({ name: q.name, value: this.scales.get(q.tensor)!.value, dims: [] })),
       ];
       const grads = [...gradients.values()].map((name) => ({ name, size: backward.shapes.get(name)!.reduce((a, b) => a * b, 1) }));
-      await pool.load(bytes, { ...this.stepSessionOptions(), intraOpNumThreads: 1 }, shared, grads);
+      await pool.load(bytes, { ...this.stepSessionOptions(), intraOpNumThreads: this.workerThreads(workers) }, shared, grads);
       const batched = [...graph.dataInputs.map((d) => d.name), ...(graph.labels ? [graph.labels] : []), ...(graph.teacher ? [graph.teacher] : [])];
       const run = async (all: Record<string, ort.Tensor>) => {
         const r = await pool.run(Object.fromEntries(batched.map((n) => [n, all[n]!])), graph.loss, graph.logits);
