@@ -197,8 +197,9 @@ if (!only || only === 'reference') {
 }
 
 if (!only || only === 'qat') {
-  // A QAT training step (forward + backward + AdamW, W8A8 fake quant, calibrated activation scales) vs an FP32 inference
-  // of the same batch of 32, same session options (onnxruntime's defaults, and one thread);
+  // A QAT training step (forward + backward + AdamW, W8A8 fake quant, prepareQat's defaults: learned activation
+  // scales, one data-parallel worker per core) vs an FP32 inference of the same batch of 32, same session options
+  // (onnxruntime's defaults, and one thread: then one session, no workers);
   // medians of 3 blocks of 15 runs of each in each of 3 processes, the median process
   // reported. Memory over 1,000 more steps (ResNet).
   const qatTask = (...args) => JSON.parse(execFileSync(process.execPath, [path.join(here, 'bench/qat.mjs'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1));

@@ -4,10 +4,10 @@
 // the one for patches over 32 MB), and one GEMM per kernel position on strided slices of X
 // in NHWC (nhwc-shift; -b: batched per sample, then summed), and the textbook conv of X by
 // dY (batch as channels). Prints the median of 11 runs.
-// Usage: node scripts/bench/dense-dw.mjs [C=64] [M=64] [size=14] [batch=32] [stride=1]
+// Usage: node scripts/bench/dense-dw.mjs [C=64] [M=64] [size=14] [batch=32] [stride=1] [threads=1]
 import * as ort from 'onnxruntime-node';
 import { Graph, Model, Tensor, modelToBytes } from '@qdeploy/core';
-const [C = 64, M = 64, HW = 14, N = 32, S = 1] = process.argv.slice(2).map(Number);
+const [C = 64, M = 64, HW = 14, N = 32, S = 1, T = 1] = process.argv.slice(2).map(Number);
 const OH = Math.floor((HW + 2 - 3) / S) + 1, L = OH * OH, K = 9;
 const tt = (dims) => ({ tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } });
 function build(kind) {
@@ -61,7 +61,7 @@ const xs = new ort.Tensor('float32', Float32Array.from({ length: N * C * HW * HW
 const dys = new ort.Tensor('float32', Float32Array.from({ length: N * M * L }, (_, i) => Math.cos(i * 0.1)), [N, M, OH, OH]);
 let ref;
 for (const kind of ['im2col', 'nhwc-shift', 'nhwc-shift-b', 'textbook']) {
-  const s = await ort.InferenceSession.create(modelToBytes(build(kind)), { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
+  const s = await ort.InferenceSession.create(modelToBytes(build(kind)), { graphOptimizationLevel: 'all', intraOpNumThreads: T });
   const r = (await s.run({ x: xs, dy: dys })).dw.data;
   ref ??= r; let e = 0, mx = 0; for (let i = 0; i < r.length; i++) { e = Math.max(e, Math.abs(r[i] - ref[i])); mx = Math.max(mx, Math.abs(ref[i])); }
   const t = []; for (let i = 0; i < 11; i++) { const t0 = performance.now(); await s.run({ x: xs, dy: dys }); t.push(performance.now() - t0); } t.sort((a, b) => a - b);

@@ -2,15 +2,19 @@
 // The depthwise weight-gradient formulations autodiff chose between, one layer, one thread:
 // im2col·Mul·sum (the former), im2col + per-(n,c) dot products by MatMul (strided convs now),
 // a grouped conv of X by dY, and per-kernel-position shifted Slices (stride 1 now), with the
-// sum over space last (shift) or over the batch too (shift2). Prints the median of 15 runs.
+// sum over space last (shift) or over the batch too (shift2), and the batch folded into the
+// channels of one grouped conv of X by dY on onnxruntime's NCHWc kernel (nchwc: what
+// autodiff emits when the QAT session runs its convs blocked). Prints the median of 15 runs.
 // Usage: node scripts/bench/depthwise-dw.mjs [channels=96] [size=14] [batch=32] [stride=1]
 import * as ort from 'onnxruntime-node';
 import { Graph, Model, Tensor, modelToBytes } from '@qdeploy/core';
+import { lowerConvsToNchwc, nchwcBlockSize } from '../../packages/core/dist/qat/nchwc/index.js';
 const [C = 96, HW = 14, N = 32, S = 1] = process.argv.slice(2).map(Number);
 const OH = Math.floor((HW + 2 - 3) / S) + 1, L = OH * OH, K = 9;
 const tt = (dims) => ({ tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } });
 function build(kind) {
   const g = new Graph();
+  const shapes = new Map([['x', [N, C, HW, HW]], ['dy', [N, C, OH, OH]]]);
   const x = g.getOrCreateValue('x'); x.type = tt([N, C, HW, HW]); g.inputs.push(x);
   const dy = g.getOrCreateValue('dy'); dy.type = tt([N, C, OH, OH]); g.inputs.push(dy);
   const i64 = (a) => g.addInitializer(g.uniqueName('c'), Tensor.fromArray(BigInt64Array.from(a.map(BigInt)), [a.length]));
@@ -31,6 +35,13 @@ function build(kind) {
     const k = op('Transpose', [dy], { perm: [1, 0, 2, 3] });
     const o = op('Conv', [a, k], { pads: [1, 1, 1, 1], group: C, dilations: [S, S] });
     out = op('Slice', [o, i64([0, 0]), i64([3, 3]), i64([2, 3])]);
+  } else if (kind === 'nchwc') {
+    // dW per (n, c) = X[n, c] correlated with dY[n, c] spread by the stride; end padding cut so exactly 3×3 come out.
+    const pe = 3 - 1 + S * (OH - 1) + 1 - HW - 1;
+    const xr = op('Reshape', [x, i64([1, N * C, HW, HW])]); shapes.set(xr.name, [1, N * C, HW, HW]);
+    const kr = op('Reshape', [dy, i64([N * C, 1, OH, OH])]); shapes.set(kr.name, [N * C, 1, OH, OH]);
+    const conv = op('Conv', [xr, kr], { group: N * C, kernel_shape: [OH, OH], pads: [1, 1, pe, pe], dilations: [S, S] }); shapes.set(conv.name, [1, N * C, 3, 3]);
+    out = op('MatMul', [g.addInitializer('ones', Tensor.fromArray(new Float32Array(N).fill(1), [1, N])), op('Reshape', [conv, i64([N, C * K])])]);
   } else if (kind === 'shift') {
     const xp = op('Pad', [x, i64([0, 0, 1, 1, 0, 0, 1, 1])]);
     const parts = [];
@@ -50,12 +61,15 @@ function build(kind) {
     out = op('Reshape', [out, i64([C, 9])]);
   }
   out.name = 'dw'; g.outputs.push(out);
-  return new Model(g, { irVersion: 8, opsetImport: [{ domain: '', version: 17 }] });
+  const model = new Model(g, { irVersion: 8, opsetImport: [{ domain: '', version: 17 }] });
+  if (kind === 'nchwc') lowerConvsToNchwc(model, shapes, block);
+  return model;
 }
 const xs = new ort.Tensor('float32', Float32Array.from({ length: N * C * HW * HW }, (_, i) => Math.sin(i * 0.37)), [N, C, HW, HW]);
 const dys = new ort.Tensor('float32', Float32Array.from({ length: N * C * L }, (_, i) => Math.cos(i * 0.1)), [N, C, OH, OH]);
 let ref;
-for (const kind of ['mulsum', 'gemv', 'gconv', 'shift', 'shift2']) {
+const block = await nchwcBlockSize();
+for (const kind of ['mulsum', 'gemv', 'gconv', 'shift', 'shift2', ...(block ? ['nchwc'] : [])]) {
   const s = await ort.InferenceSession.create(modelToBytes(build(kind)), { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
   const r = (await s.run({ x: xs, dy: dys })).dw.data;
   ref ??= r; let e = 0; for (let i = 0; i < r.length; i++) e = Math.max(e, Math.abs(r[i] - ref[i]) / (1 + Math.abs(ref[i])));

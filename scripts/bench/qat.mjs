@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // One QAT bench measurement in its own process: a training step (forward + backward +
-// AdamW update, W8A8 fake quant with the calibrated activation scales
-// unless QDEPLOY_BENCH_LEARN_SCALES=1, cross-entropy) vs an FP32 inference of the same batch,
-// same session options; medians of 3 blocks of runs of each. Then `steps` more training steps to
+// AdamW update, W8A8 fake quant, cross-entropy, prepareQat's defaults: learned activation
+// scales unless QDEPLOY_BENCH_LEARN_SCALES=0, one data-parallel worker per core unless the
+// session options set intraOpNumThreads) vs an FP32 inference of the same batch, same
+// session options; medians of 3 blocks of runs of each. Then `steps` more training steps to
 // see whether memory stays flat. Prints one JSON line.
 // Session options come from QDEPLOY_BENCH_SESSION (JSON, e.g. '{"intraOpNumThreads":1}'; default onnxruntime's).
 // Usage: node scripts/bench/qat.mjs <model.onnx> [batch=32] [runs=15] [steps=200]
@@ -25,7 +26,7 @@ const { model, matches } = transform(original, { patterns: TENSORRT_PATTERNS });
 const q = insertQdq(model, matches);
 await calibrate(q, async (run) => run(x), { calibrator: 'minmax', progress: false });
 const fp32 = await ort.InferenceSession.create(modelToBytes(original), { graphOptimizationLevel: 'all', ...sessionOptions });
-const qat = await prepareQat(q, { batchSize: B, sessionOptions, learnScales: process.env.QDEPLOY_BENCH_LEARN_SCALES === '1', optimizer: { type: 'adamw', lr: 1e-5 } });
+const qat = await prepareQat(q, { batchSize: B, sessionOptions, learnScales: process.env.QDEPLOY_BENCH_LEARN_SCALES !== '0', optimizer: { type: 'adamw', lr: 1e-5 } });
 
 const median = (a) => [...a].sort((p, r) => p - r)[Math.floor(a.length / 2)];
 const time = async (f) => {

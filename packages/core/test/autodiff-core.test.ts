@@ -17,6 +17,7 @@ describe('autodiff: Conv against finite differences', () => {
   });
   it('3×3, padded, stride 1', async () => f32ok(await conv([2, 3, 5, 5], [4, 3, 3, 3], { pads: [1, 1, 1, 1] })));
   it('3×3, stride 2, padded (odd input: output_padding)', async () => f32ok(await conv([2, 2, 7, 6], [3, 2, 3, 3], { pads: [1, 1, 1, 1], strides: [2, 2] })));
+  it('3×3 stride 2 with more channels than output positions (dW as one GEMM over the whole batch)', async () => f32ok(await conv([2, 8, 3, 3], [10, 8, 3, 3], { pads: [1, 1, 1, 1], strides: [2, 2] })));
   it('1×1 stride 2 (ResNet shortcut), no bias', async () => f32ok(await conv([2, 3, 6, 6], [4, 3, 1, 1], { strides: [2, 2] }, false)));
   it('1×1 stride 1 (im2col skipped)', async () => f32ok(await conv([2, 3, 4, 4], [5, 3, 1, 1], {})));
   it('dilated, asymmetric pads', async () => f32ok(await conv([1, 2, 7, 7], [2, 2, 3, 3], { dilations: [2, 2], pads: [1, 2, 0, 1] })));

@@ -84,6 +84,83 @@ describe('autodiff: QuantizeLinear → DequantizeLinear (fake quant)', () => {
   });
 });
 
+describe('autodiff: Clip → QuantizeLinear → DequantizeLinear (ClippedFakeQuantize)', () => {
+  // x/s on the grid of 0.25 (exact): the clip [−7, 7]·s decides the mask, as QAT's 4-bit stubs do in an int8 container.
+  const x = [0, 0.3, -0.6, 1.75, 1.8, 1.875, 2.5, -1.75, -1.8, -3, 0.125, 0.375];
+  const s0 = 0.25;
+  const units = (g: import('../src/index.js').Graph, name: string, v: number) => g.addInitializer(name, Tensor.fromArray(new Float32Array([v]), []));
+  const int8Zero = (g: import('../src/index.js').Graph) => g.addInitializer('zp', Tensor.fromArray(new Int8Array([0]), [], DataType.INT8));
+  const backwardOps = (g: import('../src/index.js').Graph) => new Set(g.nodes.filter((n) => n.name.includes('_Grad/')).map((n) => n.opType));
+
+  it('learned scale (bounds = s × constants): STE mask from the clip and LSQ scale gradient, as one node', async () => {
+    const r = await gradCheck({
+      analyticOnly: true, precision: 'float32',
+      inputs: { x: { shape: [12], data: x }, s: { shape: [], data: [s0] } },
+      build: (g, v) => {
+        const zp = int8Zero(g);
+        const clipped = node(g, 'Clip', [v.x!, node(g, 'Mul', [v.s!, units(g, 'lo', -7)]), node(g, 'Mul', [v.s!, units(g, 'hi', 7)])]);
+        return node(g, 'DequantizeLinear', [node(g, 'QuantizeLinear', [clipped, v.s!, zp]), v.s!, zp]);
+      },
+    });
+    let ds = 0;
+    const dx = x.map((xi, i) => {
+      const v = xi / s0;
+      const inside = v >= -7 && v <= 7;
+      ds += r.outputGradient[i]! * (inside ? roundEven(v) - v : Math.min(7, Math.max(-7, v)));
+      return inside ? r.outputGradient[i]! : 0;
+    });
+    expect(dx.some((d) => d === 0) && dx.some((d) => d !== 0)).toBe(true); // both regimes exercised
+    expect(Array.from(r.analytic.x!, (d) => d + 0)).toEqual(dx.map((d) => Math.fround(d)));
+    expect(r.analytic.s![0]).toBeCloseTo(ds, 4);
+    // Differentiated as one node: no Round or Clip in the backward pass.
+    const ops = backwardOps(r.graph);
+    expect(ops.has('Round') || ops.has('Clip')).toBe(false);
+    expect(ops.has('Equal')).toBe(true);
+  });
+
+  it('the same gradients as Div → Clip → Q/DQ at scale 1 → Mul differentiated op by op', async () => {
+    const data = Array.from({ length: 64 }, (_, i) => Math.sin(i * 1.7) * 3);
+    const spec = (fused: boolean) => ({
+      analyticOnly: true, precision: 'float32' as const, seed: 3,
+      inputs: { x: { shape: [4, 16], data }, s: { shape: [], data: [0.3] } },
+      build: (g: import('../src/index.js').Graph, v: Record<string, import('../src/index.js').Value>) => {
+        const zp = int8Zero(g);
+        if (fused) {
+          const clipped = node(g, 'Clip', [v.x!, node(g, 'Mul', [v.s!, units(g, 'lo', 0)]), node(g, 'Mul', [v.s!, units(g, 'hi', 15)])]);
+          return node(g, 'DequantizeLinear', [node(g, 'QuantizeLinear', [clipped, v.s!, zp]), v.s!, zp]);
+        }
+        const one = units(g, 'one', 1);
+        const c = node(g, 'Clip', [node(g, 'Div', [v.x!, v.s!]), units(g, 'lo', 0), units(g, 'hi', 15)]);
+        return node(g, 'Mul', [node(g, 'DequantizeLinear', [node(g, 'QuantizeLinear', [c, one, zp]), one, zp]), v.s!]);
+      },
+    });
+    const [a, b] = [await gradCheck(spec(true)), await gradCheck(spec(false))];
+    for (let i = 0; i < data.length; i++) expect(a.analytic.x![i]! + 0).toBeCloseTo(b.analytic.x![i]! + 0, 6);
+    expect(a.analytic.s![0]).toBeCloseTo(b.analytic.s![0]!, 4);
+    expect(backwardOps(a.graph).has('Round')).toBe(false);
+  });
+
+  it('constant scale and bounds: the mask of the clip; a clip reaching past the integer range is left to the STE of the pair', async () => {
+    const run = (hi: number) => gradCheck({
+      analyticOnly: true, precision: 'float32',
+      inputs: { x: { shape: [12], data: x.map((v) => v * 40) } },
+      build: (g, v) => {
+        const zp = int8Zero(g);
+        const s = units(g, 's', s0);
+        const clipped = node(g, 'Clip', [v.x!, units(g, 'lo', -7 * s0), units(g, 'hi', hi * s0)]);
+        return node(g, 'DequantizeLinear', [node(g, 'QuantizeLinear', [clipped, s, zp]), s, zp]);
+      },
+    });
+    const inside = await run(7);
+    expect(Array.from(inside.analytic.x!, (d, i) => (d === 0 ? 0 : d / inside.outputGradient[i]!))).toEqual(x.map((v) => (v * 40 / s0 >= -7 && v * 40 / s0 <= 7 ? 1 : 0)));
+    expect(backwardOps(inside.graph).has('Round')).toBe(false);
+    // Upper bound 200 > 127: the quantizer saturates first, so the chain is not fused and both masks apply.
+    const past = await run(200);
+    expect(backwardOps(past.graph).has('Round')).toBe(true);
+    expect(Array.from(past.analytic.x!, (d, i) => (d === 0 ? 0 : d / past.outputGradient[i]!))).toEqual(x.map((v) => (v * 40 / s0 >= -7 && roundEven(v * 40 / s0) <= 127 ? 1 : 0)));
+  });
+});
+
 describe('autodiff: losses (float64)', () => {
   const labels = [2, 0, 4, 1];
   for (const reduction of ['mean', 'sum', 'none']) {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkModel } from '../src/cli/pipeline/index.js';
 import { decodeCheckpoint } from '../src/qat/checkpoint.js';
+import { writeNpy } from '../src/calibrate/data/npy.js';
 import { CALIB_32, EVAL_X, EVAL_Y, RESNET_BN, makeTmp, requireBuilt, runCli, writeUnder } from './fixtures/cli/helpers.js';
 
 let tmp: string;
@@ -27,7 +28,9 @@ describe('qdeploy train', () => {
     const r = await runCli(['train', RESNET_BN, '-o', out, ...TRAIN, '--epochs', '1', '--lr', '1e-4'], ENV);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/QAT epoch 1: loss \d+\.\d+, train top-1 \d+\.\d+%, \d+ samples\/s; checkpoint .*resnet\.qat\.onnx\.qat\/qat-checkpoint\.bin/);
-    expect(r.stdout).toMatch(/QAT\s+cross-entropy, adamw, 1 epochs: last epoch loss/);
+    expect(r.stdout).toMatch(/QAT\s+cross-entropy, adamw, 1 epoch: last epoch loss/);
+    // Training has its own time; calibrate is calibration alone.
+    expect(r.stdout).toMatch(/time .*calibrate [\d.]+ m?s, train [\d.]+ m?s, save/);
     const ckpt = decodeCheckpoint(fs.readFileSync(`${out}.qat/qat-checkpoint.bin`), 'ckpt');
     expect(ckpt.epoch).toBe(1);
     expect(ckpt.steps).toBe(4);
@@ -46,6 +49,23 @@ describe('qdeploy train', () => {
     expect(again.stderr).not.toMatch(/QAT epoch 1:/);
     expect(decodeCheckpoint(fs.readFileSync(`${out}.qat/qat-checkpoint.bin`), 'ckpt').epoch).toBe(2);
   }, 240_000);
+
+  it('a bad training file fails before calibration, naming it', async () => {
+    // Calibration data of the wrong shape would fail calibration: the labels must fail first.
+    const wrongCalib = path.join(tmp, 'e/calib_wrong.npy');
+    fs.mkdirSync(path.dirname(wrongCalib), { recursive: true });
+    writeNpy(wrongCalib, new Float32Array(2 * 3 * 5 * 5), [2, 3, 5, 5]);
+    const missing = path.join(tmp, 'e/no_labels.npy');
+    const r = await runCli(['train', RESNET_BN, '-o', path.join(tmp, 'e/out.onnx'), '--data', EVAL_X, '--labels', missing, '--calib', wrongCalib]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${missing}: cannot open .npy file`);
+    const short = path.join(tmp, 'e/labels_3.npy');
+    writeNpy(short, new Int32Array(3), [3]);
+    const s = await runCli(['train', RESNET_BN, '-o', path.join(tmp, 'e/out.onnx'), '--data', EVAL_X, '--labels', short, '--calib', wrongCalib]);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toContain('labels_3.npy');
+    expect(fs.existsSync(path.join(tmp, 'e/out.onnx'))).toBe(false);
+  }, 60_000);
 
   it('Ctrl-C during an epoch keeps the last complete checkpoint and no temporary file', async () => {
     const out = path.join(tmp, 'b/resnet.qat.onnx');
@@ -81,7 +101,7 @@ describe('qdeploy train', () => {
     }));
     const r = await runCli(['run', '-c', cfg], ENV);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/QAT\s+distillation, sgd, 1 epochs/);
+    expect(r.stdout).toMatch(/QAT\s+distillation, sgd, 1 epoch\b/);
     expect(decodeCheckpoint(fs.readFileSync(path.join(tmp, 'c/ckpt/qat-checkpoint.bin')), 'ckpt').weightScales.size).toBeGreaterThan(0);
     expect(fs.existsSync(path.join(tmp, 'c/out/resnet.qat.onnx'))).toBe(true);
     const bad = writeUnder(tmp, 'd/qdeploy.config.json', JSON.stringify({ model: RESNET_BN, output: 'o.onnx', backend: 'tensorrt', qat: { data: EVAL_X, epochs: 0 } }));

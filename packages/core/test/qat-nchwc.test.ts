@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  DataType, Graph, Model, calibrate, disableFakeQuant, insertQdq, loadModel, modelToBytes, openNpy, prepareQat, transform, usePlugin,
+  DataType, Graph, Model, buildGradientGraph, staticShapes, calibrate, disableFakeQuant, insertQdq, loadModel, modelToBytes, openNpy, prepareQat, transform, usePlugin,
 } from '../src/index.js';
 import { lowerConvsToNchwc, nchwcBlockSize, NCHWC_DOMAIN } from '../src/qat/nchwc/index.js';
 import { addTypedInput } from '../src/qat/ops.js';
@@ -79,6 +79,48 @@ describe('lowerConvsToNchwc', () => {
     if ((await nchwcBlockSize()) === null) return; // the rewrite is checked above; no kernels to run it here
     expect(maxRelativeError(await run(lowered, feeds), plain)).toBeLessThan(1e-5);
   });
+});
+
+describe('depthwise weight gradient on blocked kernels (GradientOptions.blockedConvs)', () => {
+  // One depthwise conv, loss = Σ Y·R: dW as one grouped Conv (lowered to NCHWc) against the shifted slices / im2col.
+  const cases: [string, number, Record<string, number[]>][] = [
+    ['stride 1, padded', 9, { pads: [1, 1, 1, 1] }],
+    ['stride 2, exact fit', 9, { pads: [1, 1, 1, 1], strides: [2, 2] }],
+    ['stride 2 with slack (the extra outputs cut)', 10, { pads: [1, 1, 1, 1], strides: [2, 2] }],
+    ['dilated', 9, { pads: [2, 2, 2, 2], dilations: [2, 2] }],
+    ['asymmetric pads, unpadded end', 8, { pads: [1, 0, 0, 1] }],
+  ];
+  for (const [label, size, attrs] of cases) {
+    it(label, async () => {
+      const b = (await nchwcBlockSize()) ?? 8;
+      const [n, c] = [2, b];
+      const dw = async (blocked: boolean) => {
+        const g = new Graph();
+        const x = addTypedInput(g, g.getOrCreateValue('x'), DataType.FLOAT, [n, c, size, size]);
+        const w = addTypedInput(g, g.getOrCreateValue('w'), DataType.FLOAT, [c, 1, 3, 3]);
+        const y = g.addNode({ opType: 'Conv', inputs: [x, w], attrs: { ...attrs, group: c, kernel_shape: [3, 3] } as never, name: 'dwconv' }).outputs[0]!;
+        const model = new Model(g, { irVersion: 8, opsetImport: [{ domain: '', version: 17 }] });
+        const ys = (await staticShapes(model, { x: new ort.Tensor('float32', new Float32Array(n * c * size * size), [n, c, size, size]), w: new ort.Tensor('float32', new Float32Array(c * 9), [c, 1, 3, 3]) })).get(y.name)!;
+        const r = addTypedInput(g, g.getOrCreateValue('r'), DataType.FLOAT, [...ys]);
+        const loss = g.addNode({ opType: 'ReduceSum', inputs: [g.addNode({ opType: 'Mul', inputs: [y, r] }).outputs[0]!], attrs: { keepdims: 0 } }).outputs[0]!;
+        g.outputs.push(loss);
+        const shapes = new Map<string, readonly number[]>([['x', [n, c, size, size]], ['w', [c, 1, 3, 3]], ['r', ys], [y.name, ys], [loss.name, []], [g.nodes[1]!.outputs[0]!.name, ys]]);
+        const { gradients, shapes: all } = buildGradientGraph(g, { loss: loss.name, wrt: ['w'], shapes, ...(blocked ? { blockedConvs: b } : {}) });
+        const convs = g.nodes.filter((k) => k.opType === 'Conv' && k.attr('group', 1) === n * c).length;
+        if (blocked) lowerConvsToNchwc(model, all, b);
+        g.outputs.splice(0, g.outputs.length, g.value(gradients.get('w')!)!);
+        const feeds = {
+          x: new ort.Tensor('float32', randomFloats(n * c * size * size, 1), [n, c, size, size]),
+          w: new ort.Tensor('float32', randomFloats(c * 9, 2), [c, 1, 3, 3]),
+          r: new ort.Tensor('float32', randomFloats(ys.reduce((a, d) => a * d, 1), 3), [...ys]),
+        };
+        return { grad: await run(model, feeds), convs };
+      };
+      const [plain, blocked] = [await dw(false), await dw(true)];
+      expect([plain.convs, blocked.convs]).toEqual([0, 1]); // the batch-folded grouped conv, only when blocked
+      expect(maxRelativeError(blocked.grad, plain.grad)).toBeLessThan(1e-5);
+    });
+  }
 });
 
 describe('prepareQat with NCHWc convs', () => {

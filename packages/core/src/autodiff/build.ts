@@ -17,6 +17,12 @@ export interface GradientOptions {
   shapes: ReadonlyMap<string, readonly number[]>;
   /** Values through which no gradient flows (e.g. weight scales computed from the weights). */
   stopGradient?: ReadonlySet<string>;
+  /**
+   * The channel block of the blocked (NCHWc) conv kernels the graph's 2-D Convs will run
+   * on, when the caller lowers them (QAT's session does): builders may then emit Convs
+   * that are fast only there (a depthwise weight gradient as one grouped Conv).
+   */
+  blockedConvs?: number;
 }
 
 export interface GradientResult {
@@ -42,7 +48,7 @@ export function buildGradientGraph(graph: Graph, options: GradientOptions): Grad
   });
   const stop = options.stopGradient ?? new Set<string>();
   graph.toposort();
-  const nodes = gradientNodes(graph);
+  const nodes = gradientNodes(graph, new Set(wrt));
   const { active, needs } = reachable(nodes, wrt, loss, stop);
   for (const n of active) if (!gradientBuilder(n.opType)) throw new MissingGradientError(n.opType, n.name);
 
@@ -60,7 +66,7 @@ export function buildGradientGraph(graph: Graph, options: GradientOptions): Grad
     const outGrads = n.outputs.map((o) => acc.total(o));
     if (outGrads.every((g) => !g)) continue;
     const need = needs.get(n)!;
-    const grads = gradientBuilder(n.opType)!.build(new GradientContext(n, emit, outGrads, need));
+    const grads = gradientBuilder(n.opType)!.build(new GradientContext(n, emit, outGrads, need, options.blockedConvs ?? null));
     need.forEach((wanted, i) => {
       if (wanted) acc.addGrad(n.inputs[i]!, grads[i], n);
     });

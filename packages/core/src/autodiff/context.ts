@@ -143,6 +143,8 @@ export class GradientContext {
     readonly emit: Emitter,
     private readonly outGrads: readonly (Value | null)[],
     private readonly needs: readonly boolean[],
+    /** GradientOptions.blockedConvs: the NCHWc block the Convs will run on, or null. */
+    readonly blockedConvs: number | null = null,
   ) {}
 
   /** Input i (it must be present). */

@@ -14,6 +14,8 @@ export interface GradNode {
   node: Node;
   inputs: readonly (Value | null)[];
   outputs: readonly Value[];
+  /** Forward values inside a virtual node that its builder reads (ClippedFakeQuantize: the clipped input). */
+  internal?: readonly Value[];
 }
 
 /**

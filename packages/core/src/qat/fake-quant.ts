@@ -1,17 +1,17 @@
 /**
- * Fake quantization in the training graph. Activations: QuantizeLinear → DequantizeLinear
- * with the calibrated scale (a constant), or, with learned scales (LSQ), x / s → Clip →
- * Q/DQ at scale 1 → × s, whose gradient with respect to s is LSQ's. Weights: the scale is
+ * Fake quantization in the training graph. Activations: Clip → QuantizeLinear →
+ * DequantizeLinear with the calibrated scale (a constant), or with a learned one (LSQ),
+ * a graph input the clip bounds are multiples of. Weights: the scale is
  * recomputed in the graph from the weight itself every step (max |w| per output channel /
  * qmax) and the gradient is stopped through it, so the straight-through estimator sees a
  * fixed grid, as in PyTorch's per-channel fake quant; or, with learned weight scales, the
- * per-channel scale is a graph input on the same LSQ path as activations.
+ * per-channel scale is a graph input with LSQ's gradient (w / s → Clip → Q/DQ at 1 → × s).
  */
 import { DataType } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
-import { containerRange, exportedIntegerRange, integerRange } from '../quantize/config.js';
+import { exportedIntegerRange, integerRange } from '../quantize/config.js';
 import type { QuantStub } from '../quantize/quant-stub.js';
 import type { WeightFakeQuantize } from '../quantize/weight-fake-quantize.js';
 import { addTypedInput, op, reduce, scalarFloat } from './ops.js';
@@ -25,31 +25,30 @@ function zeroPointOf(g: Graph, base: string, symmetric: boolean, value: number, 
 
 /**
  * Activation fake quant on `x`; returns the fake-quantized value. `learned`: the scale is
- * a graph input (returned as `scaleInput`), else the stub's calibrated scale.
+ * a graph input (returned as `scaleInput`), else the stub's calibrated scale. Always
+ * Clip → QuantizeLinear → DequantizeLinear, the clip at the stub's integer range (below
+ * 8 bits the int8 container would not clip; a learned scale's bounds are the scale times
+ * constants, so they move with it): autodiff differentiates that chain as one
+ * ClippedFakeQuantize, whose mask is the clip's and whose scale gradient is LSQ's.
  */
 export function addActivationFakeQuant(g: Graph, x: Value, stub: QuantStub, learned: boolean): { out: Value; scaleInput: Value | null } {
-  const box = containerRange(stub.config.symmetric);
   const { qmin, qmax } = exportedIntegerRange(stub.config);
   const z = stub.zeroPoint[0]!;
-  const narrower = qmin > box.qmin || qmax < box.qmax;
   const base = x.name;
-  if (!learned) {
-    const scale = stub.scale[0]!;
-    // Below 8 bits the int8 container would not clip: clip to the nBits grid first.
-    const clipped = narrower ? op(g, 'Clip', [x, scalarFloat(g, `${base}_qat_lo`, (qmin - z) * scale), scalarFloat(g, `${base}_qat_hi`, (qmax - z) * scale)], base) : x;
-    const s = scalarFloat(g, `${base}_qat_scale`, scale);
-    const zp = zeroPointOf(g, base, stub.config.symmetric, z);
-    const q = op(g, 'QuantizeLinear', [clipped, s, zp], base);
-    return { out: op(g, 'DequantizeLinear', [q, s, zp], base), scaleInput: null };
-  }
-  const scaleInput = addTypedInput(g, g.addValue(`${base}_qat_scale`), DataType.FLOAT, []);
+  const scaleInput = learned ? addTypedInput(g, g.addValue(`${base}_qat_scale`), DataType.FLOAT, []) : null;
+  const s = scaleInput ?? scalarFloat(g, `${base}_qat_scale`, stub.scale[0]!);
+  const bound = (name: string, units: number) =>
+    scaleInput ? op(g, 'Mul', [scaleInput, scalarFloat(g, `${base}_qat_${name}_units`, units)], base) : scalarFloat(g, `${base}_qat_${name}`, units * stub.scale[0]!);
+  const clipped = op(g, 'Clip', [x, bound('lo', qmin - z), bound('hi', qmax - z)], base);
   const zp = zeroPointOf(g, base, stub.config.symmetric, z);
-  return { out: lsqFakeQuant(g, x, scaleInput, qmin - z, qmax - z, zp, base), scaleInput };
+  const q = op(g, 'QuantizeLinear', [clipped, s, zp], base);
+  return { out: op(g, 'DequantizeLinear', [q, s, zp], base), scaleInput };
 }
 
 /**
  * x / s → Clip[lo, hi] → Q/DQ at scale 1 → × s: round(x / s) · s on the grid, with the STE
- * for x and LSQ's gradient for s (s may be per channel, shaped to broadcast against x).
+ * for x and LSQ's gradient for s, differentiated op by op. For per-channel weight scales:
+ * the activations' Clip(x, s·lo, s·hi) form needs scalar bounds.
  */
 function lsqFakeQuant(g: Graph, x: Value, s: Value, lo: number, hi: number, zp: Value, base: string): Value {
   const scaled = op(g, 'Div', [x, s], base);

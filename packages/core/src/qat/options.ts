@@ -50,6 +50,15 @@ export interface QatOptions {
    * has them (default true; the same arithmetic, faster: see qat/nchwc/lower-convs.ts).
    */
   nchwc?: boolean;
+  /**
+   * Data-parallel step workers (worker threads, each running 1/k of the batch on its own
+   * onnxruntime session with cores/k threads; losses and gradients averaged). Default: the
+   * largest divisor of the batch up to the core count (at least 4 samples each, at most 8)
+   * when sessionOptions sets no intraOpNumThreads; 1 runs the step in this thread. Falls
+   * back to 1 while BatchNormalization trains on batch statistics or when the batch does
+   * not split evenly (see qat/parallel/step-pool.ts).
+   */
+  workers?: number;
 }
 
 /**

@@ -4,6 +4,7 @@
  * the labels (or the teacher's logits) and the current weights as inputs and returns the
  * loss and the gradients; the optimizer updates the weights in TypeScript.
  */
+import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { buildGradientGraph, staticShapes } from '../autodiff/index.js';
 import { isTensor } from '../calibrate/data/validate.js';
@@ -25,8 +26,13 @@ import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
 import { mseWeightScales } from './weight-scale-init.js';
 import { lowerConvsToNchwc, nchwcBlockSize } from './nchwc/index.js';
 import { NO_SPINNING } from '../util/no-spinning.js';
+import { StepPool } from './parallel/step-pool.js';
 
 export type StepInputs = ort.Tensor | Record<string, ort.Tensor>;
+
+/** Default data-parallel workers: no more than this many, each with at least this many samples (per-worker costs: weights, fake quant, copies). */
+const MAX_DEFAULT_WORKERS = 8;
+const MIN_SAMPLES_PER_WORKER = 4;
 export type StepLabels = ort.Tensor | Int32Array | BigInt64Array | readonly number[];
 
 /** What the last step measured. */
@@ -80,10 +86,14 @@ function keepPositive(scales: Float32Array): void {
   for (let i = 0; i < scales.length; i++) scales[i] = Math.max(scales[i]!, 1e-8);
 }
 
-/** A graph built for the current switches, with its session. */
+/** A graph built for the current switches, with what runs it. */
 interface Built {
+  /** The training graph, at the batch each session runs (the whole batch, or 1/k with k workers). */
   graph: TrainingGraph;
-  session: ort.InferenceSession;
+  /** One step on the whole batch's feeds: the outputs by name. */
+  run: (feeds: Record<string, ort.Tensor>) => Promise<(name: string) => Float32Array>;
+  /** The session when the step runs in this thread (none with workers). */
+  session: ort.InferenceSession | null;
   /** wrt name → gradient output name. */
   gradients: Map<string, string>;
   /** Switch state it was built for. */
@@ -113,6 +123,7 @@ export class Qat {
   private schedule: LrSchedule;
   private built: Built | null = null;
   private teacherSession: ort.InferenceSession | null = null;
+  private pool: StepPool | null = null;
   private dirtyWeights = false;
   /** The update count the mseWeightClip scales were computed at. */
   private mseClipSteps = -1;
@@ -168,40 +179,99 @@ export class Qat {
     return this.built!;
   }
 
+  /**
+   * Data-parallel workers for the step: `options.workers`, else as many as the cores allow
+   * (the largest divisor of the batch up to the core count, at least 4 samples each,
+   * at most 8), unless the caller set intra-op threads; 1 (this thread) when
+   * BatchNormalization trains on batch statistics (a part's statistics are not the
+   * batch's) or the batch does not split evenly.
+   */
+  private stepWorkers(bnTraining: boolean): number {
+    if (bnTraining) return 1;
+    if (this.options.workers !== undefined) return this.batchSize % this.options.workers === 0 ? Math.max(1, this.options.workers) : 1;
+    if (this.options.sessionOptions?.intraOpNumThreads !== undefined) return 1;
+    const most = Math.min(os.availableParallelism(), MAX_DEFAULT_WORKERS, Math.floor(this.batchSize / MIN_SAMPLES_PER_WORKER));
+    for (let k = most; k > 1; k--) if (this.batchSize % k === 0) return k;
+    return 1;
+  }
+
+  /** One-thread sessions in each worker, more when the cores outnumber the workers. */
+  private workerThreads(workers: number): number {
+    return Math.max(1, Math.floor(os.availableParallelism() / workers));
+  }
+
   private async rebuild(): Promise<void> {
     this.sync(); // the weights and statistics the new graph starts from
+    const bnTraining = this.hasBatchNorm && !this.bnFrozen;
+    const workers = this.stepWorkers(bnTraining);
+    const batch = this.batchSize / workers;
     const graph = buildTrainingGraph(this.quantized, {
-      batchSize: this.batchSize,
+      batchSize: batch,
       loss: this.loss,
       learnScales: this.learnScales,
       learnWeightScales: this.weightScaleInputs,
-      bnTraining: this.hasBatchNorm && !this.bnFrozen,
+      bnTraining,
       trainable: this.options.trainable,
       output: this.options.output,
     });
     this.adoptParams(graph);
-    const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(this.batchSize) : null, graph.teacher ? new Float32Array(this.batchSize * graph.classes) : null);
+    const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(batch) : null, graph.teacher ? new Float32Array(batch * graph.classes) : null, batch);
     const shapes = await staticShapes(graph.model, feeds);
     const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name), ...(this.learnWeightScales ? graph.weightScales.map((s) => s.name) : [])];
-    const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient });
+    const block = this.options.nchwc === false ? null : await nchwcBlockSize();
+    const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient, ...(block !== null ? { blockedConvs: block } : {}) });
     const { gradients } = backward;
-    const session = await ort.InferenceSession.create(modelToBytes(await this.runnable(graph.model, backward.shapes)), this.stepSessionOptions());
-    await this.built?.session.release();
-    this.built = { graph, session, gradients, key: this.switchKey() };
+    const bytes = modelToBytes(this.runnable(graph.model, backward.shapes, block));
+    await this.built?.session?.release();
+    if (workers > 1) {
+      if (this.pool?.size !== workers) {
+        await this.pool?.release();
+        this.pool = StepPool.create(workers);
+      }
+      const pool = this.pool;
+      const shared = [
+        ...graph.params.map((p) => ({ name: p.name, value: this.params.get(p.name)!.value, dims: p.dims })),
+        ...graph.scales.map((q) => ({ name: q.name, value: this.scales.get(q.tensor)!.value, dims: [] })),
+        ...graph.weightScales.map((q) => ({ name: q.name, value: this.weightScales.get(q.tensor)!.value, dims: q.dims })),
+      ];
+      // A gradient has its input's shape (backward.shapes may lack a reshaped broadcast sum's, e.g. a [C, 1, 1, 1] weight scale's).
+      const grads = [...gradients].map(([wrt, name]) => ({ name, size: shapes.get(wrt)!.reduce((a, b) => a * b, 1) }));
+      await pool.load(bytes, { ...this.stepSessionOptions(), intraOpNumThreads: this.workerThreads(workers) }, shared, grads);
+      const batched = [...graph.dataInputs.map((d) => d.name), ...(graph.labels ? [graph.labels] : []), ...(graph.teacher ? [graph.teacher] : [])];
+      const run = async (all: Record<string, ort.Tensor>) => {
+        const r = await pool.run(Object.fromEntries(batched.map((n) => [n, all[n]!])), graph.loss, graph.logits);
+        const loss = new Float32Array([r.loss]);
+        return (name: string) => (name === graph.loss ? loss : name === graph.logits ? r.logits : r.grads.get(name)!);
+      };
+      this.built = { graph, run, session: null, gradients, key: this.switchKey() };
+      return;
+    }
+    await this.pool?.release();
+    this.pool = null;
+    const session = await ort.InferenceSession.create(bytes, this.stepSessionOptions());
+    const run = async (all: Record<string, ort.Tensor>) => {
+      const out = await session.run(all);
+      return (name: string) => out[name]!.data as Float32Array;
+    };
+    this.built = { graph, run, session, gradients, key: this.switchKey() };
   }
 
   /**
-   * Options of the sessions a step runs. With distillation the teacher's and the training
-   * session run by turns, so neither spins (util/no-spinning.ts); alone, the training
-   * session keeps onnxruntime's spinning.
+   * Options of the sessions a step runs: onnxruntime's idle threads do not spin-wait
+   * (util/no-spinning.ts; between runs the optimizer update runs in JavaScript on the main
+   * thread, and the teacher's session by turns with distillation), and no QDQ graph
+   * transformers (they serve int8 inference: here they only duplicated each fake quant's
+   * DequantizeLinear per consumer). The caller's `extra` entries win.
    */
   private stepSessionOptions(): ort.InferenceSession.SessionOptions {
-    return { graphOptimizationLevel: 'all', ...(this.loss.type === 'distillation' ? { extra: NO_SPINNING } : {}), ...this.options.sessionOptions };
+    const user = this.options.sessionOptions ?? {};
+    const userExtra = (user.extra ?? {}) as { session?: Record<string, unknown> };
+    const session = { ...NO_SPINNING.session, disable_quant_qdq: '1', ...userExtra.session };
+    return { graphOptimizationLevel: 'all', ...user, extra: { ...userExtra, session } };
   }
 
   /** What the session runs: the training graph with its convs on NCHWc kernels where possible (a copy; `trainingGraph()` stays standard ONNX). */
-  private async runnable(model: Model, shapes: ReadonlyMap<string, readonly number[]>): Promise<Model> {
-    const block = this.options.nchwc === false ? null : await nchwcBlockSize();
+  private runnable(model: Model, shapes: ReadonlyMap<string, readonly number[]>, block: number | null): Model {
     if (block === null) return model;
     const lowered = model.clone();
     lowerConvsToNchwc(lowered, shapes, block);
@@ -264,10 +334,11 @@ export class Qat {
     return Object.fromEntries(graph.dataInputs.map((d) => [d.name, new ort.Tensor('float32', new Float32Array(d.dims.reduce((a, b) => a * b, 1)), d.dims)]));
   }
 
-  private feedsFor(graph: TrainingGraph, inputs: Record<string, ort.Tensor>, labels: StepLabels | null, teacher: Float32Array | null): Record<string, ort.Tensor> {
+  /** The feeds of a step on `batch` samples (the whole batch; the graph's own when building it). */
+  private feedsFor(graph: TrainingGraph, inputs: Record<string, ort.Tensor>, labels: StepLabels | null, teacher: Float32Array | null, batch = this.batchSize): Record<string, ort.Tensor> {
     const feeds: Record<string, ort.Tensor> = { ...inputs };
-    if (graph.labels) feeds[graph.labels] = labelsTensor(labels!, this.batchSize).tensor;
-    if (graph.teacher) feeds[graph.teacher] = new ort.Tensor('float32', teacher!, [this.batchSize, graph.classes]);
+    if (graph.labels) feeds[graph.labels] = labelsTensor(labels!, batch).tensor;
+    if (graph.teacher) feeds[graph.teacher] = new ort.Tensor('float32', teacher!, [batch, graph.classes]);
     for (const p of graph.params) feeds[p.name] = this.paramTensors.get(p.name)!;
     this.feedScales(graph, feeds);
     for (const r of graph.runningStats) {
@@ -292,8 +363,9 @@ export class Qat {
     for (const d of graph.dataInputs) {
       const t = record[d.name];
       if (!t) throw new Error(`qat.step: no tensor for model input '${d.name}'`);
-      if (t.dims.length !== d.dims.length || t.dims.some((x, i) => x !== d.dims[i])) {
-        throw new Error(`qat.step: input '${d.name}' has shape [${t.dims.join(', ')}], the training graph takes [${d.dims.join(', ')}] (batch ${this.batchSize} is fixed; trainingBatches drops the last partial batch)`);
+      const want = [this.batchSize, ...d.dims.slice(1)];
+      if (t.dims.length !== want.length || t.dims.some((x, i) => x !== want[i])) {
+        throw new Error(`qat.step: input '${d.name}' has shape [${t.dims.join(', ')}], the training graph takes [${want.join(', ')}] (batch ${this.batchSize} is fixed; trainingBatches drops the last partial batch)`);
       }
     }
     return record;
@@ -310,13 +382,13 @@ export class Qat {
   /** One training step on a batch: forward, backward, update. Returns the loss. */
   async step(inputs: StepInputs, labels?: StepLabels): Promise<number> {
     const built = await this.ensureBuilt();
-    const { graph, session, gradients } = built;
+    const { graph, gradients } = built;
     if (graph.labels && labels === undefined) throw new Error(`qat.step: the ${this.loss.type} loss needs labels`);
     const named = this.namedInputs(graph, inputs);
     const teacher = graph.teacher ? await this.teacherLogits(named, graph) : null;
     const feeds = this.feedsFor(graph, named, labels ?? null, teacher);
-    const out = await session.run(feeds);
-    const loss = (out[graph.loss]!.data as Float32Array)[0]!;
+    const out = await built.run(feeds);
+    const loss = out(graph.loss)[0]!;
     if (!Number.isFinite(loss)) throw new Error(`qat.step ${this.steps}: the loss is ${loss}; lower the learning rate or clip gradients (clipGradNorm)`);
 
     const params: Param[] = [];
@@ -325,7 +397,7 @@ export class Qat {
       const g = gradients.get(p.name);
       if (!g) continue; // no path to the loss
       params.push(this.params.get(p.name)!);
-      grads.push(out[g]!.data as Float32Array);
+      grads.push(out(g));
     }
     const scaleParams: Param[] = [];
     const scaleGrads: Float32Array[] = [];
@@ -333,14 +405,14 @@ export class Qat {
       const g = gradients.get(s.name);
       if (!g) continue;
       scaleParams.push(this.scales.get(s.tensor)!);
-      scaleGrads.push(out[g]!.data as Float32Array);
+      scaleGrads.push(out(g));
     }
     // Weight scales step with the weights (their own lrFactor): another optimizer.step would count another AdamW step.
     for (const s of graph.weightScales) {
       const g = gradients.get(s.name);
       if (!g) continue;
       params.push(this.weightScales.get(s.tensor)!);
-      grads.push(out[g]!.data as Float32Array);
+      grads.push(out(g));
     }
     const gradNorm = clipGradNorm([...grads, ...scaleGrads], this.options.clipGradNorm ?? Infinity);
     const lr = this.schedule(this.steps);
@@ -350,11 +422,11 @@ export class Qat {
       this.optimizer.step(scaleParams, scaleGrads, lr * (this.options.scaleLrFactor ?? DEFAULT_SCALE_LR_FACTOR));
       for (const p of scaleParams) keepPositive(p.value);
     }
-    for (const r of graph.runningStats) this.runningStats.get(r.input)!.set(out[r.output]!.data as Float32Array);
+    for (const r of graph.runningStats) this.runningStats.get(r.input)!.set(out(r.output));
     this.steps++;
     this.dirtyWeights = true;
 
-    const logits = out[graph.logits]!.data as Float32Array;
+    const logits = out(graph.logits);
     const correct = labels === undefined ? null : argmaxMatches(logits, graph.classes, labelValues(labels));
     this.lastStep = { loss, lr, gradNorm, correct, samples: this.batchSize };
     return loss;
@@ -468,8 +540,10 @@ export class Qat {
   async release(): Promise<void> {
     for (const p of this.predictors.values()) await p.session.release();
     this.predictors.clear();
-    await this.built?.session.release();
+    await this.built?.session?.release();
+    await this.pool?.release();
     await this.teacherSession?.release();
+    this.pool = null;
     this.built = null;
     this.teacherSession = null;
   }

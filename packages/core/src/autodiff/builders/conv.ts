@@ -93,12 +93,16 @@ const SHIFTS_MAX_PATCH_VALUES = 1 << 23;
 
 /**
  * Dense dW[:, :, k] = dYᵀ · X moved by k, for each kernel position k: X once to NHWC
- * (padded), one strided Slice per position giving [N·L, C] rows, dY once to [M, N·L], and
- * one GEMM per position whose contraction runs over the whole batch and all output
- * positions (one large product instead of one small one per sample). Against im2col + the
- * batched MatMul, one layer at batch 32, one thread, quiet machine, medians of 11
- * (`node scripts/bench/dense-dw.mjs`): 64 ch 14² 10.1 → 5.4 ms, 128 ch 7² 10.2 → 5.7 ms,
- * 256 ch 7² 34.6 → 21.5 ms, 64 → 128 ch 14² stride 2 4.3 → 2.9 ms; 64 ch 28²: even.
+ * (padded), one strided Slice per position giving [N, L, C] rows, and per position either
+ * one batched MatMul of dY [N, M, L] by them summed over the batch (while the per-sample
+ * [M, C] products are no larger than their operands), or one GEMM of dY as [M, N·L] whose
+ * contraction runs over the whole batch. Against im2col + the batched MatMul, one layer at
+ * batch 32, one thread, quiet machine, medians of 11 (`node scripts/bench/dense-dw.mjs`):
+ * 64 ch 14² 10.1 → 5.4 ms, 128 ch 7² 10.2 → 5.7 ms, 256 ch 7² 34.6 → 21.5 ms, 64 → 128 ch
+ * 14² stride 2 4.3 → 2.9 ms; 64 ch 28²: even. Per sample against whole batch (nhwc-shift-b
+ * vs nhwc-shift), 1 / 2 threads: 32 ch 28² 6.9 / 4.4 vs 7.0 / 6.5 ms, 64 ch 14² 5.7 / 3.6
+ * vs 6.4 / 4.8 ms, 128 ch 7² 6.1 / 3.4 vs 5.3 / 4.1 ms: onnxruntime spreads a batched
+ * MatMul over its threads, while MLAS splits one [M, C] result poorly.
  */
 function denseWeightGradientByShifts(
   ctx: GradientContext, x: Value, dy: Value,
@@ -116,13 +120,16 @@ function denseWeightGradientByShifts(
     const padded = [n, ...xs.slice(2).map((d, i) => d + win.pads[i]! + win.pads[i + r]!), c];
     rows = ctx.op('Pad', [rows, e.int64([0, ...win.pads.slice(0, r), 0, 0, ...win.pads.slice(r), 0])], {}, padded);
   }
-  const dyT = e.reshape(e.transpose(dy, [1, 0, ...out.map((_, i) => i + 2)]), [m, n * l]);
+  const perSample = m * c <= l * (m + c);
+  const dyRows = perSample ? e.reshape(dy, [n, m, l]) : e.reshape(e.transpose(dy, [1, 0, ...out.map((_, i) => i + 2)]), [m, n * l]);
   const parts: Value[] = [];
   for (let pos = 0; pos < k; pos++) {
     const starts = kernelOffset(pos, win);
     const ends = starts.map((s, i) => s + (out[i]! - 1) * win.strides[i]! + 1);
     const moved = ctx.op('Slice', [rows, e.int64(starts), e.int64(ends), e.int64(spatialAxes), e.int64(win.strides)], {}, [n, ...out, c]);
-    const gemm = ctx.op('MatMul', [dyT, e.reshape(moved, [n * l, c])], {}, [m, c]);
+    const gemm = perSample
+      ? e.reduceSum(ctx.op('MatMul', [dyRows, e.reshape(moved, [n, l, c])], {}, [n, m, c]), [n, m, c], [0], false)
+      : ctx.op('MatMul', [dyRows, e.reshape(moved, [n * l, c])], {}, [m, c]);
     parts.push(e.reshape(gemm, [m, c, 1]));
   }
   const all = k === 1 ? parts[0]! : ctx.op('Concat', parts, { axis: 2 }, [m, c, k]);
@@ -158,6 +165,7 @@ function depthwiseWeightGradient(
   const out = ys.slice(2);
   const r = out.length;
   const k = product(win.kernel);
+  if (ctx.blockedConvs !== null && r === 2 && (n * c) % ctx.blockedConvs === 0) return depthwiseWeightGradientByConv(ctx, x, dy, xs, ys, ws, win);
   if (win.strides.some((s) => s !== 1)) {
     const l = product(out);
     const p = e.reshape(im2col(ctx, x, xs, ys, win, k), [n, c, k, l]);
@@ -180,6 +188,38 @@ function depthwiseWeightGradient(
   }
   const all = k === 1 ? sums[0]! : ctx.op('Concat', sums, { axis: 2 }, [n, c, k]);
   return e.reshape(e.reduceSum(all, [n, c, k], [0], false), ws);
+}
+
+/**
+ * Depthwise dW as one grouped Conv with the batch folded into the channels: X as one image
+ * of N·C channels, dY as N·C kernels of the output's size, the forward stride as the
+ * dilation and the forward dilation as the stride, giving each (n, c) its kernel-sized
+ * dW, then summed over the batch. Used only when the Convs run on onnxruntime's blocked
+ * (NCHWc) kernels (GradientOptions.blockedConvs, N·C a multiple of the block), whose
+ * depthwise kernel vectorises over the channels: one layer at batch 32, one thread, block
+ * 16, medians of 15 (`node scripts/bench/depthwise-dw.mjs`), against the formulations
+ * below: 96 ch 14² 3.9 → 0.66 ms, 192 ch 7² 3.2 → 0.27 ms, 64 ch 28² stride 2 6.2 → 0.75
+ * ms. On the plain grouped Conv kernel it is slower than those, hence the hint.
+ */
+function depthwiseWeightGradientByConv(
+  ctx: GradientContext, x: Value, dy: Value,
+  xs: readonly number[], ys: readonly number[], ws: readonly number[], win: Window,
+): Value {
+  const e = ctx.emit;
+  const [n, c] = [xs[0]!, xs[1]!];
+  const out = ys.slice(2);
+  const r = out.length;
+  // Correlating the padded X with dY spread by the stride: at least kernel-many outputs per axis, cut to that.
+  const full = out.map((o, i) => Math.floor((xs[i + 2]! + win.pads[i]! + win.pads[i + r]! - ((o - 1) * win.strides[i]! + 1)) / win.dilations[i]!) + 1);
+  const image = e.reshape(x, [1, n * c, ...xs.slice(2)]);
+  const kernels = e.reshape(dy, [n * c, 1, ...out]);
+  let perSample = ctx.op('Conv', [image, kernels], { group: n * c, kernel_shape: out, pads: win.pads, strides: win.dilations, dilations: win.strides }, [1, n * c, ...full]);
+  if (full.some((f, i) => f !== win.kernel[i])) {
+    const axes = out.map((_, i) => i + 2);
+    perSample = ctx.op('Slice', [perSample, e.int64(axes.map(() => 0)), e.int64(win.kernel), e.int64(axes)], {}, [1, n * c, ...win.kernel]);
+  }
+  const k = product(win.kernel);
+  return e.reshape(e.reduceSum(e.reshape(perSample, [n, c * k]), [n, c * k], [0], false), ws);
 }
 
 /** X's patches [N, C·K, out…] in (channel, kernel position) order; X itself for a 1×1 stride-1 unpadded window. */

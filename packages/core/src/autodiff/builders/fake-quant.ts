@@ -2,20 +2,14 @@ import type { GradientContext } from '../context.js';
 import type { Value } from '../../ir/value.js';
 import { DataType } from '../../ir/dtype.js';
 import { registerGradient } from '../registry.js';
-import { FAKE_QUANTIZE } from '../gradient-nodes.js';
+import { CLIPPED_FAKE_QUANTIZE, FAKE_QUANTIZE } from '../gradient-nodes.js';
+import { quantizedRange } from '../quantized-range.js';
 
-/** [qmin, qmax] of a QuantizeLinear's output type (its zero point's type; uint8 without one). */
+/** [qmin, qmax] of the fake quant's QuantizeLinear; an error for a non-integer type. */
 function integerRange(ctx: GradientContext): [number, number] {
-  const type = ctx.hasInput(2) ? ctx.input(2).elemType : ctx.attr('output_dtype', DataType.UINT8);
-  switch (type ?? DataType.UINT8) {
-    case DataType.INT8: return [-128, 127];
-    case DataType.UINT8: return [0, 255];
-    case DataType.INT16: return [-32768, 32767];
-    case DataType.UINT16: return [0, 65535];
-    case 22: return [-8, 7]; // INT4
-    case 21: return [0, 15]; // UINT4
-    default: throw new Error(`autodiff: fake-quant "${ctx.node.name}" quantizes to data type ${type}; only integer types have a gradient builder`);
-  }
+  const range = quantizedRange(ctx.node.node);
+  if (!range) throw new Error(`autodiff: fake-quant "${ctx.node.name}" quantizes to data type ${ctx.node.node.input(2)?.elemType ?? ctx.attr('output_dtype', DataType.UINT8)}; only integer types have a gradient builder`);
+  return range;
 }
 
 /**
@@ -54,6 +48,35 @@ registerGradient(FAKE_QUANTIZE, {
       const prod = ctx.op('Mul', [dy, slope], {}, xs);
       const axes = xs.map((_, i) => i).filter((i) => !perAxis || i !== axis);
       ds = e.reshape(e.reduceSum(prod, xs, axes, false), ss);
+    }
+    return [dx, ds];
+  },
+});
+
+/**
+ * Clip → QuantizeLinear → DequantizeLinear with the clip inside the integer range (see
+ * gradientNodes): Y = s·(round(clip(X)/s + z) − z). dX by the straight-through estimator,
+ * dY where the clip passed X unchanged. With a trainable scale the clip bounds are the
+ * scale times constants, and LSQ's dY/ds is Y/s − X/s inside, Y/s outside: one pass for
+ * the mask, one for dX, four for ds, against about seventeen for the same math
+ * differentiated op by op (Div, Clip, Q/DQ at scale 1, Mul).
+ */
+registerGradient(CLIPPED_FAKE_QUANTIZE, {
+  differentiable: [0, 1],
+  build(ctx) {
+    const e = ctx.emit;
+    const x = ctx.input(0);
+    const xs = ctx.shape(x);
+    const clipped = ctx.node.internal![0]!;
+    const inside = ctx.op('Cast', [ctx.op('Equal', [clipped, x])], { to: e.floatType }, xs);
+    const dy = ctx.outputGradient()!;
+    const dx = ctx.needsGradient(0) ? ctx.op('Mul', [dy, inside], {}, xs) : null;
+    let ds: Value | null = null;
+    if (ctx.needsGradient(1)) {
+      // Y − X·inside per element, then one sum: summing Σ dY·Y and Σ dX·X apart would cancel.
+      const slope = ctx.op('Sub', [ctx.output(), ctx.op('Mul', [x, inside], {}, xs)], {}, xs);
+      const sum = e.reduceSum(ctx.op('Mul', [dy, slope], {}, xs), xs, xs.map((_, i) => i), false);
+      ds = e.reshape(ctx.op('Div', [sum, ctx.input(1)], {}, []), ctx.shape(ctx.input(1)));
     }
     return [dx, ds];
   },

@@ -22,7 +22,7 @@ import { checkOutputPath } from './model-files.js';
 import { calibratePlacement, placeModel, warnPlaceholderScales } from './calibrated.js';
 import { applyCalibrationFile } from './calibration-file.js';
 import { UsageError } from '../errors.js';
-import { formatQatReport, runQat, type QatReport } from './train.js';
+import { formatQatReport, openQatData, runQat, type QatReport } from './train.js';
 
 export interface QuantizeModelOptions extends PipelineContext {
   /** The FP32 ONNX model. */
@@ -83,12 +83,15 @@ export interface QuantizeSummary {
   /** The strongly typed export (absent when the float regions stay FP32). */
   float?: StronglyTypedReport;
   qat?: QatReport;
-  seconds: { load: number; transform: number; insertQdq: number; calibrate: number; save: number; total: number };
+  /** `calibrate` is calibration alone; `train` (with QAT) the training that follows it; `save` includes the export. */
+  seconds: { load: number; transform: number; insertQdq: number; calibrate: number; train?: number; save: number; total: number };
   /** The HTML report, when one was asked for. */
   report?: string;
 }
 
 const log0 = (line: string) => process.stderr.write(`${line}\n`);
+
+type PlacedForQuantize = Awaited<ReturnType<typeof placeQuantizers>>;
 
 /** placeModel with the output path checked against every input first (quantize and calibrate). */
 export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'output'>, outputAsGiven: string) {
@@ -111,6 +114,23 @@ export async function placeQuantizers(options: Omit<QuantizeModelOptions, 'outpu
   return { model, m: p.original, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times: [t0, p.marks.loaded, p.marks.transformed, p.marks.placed] as const };
 }
 
+/** Calibration from a calibration file, from data, or none (placeholder scales, with a warning). */
+async function calibrateAsAsked(
+  options: QuantizeModelOptions,
+  p: Pick<PlacedForQuantize, 'model' | 'method' | 'source' | 'cal' | 'modelInputs' | 'quantized'> & { backend: string; log: (line: string) => void },
+): Promise<{ calibration: QuantizeSummary['calibration']; states: CalibrationResult['states'] }> {
+  if (options.calibrationFile) {
+    const calibration = await applyCalibrationFile(p.quantized, path.resolve(options.calibrationFile), { model: p.model, backend: p.backend, from: options.from, options: options.calibrationFileOptions });
+    return { calibration, states: {} };
+  }
+  if (p.source && p.cal) {
+    const { states, ...calibration } = await calibratePlacement(p.quantized, { ...options, calibration: p.cal }, p.method, p.source, p.modelInputs);
+    return { calibration, states };
+  }
+  warnPlaceholderScales(p.quantized, p.log);
+  return { calibration: null, states: {} };
+}
+
 /** The whole pipeline on one model: load → transform → insertQdq → calibrate → save. */
 export async function quantizeModel(options: QuantizeModelOptions): Promise<QuantizeSummary> {
   const log = options.log ?? log0;
@@ -118,20 +138,17 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
   if (options.calibrationFile && options.calibration) throw new UsageError('give calibration data or a calibration file, not both');
   const { model, m, backend, method, cal, data, inputs, modelInputs, source, result, quantized, times } = await placeQuantizers(options, options.output);
   const [t0, t1, t2, t3] = times;
+  const qatData = options.qat ? await openQatData(options.qat, modelInputs) : null;
 
-  let calibration: QuantizeSummary['calibration'] = null;
-  let states: CalibrationResult['states'] = {};
-  if (options.calibrationFile) {
-    calibration = await applyCalibrationFile(quantized, path.resolve(options.calibrationFile), { model, backend: backend.name, from: options.from, options: options.calibrationFileOptions });
-  } else if (source && cal) {
-    const { states: collected, ...summary } = await calibratePlacement(quantized, { ...options, calibration: cal }, method, source, modelInputs);
-    states = collected;
-    calibration = summary;
-  } else {
-    warnPlaceholderScales(quantized, log);
-  }
+  const calibrated = calibrateAsAsked(options, { model, backend: backend.name, method, source, cal, modelInputs, quantized, log });
+  // The training data is already open: close it if calibration fails.
+  const { calibration, states } = await calibrated.catch((e: unknown) => {
+    qatData?.close();
+    throw e;
+  });
+  const tCalibrated = performance.now();
   let qat: QatReport | undefined;
-  if (options.qat) qat = await runQat(quantized, options.qat, { output, modelInputs, progress: options.progress, log });
+  if (options.qat) qat = await runQat(quantized, options.qat, qatData!, { output, progress: options.progress, log });
   const t4 = performance.now();
 
   let exported = quantized.toExportModel({ quiet: true });
@@ -175,7 +192,7 @@ export async function quantizeModel(options: QuantizeModelOptions): Promise<Quan
     calibration,
     ...(float ? { float } : {}),
     ...(qat ? { qat } : {}),
-    seconds: { load: s(t0, t1), transform: s(t1, t2), insertQdq: s(t2, t3), calibrate: s(t3, t4), save: s(t4, t5), total: s(t0, t5) },
+    seconds: { load: s(t0, t1), transform: s(t1, t2), insertQdq: s(t2, t3), calibrate: s(t3, tCalibrated), ...(qat ? { train: s(tCalibrated, t4) } : {}), save: s(t4, t5), total: s(t0, t5) },
   };
   if (options.report) {
     const histograms = cal ? await histogramsFor(quantized, states, cal, modelInputs, options.from) : [];
@@ -215,7 +232,7 @@ export function quantizeSummaryRows(r: QuantizeSummary): [string, string][] {
     ['output', `${displayPath(r.output)} (${formatBytes(r.outputBytes)})`],
     [
       'time',
-      `${formatSeconds(r.seconds.total)} (load ${formatSeconds(r.seconds.load)}, transform ${formatSeconds(r.seconds.transform)}, insertQdq ${formatSeconds(r.seconds.insertQdq)}, calibrate ${formatSeconds(r.seconds.calibrate)}, save ${formatSeconds(r.seconds.save)})`,
+      `${formatSeconds(r.seconds.total)} (load ${formatSeconds(r.seconds.load)}, transform ${formatSeconds(r.seconds.transform)}, insertQdq ${formatSeconds(r.seconds.insertQdq)}, calibrate ${formatSeconds(r.seconds.calibrate)}${r.seconds.train !== undefined ? `, train ${formatSeconds(r.seconds.train)}` : ''}, save ${formatSeconds(r.seconds.save)})`,
     ],
   ];
   return [

@@ -6,9 +6,9 @@ import { displayPath } from '../../config/load.js';
 import type { QuantizedModel } from '../../quantize/quantized-model.js';
 import { checkpointPath } from '../../qat/checkpoint.js';
 import { prepareQat } from '../../qat/prepare-qat.js';
-import { openTrainingData } from '../../qat/training-data.js';
+import { openTrainingData, type TrainingDataset } from '../../qat/training-data.js';
 import { trainQat, type EpochSummary } from '../../qat/train.js';
-import { formatSeconds } from '../format.js';
+import { formatSeconds, plural } from '../format.js';
 
 export interface QatReport {
   data: string;
@@ -25,14 +25,23 @@ export function defaultCheckpointDir(output: string): string {
   return `${output}.qat`;
 }
 
+/**
+ * Opens the training data (and its labels) against the model's input: done before
+ * calibration, so a missing or mismatched file fails at the start, not after it.
+ */
+export function openQatData(s: QatSettings, modelInputs: readonly ModelInputInfo[]): Promise<TrainingDataset> {
+  const input = s.inputName ? modelInputs.find((i) => i.name === s.inputName) : modelInputs[0];
+  return openTrainingData(s.data, { labels: s.labels, normalize: s.normalize, modelDims: input?.dims, ...s.image });
+}
+
+/** Trains the calibrated model on `data` (from openQatData; closed here). */
 export async function runQat(
   quantized: QuantizedModel,
   s: QatSettings,
-  ctx: { output: string; modelInputs: readonly ModelInputInfo[]; progress?: boolean; log: (line: string) => void },
+  data: TrainingDataset,
+  ctx: { output: string; progress?: boolean; log: (line: string) => void },
 ): Promise<QatReport> {
   const t0 = performance.now();
-  const input = s.inputName ? ctx.modelInputs.find((i) => i.name === s.inputName) : ctx.modelInputs[0];
-  const data = await openTrainingData(s.data, { labels: s.labels, normalize: s.normalize, modelDims: input?.dims, ...s.image });
   try {
     const loss = s.loss ?? (data.hasLabels ? 'cross-entropy' : 'distillation');
     const qat = await prepareQat(quantized, {
@@ -84,5 +93,5 @@ export function formatQatReport(r: QatReport): string {
   const resumed = r.resumedFrom !== null ? ` (resumed after epoch ${r.resumedFrom})` : '';
   const lastText = last ? `: last epoch loss ${last.loss.toFixed(4)}${last.accuracy !== null ? `, train top-1 ${(100 * last.accuracy).toFixed(2)}%` : ''}, ${Math.round(last.samplesPerSecond)} samples/s` : '';
   const ckpt = fs.existsSync(r.checkpoint) ? `; checkpoint ${displayPath(r.checkpoint)}` : '';
-  return `${r.loss}, ${r.optimizer}, ${r.epochs.length} epochs${resumed}${lastText}${ckpt} (${formatSeconds(r.seconds)})`;
+  return `${r.loss}, ${r.optimizer}, ${plural(r.epochs.length, 'epoch')}${resumed}${lastText}${ckpt} (${formatSeconds(r.seconds)})`;
 }
