@@ -68,8 +68,10 @@ export interface QatOptions {
  * scales lost about 0.7 more points, a scale lr of 1× 0.3–0.9). Warm-up, lr 2e-4–3e-4, scale
  * lr 30–100, label smoothing, mixing labels into distillation, batch 16/64 and the start
  * calibrator (mse / percentile / max) all stayed within the seed-to-seed spread (those probes
- * ran on the symmetric 4-bit grid, before never-negative activations got 0…15). Adam makes
- * LSQ's gradient scale (1/√(N·qmax)) moot: its update does not depend on the gradient's scale.
+ * ran on the symmetric 4-bit grid, before never-negative activations got 0…15), and so did
+ * learned or MSE-clipped weight scales (learnWeightScales, mseWeightClip; on the 0…15 grid,
+ * three seeds). Adam makes LSQ's gradient scale (1/√(N·qmax)) moot: its update does not
+ * depend on the gradient's scale.
  */
 export const DEFAULT_QAT_BATCH_SIZE = 32;
 export const DEFAULT_QAT_LR = 1e-4;
