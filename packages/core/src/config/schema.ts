@@ -150,6 +150,7 @@ const qat = z.strictObject(
     clipGradNorm: positive().optional(),
     learnScales: bool().optional(),
     scaleLrFactor: positive().optional(),
+    workers: posInt().optional(),
     checkpointDir: nonEmpty('a folder path').optional(),
     resume: bool().optional(),
     seed: nonNegInt().optional(),

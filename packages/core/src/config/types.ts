@@ -198,6 +198,8 @@ export interface QatSettings {
   learnScales?: boolean;
   /** Learning-rate multiplier for learned scales (default 10). */
   scaleLrFactor?: number;
+  /** Data-parallel step workers (default: as many as the cores allow, at least 4 samples each, at most 8; 1: one session). */
+  workers?: number;
   /** Where the per-epoch checkpoint goes (default: `<output>.qat/`). */
   checkpointDir?: string;
   /** Continue from the checkpoint there. */

@@ -113,6 +113,8 @@ export class Qat {
   private built: Built | null = null;
   private teacherSession: ort.InferenceSession | null = null;
   private pool: StepPool | null = null;
+  /** Worker threads the step runs on (1: one session in this thread); set when the graph is built. */
+  workers = 1;
   private dirtyWeights = false;
   private readonly paramTensors = new Map<string, ort.Tensor>();
   /** Forward-only graphs for predict(), by batch size. */
@@ -188,6 +190,7 @@ export class Qat {
     this.sync(); // the weights and statistics the new graph starts from
     const bnTraining = this.hasBatchNorm && !this.bnFrozen;
     const workers = this.stepWorkers(bnTraining);
+    this.workers = workers;
     const batch = this.batchSize / workers;
     const graph = buildTrainingGraph(this.quantized, {
       batchSize: batch,

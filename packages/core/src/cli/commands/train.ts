@@ -17,6 +17,7 @@ interface TrainFlags extends QuantizeFlags {
   temperature?: number;
   learnScales?: boolean;
   scaleLr?: number;
+  workers?: number;
   checkpointDir?: string;
   resume?: boolean;
 }
@@ -51,6 +52,7 @@ export function registerTrain(program: Command, io: CliIO): void {
     .option('--learn-scales', 'learn activation scales (LSQ), starting from the calibrated ones (the default)')
     .option('--no-learn-scales', 'keep the calibrated activation scales fixed')
     .option('--scale-lr <x>', 'learning-rate multiplier for learned scales (default: 10)', positiveNumber)
+    .option('--workers <n>', 'data-parallel step threads, each on its share of the batch (default: as many as the cores allow, at least 4 samples each, at most 8; 1: one session)', positiveInt)
     .option('--checkpoint-dir <dir>', 'folder of the per-epoch checkpoint (default: <output>.qat)')
     .option('--resume', 'continue from the checkpoint in the checkpoint folder');
   // Backend, calibration (the starting scales), bit widths and placement: quantize's options, defined once.
@@ -76,6 +78,7 @@ export function registerTrain(program: Command, io: CliIO): void {
     if (flags.temperature !== undefined) qat.temperature = flags.temperature;
     if (flags.learnScales !== undefined) qat.learnScales = flags.learnScales;
     if (flags.scaleLr !== undefined) qat.scaleLrFactor = flags.scaleLr;
+    if (flags.workers !== undefined) qat.workers = flags.workers;
     if (flags.checkpointDir !== undefined) qat.checkpointDir = path.resolve(flags.checkpointDir);
     if (flags.resume) qat.resume = true;
     if (flags.inputName !== undefined) qat.inputName = flags.inputName;

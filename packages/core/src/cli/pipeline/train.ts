@@ -17,6 +17,8 @@ export interface QatReport {
   epochs: EpochSummary[];
   resumedFrom: number | null;
   checkpoint: string;
+  /** Worker threads the steps ran on (1: one session). */
+  workers: number;
   seconds: number;
 }
 
@@ -52,6 +54,7 @@ export async function runQat(
       clipGradNorm: s.clipGradNorm,
       learnScales: s.learnScales,
       scaleLrFactor: s.scaleLrFactor,
+      workers: s.workers,
     });
     const dir = s.checkpointDir ?? defaultCheckpointDir(ctx.output);
     try {
@@ -74,6 +77,7 @@ export async function runQat(
         epochs: r.epochs,
         resumedFrom: r.resumedFrom,
         checkpoint: checkpointPath(dir),
+        workers: qat.workers,
         seconds: (performance.now() - t0) / 1000,
       };
     } finally {
@@ -90,5 +94,5 @@ export function formatQatReport(r: QatReport): string {
   const resumed = r.resumedFrom !== null ? ` (resumed after epoch ${r.resumedFrom})` : '';
   const lastText = last ? `: last epoch loss ${last.loss.toFixed(4)}${last.accuracy !== null ? `, train top-1 ${(100 * last.accuracy).toFixed(2)}%` : ''}, ${Math.round(last.samplesPerSecond)} samples/s` : '';
   const ckpt = fs.existsSync(r.checkpoint) ? `; checkpoint ${displayPath(r.checkpoint)}` : '';
-  return `${r.loss}, ${r.optimizer}, ${plural(r.epochs.length, 'epoch')}${resumed}${lastText}${ckpt} (${formatSeconds(r.seconds)})`;
+  return `${r.loss}, ${r.optimizer}, ${plural(r.epochs.length, 'epoch')}${resumed}${lastText}${ckpt} (${formatSeconds(r.seconds)}, ${plural(r.workers, 'worker')})`;
 }
