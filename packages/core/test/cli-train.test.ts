@@ -29,6 +29,7 @@ describe('qdeploy train', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/QAT epoch 1: loss \d+\.\d+, train top-1 \d+\.\d+%, \d+ samples\/s; checkpoint .*resnet\.qat\.onnx\.qat\/qat-checkpoint\.bin/);
     expect(r.stdout).toMatch(/QAT\s+cross-entropy, adamw, 1 epoch: last epoch loss/);
+    expect(r.stdout).toMatch(/, \d+ workers?\)/); // how many depends on the cores (batch 25 splits only by 5)
     // Training has its own time; calibrate is calibration alone.
     expect(r.stdout).toMatch(/time .*calibrate [\d.]+ m?s, train [\d.]+ m?s, save/);
     const ckpt = decodeCheckpoint(fs.readFileSync(`${out}.qat/qat-checkpoint.bin`), 'ckpt');
@@ -97,11 +98,11 @@ describe('qdeploy train', () => {
       output: 'out/resnet.qat.onnx',
       backend: 'tensorrt',
       calibration: { data: CALIB_32 },
-      qat: { data: EVAL_X, loss: 'distillation', temperature: 2, epochs: 1, batchSize: 25, optimizer: 'sgd', lr: 1e-3, checkpointDir: 'ckpt', learnWeightScales: true, weightScaleLrFactor: 0.5 },
+      qat: { data: EVAL_X, loss: 'distillation', temperature: 2, epochs: 1, batchSize: 25, optimizer: 'sgd', lr: 1e-3, checkpointDir: 'ckpt', workers: 5, learnWeightScales: true, weightScaleLrFactor: 0.5 },
     }));
     const r = await runCli(['run', '-c', cfg], ENV);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/QAT\s+distillation, sgd, 1 epoch\b/);
+    expect(r.stdout).toMatch(/QAT\s+distillation, sgd, 1 epoch\b.*, 5 workers\)/);
     expect(decodeCheckpoint(fs.readFileSync(path.join(tmp, 'c/ckpt/qat-checkpoint.bin')), 'ckpt').weightScales.size).toBeGreaterThan(0);
     expect(fs.existsSync(path.join(tmp, 'c/out/resnet.qat.onnx'))).toBe(true);
     const bad = writeUnder(tmp, 'd/qdeploy.config.json', JSON.stringify({ model: RESNET_BN, output: 'o.onnx', backend: 'tensorrt', qat: { data: EVAL_X, epochs: 0 } }));

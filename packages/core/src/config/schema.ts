@@ -153,6 +153,7 @@ const qat = z.strictObject(
     learnWeightScales: bool().optional(),
     weightScaleInit: z.enum(['max', 'mse'], expecting('"max" or "mse"')).optional(),
     weightScaleLrFactor: positive().optional(),
+    workers: posInt().optional(),
     checkpointDir: nonEmpty('a folder path').optional(),
     resume: bool().optional(),
     seed: nonNegInt().optional(),

@@ -204,6 +204,8 @@ export interface QatSettings {
   weightScaleInit?: 'max' | 'mse';
   /** Learning-rate multiplier for learned weight scales (default 1). */
   weightScaleLrFactor?: number;
+  /** Data-parallel step workers (default: as many as the cores allow, at least 4 samples each, at most 8; 1: one session). */
+  workers?: number;
   /** Where the per-epoch checkpoint goes (default: `<output>.qat/`). */
   checkpointDir?: string;
   /** Continue from the checkpoint there. */

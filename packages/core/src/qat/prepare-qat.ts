@@ -124,6 +124,8 @@ export class Qat {
   private built: Built | null = null;
   private teacherSession: ort.InferenceSession | null = null;
   private pool: StepPool | null = null;
+  /** Worker threads the step runs on (1: one session in this thread); set when the graph is built. */
+  workers = 1;
   private dirtyWeights = false;
   /** The update count the mseWeightClip scales were computed at. */
   private mseClipSteps = -1;
@@ -204,6 +206,7 @@ export class Qat {
     this.sync(); // the weights and statistics the new graph starts from
     const bnTraining = this.hasBatchNorm && !this.bnFrozen;
     const workers = this.stepWorkers(bnTraining);
+    this.workers = workers;
     const batch = this.batchSize / workers;
     const graph = buildTrainingGraph(this.quantized, {
       batchSize: batch,
@@ -223,29 +226,14 @@ export class Qat {
     const { gradients } = backward;
     const bytes = modelToBytes(this.runnable(graph.model, backward.shapes, block));
     await this.built?.session?.release();
-    if (workers > 1) {
-      if (this.pool?.size !== workers) {
-        await this.pool?.release();
-        this.pool = StepPool.create(workers);
-      }
-      const pool = this.pool;
-      const shared = [
-        ...graph.params.map((p) => ({ name: p.name, value: this.params.get(p.name)!.value, dims: p.dims })),
-        ...graph.scales.map((q) => ({ name: q.name, value: this.scales.get(q.tensor)!.value, dims: [] })),
-        ...graph.weightScales.map((q) => ({ name: q.name, value: this.weightScales.get(q.tensor)!.value, dims: q.dims })),
-      ];
-      // A gradient has its input's shape (backward.shapes may lack a reshaped broadcast sum's, e.g. a [C, 1, 1, 1] weight scale's).
-      const grads = [...gradients].map(([wrt, name]) => ({ name, size: shapes.get(wrt)!.reduce((a, b) => a * b, 1) }));
-      await pool.load(bytes, { ...this.stepSessionOptions(), intraOpNumThreads: this.workerThreads(workers) }, shared, grads);
-      const batched = [...graph.dataInputs.map((d) => d.name), ...(graph.labels ? [graph.labels] : []), ...(graph.teacher ? [graph.teacher] : [])];
-      const run = async (all: Record<string, ort.Tensor>) => {
-        const r = await pool.run(Object.fromEntries(batched.map((n) => [n, all[n]!])), graph.loss, graph.logits);
-        const loss = new Float32Array([r.loss]);
-        return (name: string) => (name === graph.loss ? loss : name === graph.logits ? r.logits : r.grads.get(name)!);
-      };
-      this.built = { graph, run, session: null, gradients, key: this.switchKey() };
-      return;
-    }
+    // A gradient has its input's shape (backward.shapes may lack a reshaped broadcast sum's, e.g. a [C, 1, 1, 1] weight scale's).
+    const grads = [...gradients].map(([x, name]) => ({ name, size: shapes.get(x)!.reduce((a, b) => a * b, 1) }));
+    const runner = workers > 1 ? await this.poolRunner(bytes, graph, grads, workers) : await this.inThreadRunner(bytes);
+    this.built = { graph, ...runner, gradients, key: this.switchKey() };
+  }
+
+  /** One session in this thread. */
+  private async inThreadRunner(bytes: Uint8Array): Promise<Pick<Built, 'run' | 'session'>> {
     await this.pool?.release();
     this.pool = null;
     const session = await ort.InferenceSession.create(bytes, this.stepSessionOptions());
@@ -253,8 +241,31 @@ export class Qat {
       const out = await session.run(all);
       return (name: string) => out[name]!.data as Float32Array;
     };
-    this.built = { graph, run, session, gradients, key: this.switchKey() };
+    return { run, session };
   }
+
+  /** `workers` worker threads, each running `graph` (built for its share of the batch) on its part. */
+  private async poolRunner(bytes: Uint8Array, graph: TrainingGraph, grads: readonly { name: string; size: number }[], workers: number): Promise<Pick<Built, 'run' | 'session'>> {
+    if (this.pool?.size !== workers) {
+      await this.pool?.release();
+      this.pool = StepPool.create(workers);
+    }
+    const pool = this.pool;
+    const shared = [
+      ...graph.params.map((p) => ({ name: p.name, value: this.params.get(p.name)!.value, dims: p.dims })),
+      ...graph.scales.map((q) => ({ name: q.name, value: this.scales.get(q.tensor)!.value, dims: [] })),
+      ...graph.weightScales.map((q) => ({ name: q.name, value: this.weightScales.get(q.tensor)!.value, dims: q.dims })),
+    ];
+    await pool.load(bytes, { ...this.stepSessionOptions(), intraOpNumThreads: this.workerThreads(workers) }, shared, grads);
+    const batched = [...graph.dataInputs.map((d) => d.name), ...(graph.labels ? [graph.labels] : []), ...(graph.teacher ? [graph.teacher] : [])];
+    const run = async (all: Record<string, ort.Tensor>) => {
+      const r = await pool.run(Object.fromEntries(batched.map((n) => [n, all[n]!])), graph.loss, graph.logits);
+      const loss = new Float32Array([r.loss]);
+      return (name: string) => (name === graph.loss ? loss : name === graph.logits ? r.logits : r.grads.get(name)!);
+    };
+    return { run, session: null };
+  }
+
 
   /**
    * Options of the sessions a step runs: onnxruntime's idle threads do not spin-wait

@@ -17,6 +17,8 @@ export interface QatReport {
   epochs: EpochSummary[];
   resumedFrom: number | null;
   checkpoint: string;
+  /** Worker threads the steps ran on (1: one session). */
+  workers: number;
   seconds: number;
 }
 
@@ -55,6 +57,7 @@ export async function runQat(
       learnWeightScales: s.learnWeightScales,
       weightScaleInit: s.weightScaleInit,
       weightScaleLrFactor: s.weightScaleLrFactor,
+      workers: s.workers,
     });
     const dir = s.checkpointDir ?? defaultCheckpointDir(ctx.output);
     try {
@@ -77,6 +80,7 @@ export async function runQat(
         epochs: r.epochs,
         resumedFrom: r.resumedFrom,
         checkpoint: checkpointPath(dir),
+        workers: qat.workers,
         seconds: (performance.now() - t0) / 1000,
       };
     } finally {
@@ -93,5 +97,5 @@ export function formatQatReport(r: QatReport): string {
   const resumed = r.resumedFrom !== null ? ` (resumed after epoch ${r.resumedFrom})` : '';
   const lastText = last ? `: last epoch loss ${last.loss.toFixed(4)}${last.accuracy !== null ? `, train top-1 ${(100 * last.accuracy).toFixed(2)}%` : ''}, ${Math.round(last.samplesPerSecond)} samples/s` : '';
   const ckpt = fs.existsSync(r.checkpoint) ? `; checkpoint ${displayPath(r.checkpoint)}` : '';
-  return `${r.loss}, ${r.optimizer}, ${plural(r.epochs.length, 'epoch')}${resumed}${lastText}${ckpt} (${formatSeconds(r.seconds)})`;
+  return `${r.loss}, ${r.optimizer}, ${plural(r.epochs.length, 'epoch')}${resumed}${lastText}${ckpt} (${formatSeconds(r.seconds)}, ${plural(r.workers, 'worker')})`;
 }

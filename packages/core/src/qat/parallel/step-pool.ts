@@ -80,15 +80,7 @@ export class StepPool {
       return feeds;
     });
     const replies = await Promise.all(this.workers.map((w, i) => call(w, { type: 'run', feeds: parts[i], loss, logits })));
-    for (const g of this.grads) {
-      const m = g.mean;
-      m.set(g.parts[0]!);
-      for (let p = 1; p < k; p++) {
-        const part = g.parts[p]!;
-        for (let j = 0; j < m.length; j++) m[j]! += part[j]!;
-      }
-      for (let j = 0; j < m.length; j++) m[j]! /= k;
-    }
+    for (const g of this.grads) meanOf(g.parts, g.mean);
     const size = replies.reduce((a, r) => a + r.logits!.length, 0);
     const all = new Float32Array(size);
     replies.reduce((offset, r) => (all.set(r.logits!, offset), offset + r.logits!.length), 0);
@@ -97,6 +89,21 @@ export class StepPool {
 
   async release(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** out = the element-wise mean of `parts`, in one pass (two parts: the common case). */
+function meanOf(parts: readonly Float32Array[], out: Float32Array): void {
+  const inv = 1 / parts.length;
+  if (parts.length === 2) {
+    const [a, b] = parts as [Float32Array, Float32Array];
+    for (let j = 0; j < out.length; j++) out[j] = (a[j]! + b[j]!) * inv;
+    return;
+  }
+  for (let j = 0; j < out.length; j++) {
+    let sum = 0;
+    for (const p of parts) sum += p[j]!;
+    out[j] = sum * inv;
   }
 }
 
