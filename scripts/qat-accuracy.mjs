@@ -3,7 +3,8 @@
 // with prepareQat's default recipe unless flags say otherwise; several seeds give mean and min–max.
 // Usage: node scripts/qat-accuracy.mjs [--models a,b] [--bits 4,8] [--losses cross-entropy,distillation]
 //   [--seeds 0,1,2] [--epochs 2] [--lr 1e-4] [--optimizer adamw] [--batch 32] [--temperature 1]
-//   [--alpha 1] [--label-smoothing 0] [--learn-scales 0|1] [--scale-lr 10] [--warmup 0] [--min-lr 0]
+//   [--alpha 1] [--label-smoothing 0] [--learn-scales 0|1] [--learn-weight-scales 0|1] [--weight-scale-init max|mse] [--weight-scale-lr 1] [--mse-weight-clip 0|1]
+//   [--scale-lr 10] [--warmup 0] [--min-lr 0]
 //   [--schedule cosine] [--weight-decay 0] [--clip N] [--calibrator mse] [--limit N] [--min-linear-size N] [--threads N]
 // Trains on train_8192_{x,y}.npy, calibrates on its first 512 images, evaluates on test_2000_{x,y}.npy
 // (../shared/fixtures or $QDEPLOY_FIXTURES). Needs a build (npm run build).
@@ -83,6 +84,10 @@ function qatOptions(loss) {
     optimizer: { type: args.optimizer ?? 'adamw', lr, weightDecay: Number(args['weight-decay'] ?? 0) },
     schedule: { type: args.schedule, warmupSteps: Number(args.warmup ?? 0), minLr: Number(args['min-lr'] ?? 0) },
     learnScales: args['learn-scales'] === undefined ? undefined : args['learn-scales'] === '1',
+    learnWeightScales: args['learn-weight-scales'] === undefined ? undefined : args['learn-weight-scales'] === '1',
+    weightScaleInit: args['weight-scale-init'],
+    weightScaleLrFactor: args['weight-scale-lr'] ? Number(args['weight-scale-lr']) : undefined,
+    mseWeightClip: args['mse-weight-clip'] === '1',
     clipGradNorm: args.clip ? Number(args.clip) : undefined,
     scaleLrFactor: args['scale-lr'] ? Number(args['scale-lr']) : undefined,
     sessionOptions: args.threads ? { intraOpNumThreads: Number(args.threads) } : undefined,
@@ -131,7 +136,7 @@ for (const bits of bitsList) {
     }
     rows.push(row);
   }
-  const recipe = `${args.optimizer ?? 'adamw'} lr ${lr} ${args.schedule ?? 'cosine'}${args.warmup ? `, warm-up ${args.warmup}` : ''}, ${args['learn-scales'] === '0' ? 'fixed' : 'learned'} activation scales`;
+  const recipe = `${args.optimizer ?? 'adamw'} lr ${lr} ${args.schedule ?? 'cosine'}${args.warmup ? `, warm-up ${args.warmup}` : ''}, ${args['learn-scales'] === '0' ? 'fixed' : 'learned'} activation scales, ${args['learn-weight-scales'] === '1' ? `learned weight scales (${args['weight-scale-init'] ?? 'max'} start, lr ×${args['weight-scale-lr'] ?? 1})` : args['mse-weight-clip'] === '1' ? 'per-step MSE weight clip' : 'max |w| weight scales'}`;
   console.log(`\nW${bits}A${bits} (per-channel weights, per-tensor activations), TensorRT placement, calibration ${args.calibrator ?? 'mse'} on 512 training images; QAT ${epochs} epochs of ${args.limit ?? 8192} images, batch ${batchSize}, ${recipe}; seeds ${seeds.join(',')}${seeds.length > 1 ? ' (mean (Δ vs FP32), min–max)' : ''}; top-1 on 2000 test images\n`);
   console.log(`| model | FP32 | PTQ | ${losses.map((l) => `QAT ${l}`).join(' | ')} |`);
   console.log(`|---|---|---|${losses.map(() => '---').join('|')}|`);

@@ -71,7 +71,7 @@ describe('qdeploy train', () => {
   it('Ctrl-C during an epoch keeps the last complete checkpoint and no temporary file', async () => {
     const out = path.join(tmp, 'b/resnet.qat.onnx');
     let sent = false;
-    const r = await runCli(['train', RESNET_BN, '-o', out, ...TRAIN, '--epochs', '50', '--no-learn-scales'], {
+    const r = await runCli(['train', RESNET_BN, '-o', out, ...TRAIN, '--epochs', '50', '--no-learn-scales', '--learn-weight-scales', '--weight-scale-init', 'mse'], {
       ...ENV,
       onStderr: (chunk, child) => {
         if (!sent && /QAT epoch 1:/.test(chunk)) {
@@ -88,6 +88,7 @@ describe('qdeploy train', () => {
     const ckpt = decodeCheckpoint(fs.readFileSync(path.join(dir, 'qat-checkpoint.bin')), 'ckpt');
     expect(ckpt.epoch).toBeGreaterThanOrEqual(1);
     expect(ckpt.scales.size).toBe(0); // --no-learn-scales: the calibrated scales stay constants
+    expect(ckpt.weightScales.size).toBeGreaterThan(0); // --learn-weight-scales
     expect(fs.existsSync(out)).toBe(false);
   }, 240_000);
 
@@ -97,12 +98,12 @@ describe('qdeploy train', () => {
       output: 'out/resnet.qat.onnx',
       backend: 'tensorrt',
       calibration: { data: CALIB_32 },
-      qat: { data: EVAL_X, loss: 'distillation', temperature: 2, epochs: 1, batchSize: 25, optimizer: 'sgd', lr: 1e-3, checkpointDir: 'ckpt', workers: 5 },
+      qat: { data: EVAL_X, loss: 'distillation', temperature: 2, epochs: 1, batchSize: 25, optimizer: 'sgd', lr: 1e-3, checkpointDir: 'ckpt', workers: 5, learnWeightScales: true, weightScaleLrFactor: 0.5 },
     }));
     const r = await runCli(['run', '-c', cfg], ENV);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/QAT\s+distillation, sgd, 1 epoch\b.*, 5 workers\)/);
-    expect(fs.existsSync(path.join(tmp, 'c/ckpt/qat-checkpoint.bin'))).toBe(true);
+    expect(decodeCheckpoint(fs.readFileSync(path.join(tmp, 'c/ckpt/qat-checkpoint.bin')), 'ckpt').weightScales.size).toBeGreaterThan(0);
     expect(fs.existsSync(path.join(tmp, 'c/out/resnet.qat.onnx'))).toBe(true);
     const bad = writeUnder(tmp, 'd/qdeploy.config.json', JSON.stringify({ model: RESNET_BN, output: 'o.onnx', backend: 'tensorrt', qat: { data: EVAL_X, epochs: 0 } }));
     const e = await runCli(['run', '-c', bad]);

@@ -38,8 +38,9 @@ async function oneStep(q: QuantizedModel, options: QatOptions) {
   const state = qat.toCheckpoint(0);
   const params = new Map([...state.params].map(([k, v]) => [k, v.slice()]));
   const scales = new Map([...state.scales].map(([k, v]) => [k, v.slice()]));
+  const weightScales = new Map([...state.weightScales].map(([k, v]) => [k, v.slice()]));
   await qat.release();
-  return { loss, correct, params, scales, graphBatch };
+  return { loss, correct, params, scales, weightScales, graphBatch };
 }
 
 describe('QAT step on worker threads', () => {
@@ -61,6 +62,19 @@ describe('QAT step on worker threads', () => {
       for (const [name, s] of one.scales) expect(two.scales.get(name)![0]).toBeCloseTo(s[0]!, 5);
     }, 60_000);
   }
+
+  it('two workers give one session\'s learned weight-scale gradients (shared with the workers like the weights)', async () => {
+    const q = await quantized('fmnist_mobilenet.onnx');
+    const start = new Map(q.weightQuantizers().map((wq) => [wq.tensor.name, wq.scale.slice()]));
+    const one = await oneStep(q, { learnWeightScales: true, workers: 1, sessionOptions: { intraOpNumThreads: 1 } });
+    const two = await oneStep(q, { learnWeightScales: true, workers: 2 });
+    expect(one.weightScales.size).toBe(start.size);
+    for (const [name, s] of one.weightScales) {
+      const g = (v: Float32Array) => v.map((u, i) => start.get(name)![i]! - u);
+      expect(g(s).some((d) => d !== 0), name).toBe(true);
+      expect(maxRelativeError(g(two.weightScales.get(name)!), g(s)), name).toBeLessThan(1e-4);
+    }
+  }, 60_000);
 
   it('by default as many workers as the cores allow with 4 samples each; intra-op threads given: one session', async () => {
     const q = await quantized('fmnist_mobilenet.onnx');

@@ -45,6 +45,16 @@ describe('optimizers', () => {
     expect(copy.state().buffers['w/exp_avg']![0]).toBeCloseTo(m, 6);
   });
 
+  it('a parameter\'s lrFactor scales its own update only (learned weight scales), in AdamW and SGD', () => {
+    for (const make of [() => new AdamW({ type: 'adamw' }), () => new Sgd({ type: 'sgd', momentum: 0.9 })]) {
+      const opt = make();
+      const [a, b] = [new Float32Array([1]), new Float32Array([1])];
+      opt.step([{ name: 'a', value: a, decay: false }, { name: 'b', value: b, decay: false, lrFactor: 0.25 }], [new Float32Array([0.5]), new Float32Array([0.5])], 1e-2);
+      expect(1 - a[0]!).toBeGreaterThan(0);
+      expect(1 - b[0]!).toBeCloseTo((1 - a[0]!) * 0.25, 7);
+    }
+  });
+
   it('schedules: linear warm-up, then cosine down to minLr; constant stays', () => {
     const s = lrSchedule(1, 110, { type: 'cosine', warmupSteps: 10, minLr: 0.1 });
     expect(s(0)).toBeCloseTo(1 / 11, 9);
@@ -79,6 +89,7 @@ describe('checkpoints', () => {
     epoch: 2, steps: 40, fingerprint: 'fp', history: [{ epoch: 1 }],
     params: new Map([['w', new Float32Array([1, 2, 3])]]),
     scales: new Map([['x', new Float32Array([0.5])]]),
+    weightScales: new Map([['w', new Float32Array([0.25, 0.125])]]),
     runningStats: new Map<string, Float32Array>(),
     optimizer: { step: 40, buffers: { 'w/exp_avg': new Float32Array([0.1, 0.2, 0.3]) } },
   });
@@ -88,6 +99,7 @@ describe('checkpoints', () => {
     expect(c.epoch).toBe(2);
     expect(Array.from(c.params.get('w')!)).toEqual([1, 2, 3]);
     expect(c.scales.get('x')![0]).toBe(0.5);
+    expect(Array.from(c.weightScales.get('w')!)).toEqual([0.25, 0.125]);
     expect(Array.from(c.optimizer.buffers['w/exp_avg']!)).toEqual([0.1, 0.2, 0.3].map(Math.fround));
     const dir = path.join(tmpDir(), 'ckpt');
     expect(await loadCheckpoint(dir)).toBeNull();

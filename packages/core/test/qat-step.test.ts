@@ -76,10 +76,10 @@ describe('prepareQat', () => {
     await qat.release();
   }, 60_000);
 
-  it('saveModel(qat.model) writes the same QDQ placement with the trained weights, and it runs as predict() says', async () => {
+  it.each([false, true])('saveModel(qat.model) writes the same QDQ placement with the trained weights, and it runs as predict() says (learned weight scales: %s)', async (learnWeightScales) => {
     const q = await quantized('fmnist_resnet.onnx');
     const before = q.toExportModel({ quiet: true });
-    const qat = await prepareQat(q, { batchSize: B, optimizer: { type: 'adamw', lr: 1e-3 }, sessionOptions: ONE_THREAD });
+    const qat = await prepareQat(q, { batchSize: B, learnWeightScales, optimizer: { type: 'adamw', lr: 1e-3 }, sessionOptions: ONE_THREAD });
     for (let i = 0; i < 2; i++) await qat.step(batch(i).x, batch(i).y);
     const file = path.join(tmpDir(), 'resnet.qat.onnx');
     await saveModel(qat.model, file);

@@ -198,6 +198,12 @@ export interface QatSettings {
   learnScales?: boolean;
   /** Learning-rate multiplier for learned scales (default 10). */
   scaleLrFactor?: number;
+  /** Learn per-channel weight scales (LSQ on weights) instead of max |w| / qmax each step (default false). */
+  learnWeightScales?: boolean;
+  /** Where learned weight scales start: "max" or "mse" (the per-channel clip of least squared error; default "max"). */
+  weightScaleInit?: 'max' | 'mse';
+  /** Learning-rate multiplier for learned weight scales (default 1). */
+  weightScaleLrFactor?: number;
   /** Data-parallel step workers (default: as many as the cores allow, at least 4 samples each, at most 8; 1: one session). */
   workers?: number;
   /** Where the per-epoch checkpoint goes (default: `<output>.qat/`). */

@@ -20,12 +20,13 @@ export class AdamW implements Optimizer {
     this.steps++;
     const b1 = this.beta1, b2 = this.beta2, eps = this.eps;
     const c1 = 1 - b1 ** this.steps, c2 = 1 - b2 ** this.steps;
-    const stepSize = lr / c1, sqrtC2 = Math.sqrt(c2);
+    const sqrtC2 = Math.sqrt(c2);
     params.forEach((p, k) => {
       const w = p.value, g = grads[k]!;
+      const plr = lr * (p.lrFactor ?? 1), stepSize = plr / c1;
       const m = this.buffers.get(p.name, 'exp_avg', w.length);
       const v = this.buffers.get(p.name, 'exp_avg_sq', w.length);
-      const decay = p.decay ? 1 - lr * this.weightDecay : 1;
+      const decay = p.decay ? 1 - plr * this.weightDecay : 1;
       for (let i = 0; i < w.length; i++) {
         const gi = g[i]!;
         const mi = b1 * m[i]! + (1 - b1) * gi;

@@ -2,7 +2,7 @@
  * QAT checkpoints: one file per training run folder, rewritten after each epoch with a
  * temporary file + rename, so an interrupt leaves the last complete checkpoint. Layout:
  * "QDQAT1\n", a little-endian uint32 header length, a JSON header (epoch, steps, what was
- * trained, where each tensor is), then the float32 data (weights, learned scales, BN
+ * trained, where each tensor is), then the float32 data (weights, learned activation and weight scales, BN
  * statistics, optimizer buffers).
  */
 import fs from 'node:fs';
@@ -23,13 +23,15 @@ export interface Checkpoint {
   fingerprint: string;
   params: Map<string, Float32Array>;
   scales: Map<string, Float32Array>;
+  /** Learned per-channel weight scales (empty unless learnWeightScales). */
+  weightScales: Map<string, Float32Array>;
   runningStats: Map<string, Float32Array>;
   optimizer: OptimizerState;
   /** Free-form history (loss and accuracy per epoch). */
   history: unknown[];
 }
 
-type Section = 'params' | 'scales' | 'runningStats' | 'optimizer';
+type Section = 'params' | 'scales' | 'weightScales' | 'runningStats' | 'optimizer';
 interface Entry { section: Section; name: string; offset: number; length: number }
 
 export function checkpointPath(dir: string): string {
@@ -49,6 +51,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   };
   add('params', c.params);
   add('scales', c.scales);
+  add('weightScales', c.weightScales);
   add('runningStats', c.runningStats);
   add('optimizer', c.optimizer.buffers);
   const header = Buffer.from(JSON.stringify({ epoch: c.epoch, steps: c.steps, fingerprint: c.fingerprint, optimizerStep: c.optimizer.step, history: c.history, entries }));
@@ -83,7 +86,7 @@ export function decodeCheckpoint(bytes: Uint8Array, where: string): Checkpoint {
   new Uint8Array(copy.buffer).set(bytes.subarray(start, start + total * 4));
   const c: Checkpoint = {
     epoch: h.epoch, steps: h.steps, fingerprint: h.fingerprint, history: h.history,
-    params: new Map(), scales: new Map(), runningStats: new Map(), optimizer: { step: h.optimizerStep, buffers: {} },
+    params: new Map(), scales: new Map(), weightScales: new Map(), runningStats: new Map(), optimizer: { step: h.optimizerStep, buffers: {} },
   };
   for (const e of h.entries) {
     const a = copy.subarray(e.offset, e.offset + e.length);

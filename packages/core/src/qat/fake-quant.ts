@@ -4,7 +4,8 @@
  * a graph input the clip bounds are multiples of. Weights: the scale is
  * recomputed in the graph from the weight itself every step (max |w| per output channel /
  * qmax) and the gradient is stopped through it, so the straight-through estimator sees a
- * fixed grid, as in PyTorch's per-channel fake quant.
+ * fixed grid, as in PyTorch's per-channel fake quant; or, with learned weight scales, the
+ * per-channel scale is a graph input with LSQ's gradient (w / s → Clip → Q/DQ at 1 → × s).
  */
 import { DataType } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
@@ -42,6 +43,38 @@ export function addActivationFakeQuant(g: Graph, x: Value, stub: QuantStub, lear
   const zp = zeroPointOf(g, base, stub.config.symmetric, z);
   const q = op(g, 'QuantizeLinear', [clipped, s, zp], base);
   return { out: op(g, 'DequantizeLinear', [q, s, zp], base), scaleInput };
+}
+
+/**
+ * x / s → Clip[lo, hi] → Q/DQ at scale 1 → × s: round(x / s) · s on the grid, with the STE
+ * for x and LSQ's gradient for s, differentiated op by op. For per-channel weight scales:
+ * the activations' Clip(x, s·lo, s·hi) form needs scalar bounds.
+ */
+function lsqFakeQuant(g: Graph, x: Value, s: Value, lo: number, hi: number, zp: Value, base: string): Value {
+  const scaled = op(g, 'Div', [x, s], base);
+  const clipped = op(g, 'Clip', [scaled, scalarFloat(g, `${base}_qat_lo`, lo), scalarFloat(g, `${base}_qat_hi`, hi)], base);
+  const one = scalarFloat(g, `${base}_qat_unit`, 1);
+  // Q(v, 1, z) − z = round(v) for v in [lo, hi]: the grid in units of s.
+  const q = op(g, 'QuantizeLinear', [clipped, one, zp], base);
+  const dq = op(g, 'DequantizeLinear', [q, one, zp], base);
+  return op(g, 'Mul', [dq, s], base);
+}
+
+/** The shape of a learned weight scale: its channels on `axis`, 1 elsewhere (broadcasts against w); [] per tensor. */
+export function weightScaleDims(dims: readonly number[], axis: number | null): number[] {
+  return axis === null ? [] : dims.map((d, i) => (i === axis ? d : 1));
+}
+
+/**
+ * Weight fake quant with a learned scale (LSQ on weights): the per-channel scale is a graph
+ * input of shape weightScaleDims, so the export can carry the trained scales as they are.
+ */
+export function addLearnedWeightFakeQuant(g: Graph, w: Value, dims: readonly number[], wq: Pick<WeightFakeQuantize, 'config' | 'axis'>): { out: Value; scaleInput: Value } {
+  if (!wq.config.symmetric) throw new Error(`prepareQat: weight ${w.name} uses asymmetric quantization; learned weight scales are symmetric only`);
+  const { qmin, qmax } = integerRange(wq.config);
+  const base = w.name;
+  const scaleInput = addTypedInput(g, g.addValue(`${base}_qat_weight_scale`), DataType.FLOAT, weightScaleDims(dims, wq.axis));
+  return { out: lsqFakeQuant(g, w, scaleInput, qmin, qmax, zeroPointOf(g, base, true, 0), base), scaleInput };
 }
 
 /**

@@ -7,6 +7,8 @@ export interface Param {
   value: Float32Array;
   /** Weight decay applies (weights of rank ≥ 2; not biases, norms or scales). */
   decay: boolean;
+  /** Multiplies the learning rate of this parameter's update (default 1; learned weight scales). */
+  lrFactor?: number;
 }
 
 export interface OptimizerState {

@@ -17,7 +17,24 @@ export interface QatOptions {
   batchSize?: number;
   /** Learn activation scales (LSQ) starting from the calibrated ones (default true; false keeps the calibrated scales fixed). */
   learnScales?: boolean;
-  /** Learning-rate multiplier for learned scales (default 10: at lr 1e-4 an activation scale of ~0.1–1 barely moves otherwise). */
+  /**
+   * Learn per-channel weight scales (LSQ on weights) instead of recomputing max |w| / qmax
+   * each step; the export keeps the learned scales.
+   */
+  learnWeightScales?: boolean;
+  /**
+   * Recompute each weight's per-channel scale before every step as the MSE-optimal clip of
+   * the current weights (in TypeScript, no gradient through it), instead of max |w| / qmax.
+   */
+  mseWeightClip?: boolean;
+  /** Where learned weight scales start: "max" (max |w| / qmax) or "mse" (the per-channel clip of least squared error). */
+  weightScaleInit?: 'max' | 'mse';
+  /**
+   * Learning-rate multiplier for learned weight scales (default 1: 4-bit weight scales are
+   * ~0.01–0.2, and Adam moves a parameter by about lr × factor a step whatever its size).
+   */
+  weightScaleLrFactor?: number;
+  /** Learning-rate multiplier for learned activation scales (default 10: at lr 1e-4 an activation scale of ~0.1–1 barely moves otherwise). */
   scaleLrFactor?: number;
   /** Clip gradients to this global L2 norm (default: no clipping). */
   clipGradNorm?: number;
@@ -51,11 +68,16 @@ export interface QatOptions {
  * scales lost about 0.7 more points, a scale lr of 1× 0.3–0.9). Warm-up, lr 2e-4–3e-4, scale
  * lr 30–100, label smoothing, mixing labels into distillation, batch 16/64 and the start
  * calibrator (mse / percentile / max) all stayed within the seed-to-seed spread (those probes
- * ran on the symmetric 4-bit grid, before never-negative activations got 0…15). Adam makes
- * LSQ's gradient scale (1/√(N·qmax)) moot: its update does not depend on the gradient's scale.
+ * ran on the symmetric 4-bit grid, before never-negative activations got 0…15), and so did
+ * learned or MSE-clipped weight scales (learnWeightScales, mseWeightClip; on the 0…15 grid,
+ * three seeds). Adam makes LSQ's gradient scale (1/√(N·qmax)) moot: its update does not
+ * depend on the gradient's scale.
  */
 export const DEFAULT_QAT_BATCH_SIZE = 32;
 export const DEFAULT_QAT_LR = 1e-4;
 export const DEFAULT_SCALE_LR_FACTOR = 10;
 export const DEFAULT_LEARN_SCALES = true;
+export const DEFAULT_LEARN_WEIGHT_SCALES = false;
+export const DEFAULT_WEIGHT_SCALE_INIT = 'max';
+export const DEFAULT_WEIGHT_SCALE_LR_FACTOR = 1;
 export const DEFAULT_QAT_SCHEDULE: Readonly<ScheduleSpec> = { type: 'cosine' };

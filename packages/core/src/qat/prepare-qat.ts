@@ -19,10 +19,11 @@ import { clipGradNorm } from './clip.js';
 import { AdamW } from './adamw.js';
 import { lossNeedsLabels, resolveLoss, type ResolvedLoss } from './loss.js';
 import type { Optimizer, OptimizerSpec, Param } from './optimizer.js';
-import { DEFAULT_LEARN_SCALES, DEFAULT_QAT_BATCH_SIZE, DEFAULT_QAT_LR, DEFAULT_QAT_SCHEDULE, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
+import { DEFAULT_LEARN_SCALES, DEFAULT_LEARN_WEIGHT_SCALES, DEFAULT_QAT_BATCH_SIZE, DEFAULT_WEIGHT_SCALE_INIT, DEFAULT_WEIGHT_SCALE_LR_FACTOR, DEFAULT_QAT_LR, DEFAULT_QAT_SCHEDULE, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
 import { lrSchedule, type LrSchedule, type ScheduleSpec } from './schedule.js';
 import { Sgd } from './sgd.js';
 import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
+import { mseWeightScales } from './weight-scale-init.js';
 import { lowerConvsToNchwc, nchwcBlockSize } from './nchwc/index.js';
 import { NO_SPINNING } from '../util/no-spinning.js';
 import { StepPool } from './parallel/step-pool.js';
@@ -80,6 +81,11 @@ function argmaxMatches(logits: Float32Array, classes: number, labels: ArrayLike<
   return correct;
 }
 
+/** A scale stays positive after an update. */
+function keepPositive(scales: Float32Array): void {
+  for (let i = 0; i < scales.length; i++) scales[i] = Math.max(scales[i]!, 1e-8);
+}
+
 /** A graph built for the current switches, with what runs it. */
 interface Built {
   /** The training graph, at the batch each session runs (the whole batch, or 1/k with k workers). */
@@ -99,10 +105,15 @@ export class Qat {
   readonly loss: ResolvedLoss;
   readonly optimizer: Optimizer;
   readonly learnScales: boolean;
+  readonly learnWeightScales: boolean;
+  /** Weight scales recomputed in TypeScript before each step: the per-channel MSE clip of the current weights. */
+  readonly mseWeightClip: boolean;
   /** Trained weights by name (the graph's inputs; updated in place). */
   readonly params = new Map<string, Param & { dims: number[] }>();
   /** Learned activation scales by the quantized tensor's name (LSQ). */
   readonly scales = new Map<string, Param>();
+  /** Learned per-channel weight scales by the weight's name (LSQ on weights). */
+  readonly weightScales = new Map<string, Param & { dims: number[] }>();
   /** BatchNormalization running statistics (unfolded-BN models). */
   readonly runningStats = new Map<string, Float32Array>();
   /** Updates applied so far. */
@@ -116,6 +127,8 @@ export class Qat {
   /** Worker threads the step runs on (1: one session in this thread); set when the graph is built. */
   workers = 1;
   private dirtyWeights = false;
+  /** The update count the mseWeightClip scales were computed at. */
+  private mseClipSteps = -1;
   private readonly paramTensors = new Map<string, ort.Tensor>();
   /** Forward-only graphs for predict(), by batch size. */
   private readonly predictors = new Map<number, { graph: TrainingGraph; session: ort.InferenceSession; key: string }>();
@@ -128,6 +141,9 @@ export class Qat {
     this.optimizer = makeOptimizer(spec);
     this.schedule = lrSchedule(spec.lr, options.totalSteps ?? 1, this.scheduleSpec(options.totalSteps !== undefined));
     this.learnScales = options.learnScales ?? DEFAULT_LEARN_SCALES;
+    this.learnWeightScales = options.learnWeightScales ?? DEFAULT_LEARN_WEIGHT_SCALES;
+    this.mseWeightClip = options.mseWeightClip ?? false;
+    if (this.learnWeightScales && this.mseWeightClip) throw new Error('prepareQat: learnWeightScales and mseWeightClip both set the weight scales; choose one');
   }
 
   static async create(quantized: QuantizedModel, options: QatOptions = {}): Promise<Qat> {
@@ -196,6 +212,7 @@ export class Qat {
       batchSize: batch,
       loss: this.loss,
       learnScales: this.learnScales,
+      learnWeightScales: this.weightScaleInputs,
       bnTraining,
       trainable: this.options.trainable,
       output: this.options.output,
@@ -203,13 +220,15 @@ export class Qat {
     this.adoptParams(graph);
     const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(batch) : null, graph.teacher ? new Float32Array(batch * graph.classes) : null, batch);
     const shapes = await staticShapes(graph.model, feeds);
-    const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name)];
+    const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name), ...(this.learnWeightScales ? graph.weightScales.map((s) => s.name) : [])];
     const block = this.options.nchwc === false ? null : await nchwcBlockSize();
     const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient, ...(block !== null ? { blockedConvs: block } : {}) });
     const { gradients } = backward;
     const bytes = modelToBytes(this.runnable(graph.model, backward.shapes, block));
     await this.built?.session?.release();
-    const runner = workers > 1 ? await this.poolRunner(bytes, graph, [...gradients.values()], backward.shapes, workers) : await this.inThreadRunner(bytes);
+    // A gradient has its input's shape (backward.shapes may lack a reshaped broadcast sum's, e.g. a [C, 1, 1, 1] weight scale's).
+    const grads = [...gradients].map(([x, name]) => ({ name, size: shapes.get(x)!.reduce((a, b) => a * b, 1) }));
+    const runner = workers > 1 ? await this.poolRunner(bytes, graph, grads, workers) : await this.inThreadRunner(bytes);
     this.built = { graph, ...runner, gradients, key: this.switchKey() };
   }
 
@@ -226,7 +245,7 @@ export class Qat {
   }
 
   /** `workers` worker threads, each running `graph` (built for its share of the batch) on its part. */
-  private async poolRunner(bytes: Uint8Array, graph: TrainingGraph, gradients: readonly string[], shapes: ReadonlyMap<string, readonly number[]>, workers: number): Promise<Pick<Built, 'run' | 'session'>> {
+  private async poolRunner(bytes: Uint8Array, graph: TrainingGraph, grads: readonly { name: string; size: number }[], workers: number): Promise<Pick<Built, 'run' | 'session'>> {
     if (this.pool?.size !== workers) {
       await this.pool?.release();
       this.pool = StepPool.create(workers);
@@ -235,8 +254,8 @@ export class Qat {
     const shared = [
       ...graph.params.map((p) => ({ name: p.name, value: this.params.get(p.name)!.value, dims: p.dims })),
       ...graph.scales.map((q) => ({ name: q.name, value: this.scales.get(q.tensor)!.value, dims: [] })),
+      ...graph.weightScales.map((q) => ({ name: q.name, value: this.weightScales.get(q.tensor)!.value, dims: q.dims })),
     ];
-    const grads = gradients.map((name) => ({ name, size: shapes.get(name)!.reduce((a, b) => a * b, 1) }));
     await pool.load(bytes, { ...this.stepSessionOptions(), intraOpNumThreads: this.workerThreads(workers) }, shared, grads);
     const batched = [...graph.dataInputs.map((d) => d.name), ...(graph.labels ? [graph.labels] : []), ...(graph.teacher ? [graph.teacher] : [])];
     const run = async (all: Record<string, ort.Tensor>) => {
@@ -284,9 +303,42 @@ export class Qat {
       const stub = this.quantized.stubs().find((q) => q.tensor.name === s.tensor)!;
       this.scales.set(s.tensor, { name: s.name, value: new Float32Array([stub.scale[0]!]), decay: false });
     }
+    for (const s of graph.weightScales) {
+      if (this.weightScales.has(s.tensor)) continue;
+      const lrFactor = this.options.weightScaleLrFactor ?? DEFAULT_WEIGHT_SCALE_LR_FACTOR;
+      this.weightScales.set(s.tensor, { name: s.name, value: this.initialWeightScale(s.tensor), dims: s.dims, decay: false, lrFactor });
+    }
     for (const r of graph.runningStats) {
       if (!this.runningStats.has(r.input)) this.runningStats.set(r.input, src.value(r.input)!.initializer!.toFloat32Copy());
     }
+  }
+
+  /** The weight scales are graph inputs: learned, or recomputed in TypeScript (mseWeightClip). */
+  private get weightScaleInputs(): boolean {
+    return this.learnWeightScales || this.mseWeightClip;
+  }
+
+  /** A weight scale's start: the quantizer's own (max |w| / qmax), or MSE-optimal per channel. */
+  private initialWeightScale(tensor: string): Float32Array {
+    const wq = this.quantized.weightQuantizers().find((q) => q.tensor.name === tensor)!;
+    if (!this.mseWeightClip && (this.options.weightScaleInit ?? DEFAULT_WEIGHT_SCALE_INIT) === 'max') return wq.scale.slice();
+    return this.mseScalesOf(tensor);
+  }
+
+  /** The per-channel MSE clip of a weight as it is now (trained or not). */
+  private mseScalesOf(tensor: string): Float32Array {
+    const wq = this.quantized.weightQuantizers().find((q) => q.tensor.name === tensor)!;
+    const dims = this.params.get(tensor)?.dims ?? [...this.quantized.model.graph.value(tensor)!.initializer!.dims];
+    const values = this.params.get(tensor)?.value ?? this.quantized.model.graph.value(tensor)!.initializer!.toFloat32Copy();
+    const inner = wq.axis === null ? values.length : dims.slice(wq.axis + 1).reduce((a, b) => a * b, 1);
+    return mseWeightScales(values, wq.scale.length, inner, integerRange(wq.config).qmax);
+  }
+
+  /** mseWeightClip: the scales follow the weights, once per update. */
+  private refreshMseClips(): void {
+    if (!this.mseWeightClip || this.mseClipSteps === this.steps) return;
+    for (const [tensor, p] of this.weightScales) p.value.set(this.mseScalesOf(tensor));
+    this.mseClipSteps = this.steps;
   }
 
   private zeroInputs(graph: TrainingGraph): Record<string, ort.Tensor> {
@@ -299,12 +351,19 @@ export class Qat {
     if (graph.labels) feeds[graph.labels] = labelsTensor(labels!, batch).tensor;
     if (graph.teacher) feeds[graph.teacher] = new ort.Tensor('float32', teacher!, [batch, graph.classes]);
     for (const p of graph.params) feeds[p.name] = this.paramTensors.get(p.name)!;
-    for (const s of graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
+    this.feedScales(graph, feeds);
     for (const r of graph.runningStats) {
       const v = this.runningStats.get(r.input)!;
       feeds[r.input] = new ort.Tensor('float32', v, [v.length]);
     }
     return feeds;
+  }
+
+  /** Learned activation and weight scales as the graph's inputs. */
+  private feedScales(graph: TrainingGraph, feeds: Record<string, ort.Tensor>): void {
+    this.refreshMseClips();
+    for (const s of graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
+    for (const s of graph.weightScales) feeds[s.name] = new ort.Tensor('float32', this.weightScales.get(s.tensor)!.value, s.dims);
   }
 
   /** Names the batch's tensors after the graph's data inputs, checking their shapes. */
@@ -359,12 +418,20 @@ export class Qat {
       scaleParams.push(this.scales.get(s.tensor)!);
       scaleGrads.push(out(g));
     }
+    // Weight scales step with the weights (their own lrFactor): another optimizer.step would count another AdamW step.
+    for (const s of graph.weightScales) {
+      const g = gradients.get(s.name);
+      if (!g) continue;
+      params.push(this.weightScales.get(s.tensor)!);
+      grads.push(out(g));
+    }
     const gradNorm = clipGradNorm([...grads, ...scaleGrads], this.options.clipGradNorm ?? Infinity);
     const lr = this.schedule(this.steps);
     this.optimizer.step(params, grads, lr);
+    for (const p of this.weightScales.values()) keepPositive(p.value);
     if (scaleParams.length) {
       this.optimizer.step(scaleParams, scaleGrads, lr * (this.options.scaleLrFactor ?? DEFAULT_SCALE_LR_FACTOR));
-      for (const p of scaleParams) p.value[0] = Math.max(p.value[0]!, 1e-8); // a scale stays positive
+      for (const p of scaleParams) keepPositive(p.value);
     }
     for (const r of graph.runningStats) this.runningStats.get(r.input)!.set(out(r.output));
     this.steps++;
@@ -389,14 +456,14 @@ export class Qat {
     if (this.runningStats.size) this.sync();
     if (!p || p.key !== key) {
       await p?.session.release();
-      const graph = buildTrainingGraph(this.quantized, { batchSize: batch, loss: null, learnScales: this.learnScales, bnTraining: false, trainable: this.options.trainable, output: this.options.output });
+      const graph = buildTrainingGraph(this.quantized, { batchSize: batch, loss: null, learnScales: this.learnScales, learnWeightScales: this.weightScaleInputs, bnTraining: false, trainable: this.options.trainable, output: this.options.output });
       const session = await ort.InferenceSession.create(modelToBytes(graph.model), { graphOptimizationLevel: 'all', ...this.options.sessionOptions });
       p = { graph, session, key };
       this.predictors.set(batch, p);
     }
     const feeds: Record<string, ort.Tensor> = isTensor(inputs) ? { [p.graph.dataInputs[0]!.name]: inputs } : { ...(inputs as Record<string, ort.Tensor>) };
     for (const q of p.graph.params) feeds[q.name] = this.paramTensors.get(q.name)!;
-    for (const s of p.graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
+    this.feedScales(p.graph, feeds);
     const out = await p.session.run(feeds);
     return out[p.graph.logits]!.data as Float32Array;
   }
@@ -407,7 +474,12 @@ export class Qat {
     const g = this.quantized.model.graph;
     for (const p of this.params.values()) g.value(p.name)!.initializer = Tensor.fromArray(p.value.slice(), p.dims, DataType.FLOAT);
     for (const [name, v] of this.runningStats) g.value(name)!.initializer = Tensor.fromArray(v.slice(), [v.length], DataType.FLOAT);
-    for (const wq of this.quantized.weightQuantizers()) wq.refresh();
+    this.refreshMseClips();
+    for (const wq of this.quantized.weightQuantizers()) {
+      const learned = this.weightScales.get(wq.tensor.name);
+      if (learned) wq.setScales(learned.value);
+      else wq.refresh();
+    }
     for (const stub of this.quantized.stubs()) {
       const s = this.scales.get(stub.tensor.name);
       if (!s || !stub.range) continue;
@@ -437,7 +509,8 @@ export class Qat {
   /** What this run trains: a checkpoint from another model or setup must not be resumed into it. */
   fingerprint(): string {
     const params = [...this.params.values()].map((p) => `${p.name}:${p.dims.join('x')}`).join(',');
-    return JSON.stringify({ params, scales: [...this.scales.keys()], batch: this.batchSize, loss: this.loss, optimizer: this.optimizer.type });
+    const weightScales = this.weightScales.size ? { weightScales: [...this.weightScales.keys()] } : {}; // absent: older checkpoints still match
+    return JSON.stringify({ params, scales: [...this.scales.keys()], ...weightScales, batch: this.batchSize, loss: this.loss, optimizer: this.optimizer.type });
   }
 
   /** The training state after `epoch` completed epochs. */
@@ -448,6 +521,7 @@ export class Qat {
       fingerprint: this.fingerprint(),
       params: new Map([...this.params].map(([k, p]) => [k, p.value])),
       scales: new Map([...this.scales].map(([k, p]) => [k, p.value])),
+      weightScales: new Map([...this.weightScales].map(([k, p]) => [k, p.value])),
       runningStats: new Map(this.runningStats),
       optimizer: this.optimizer.state(),
       history,
@@ -459,10 +533,12 @@ export class Qat {
     if (c.fingerprint !== this.fingerprint()) throw new Error(`${where} was written for another model or training setup (parameters, batch size, loss or optimizer differ); start without --resume or use another checkpoint folder`);
     for (const [k, v] of c.params) this.params.get(k)!.value.set(v);
     for (const [k, v] of c.scales) this.scales.get(k)?.value.set(v);
+    for (const [k, v] of c.weightScales) this.weightScales.get(k)?.value.set(v);
     for (const [k, v] of c.runningStats) this.runningStats.get(k)?.set(v);
     const buffers = Object.fromEntries(Object.entries(c.optimizer.buffers).map(([k, v]) => [k, v.slice()]));
     this.optimizer.loadState({ step: c.optimizer.step, buffers });
     this.steps = c.steps;
+    this.mseClipSteps = -1;
     this.dirtyWeights = true;
   }
 

@@ -20,6 +20,7 @@ export class Sgd implements Optimizer {
     params.forEach((p, k) => {
       const w = p.value, g = grads[k]!;
       const wd = p.decay ? this.weightDecay : 0;
+      const plr = lr * (p.lrFactor ?? 1);
       const v = mu > 0 ? this.buffers.get(p.name, 'momentum', w.length) : null;
       for (let i = 0; i < w.length; i++) {
         let d = g[i]! + wd * w[i]!;
@@ -28,7 +29,7 @@ export class Sgd implements Optimizer {
           v[i] = vi;
           d = this.nesterov ? d + mu * vi : vi;
         }
-        w[i] = w[i]! - lr * d;
+        w[i] = w[i]! - plr * d;
       }
     });
     this.steps++;

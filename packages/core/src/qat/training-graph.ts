@@ -10,7 +10,7 @@ import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import type { QuantizedModel } from '../quantize/quantized-model.js';
 import { QuantStub } from '../quantize/quant-stub.js';
-import { addActivationFakeQuant, addWeightFakeQuant } from './fake-quant.js';
+import { addActivationFakeQuant, addLearnedWeightFakeQuant, addWeightFakeQuant, weightScaleDims } from './fake-quant.js';
 import { addLoss, type ResolvedLoss } from './loss.js';
 import { addTypedInput, setBatch } from './ops.js';
 
@@ -20,6 +20,8 @@ export interface TrainingGraphOptions {
   loss: ResolvedLoss | null;
   /** Activation scales as graph inputs (LSQ) instead of constants. */
   learnScales: boolean;
+  /** Per-channel weight scales as graph inputs (LSQ) instead of max |w| / qmax recomputed each step. */
+  learnWeightScales?: boolean;
   /** BatchNormalization nodes use batch statistics and update their running averages. */
   bnTraining: boolean;
   /** Whether an initializer is trained (default: every float initializer of ≥ 2 elements). */
@@ -48,6 +50,8 @@ export interface TrainingGraph {
   params: { name: string; dims: number[] }[];
   /** Learned activation scales (LSQ), graph inputs of shape [], keyed by the stub's tensor. */
   scales: { name: string; tensor: string }[];
+  /** Learned weight scales, graph inputs of shape weightScaleDims, keyed by the weight's name. */
+  weightScales: { name: string; tensor: string; dims: number[] }[];
   runningStats: RunningStat[];
   /** In-graph weight scales: no gradient flows through them. */
   stopGradient: Set<string>;
@@ -106,6 +110,7 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
 
   const stopGradient = new Set<string>();
   const scales: TrainingGraph['scales'] = [];
+  const weightScales: TrainingGraph['weightScales'] = [];
   for (const q of qm.quantizers()) {
     if (!q.enabled) continue;
     if (q instanceof QuantStub) {
@@ -117,8 +122,17 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
     const w = valueOf(q.tensor);
     const dims = paramDims.get(w.name) ?? w.initializer?.dims;
     if (!dims) throw new Error(`prepareQat: weight ${w.name} of ${q.describe()} is neither trained nor an initializer`);
-    const { out, stop } = addWeightFakeQuant(g, opset, w, dims, q as Parameters<typeof addWeightFakeQuant>[4]);
-    for (const v of stop) stopGradient.add(v.name);
+    const wq = q as Parameters<typeof addWeightFakeQuant>[4];
+    let out: Value;
+    if (options.learnWeightScales) {
+      const learned = addLearnedWeightFakeQuant(g, w, dims, wq);
+      weightScales.push({ name: learned.scaleInput.name, tensor: w.name, dims: weightScaleDims(dims, wq.axis) });
+      out = learned.out;
+    } else {
+      const fixed = addWeightFakeQuant(g, opset, w, dims, wq);
+      for (const v of fixed.stop) stopGradient.add(v.name);
+      out = fixed.out;
+    }
     for (const m of q.matches) {
       for (const n of m.nodes) {
         const c = nodeMap.get(n)!;
@@ -143,6 +157,7 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
     classes: logitDims[1]!,
     params,
     scales,
+    weightScales,
     runningStats,
     stopGradient,
   };

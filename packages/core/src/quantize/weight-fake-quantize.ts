@@ -2,7 +2,7 @@ import type { Value } from '../ir/value.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { PatternMatch } from '../patterns/pattern.js';
 import type { CalibrationRange } from '../calibrate/calibrator.js';
-import type { TensorQuantConfig } from './config.js';
+import { integerRange, type TensorQuantConfig } from './config.js';
 import { fakeQuantizeInPlace, scaleFor, scalesFor, type Quantizer } from './quantizer.js';
 import { channelExtrema, scaledChannelExtrema } from './weight-extrema.js';
 
@@ -57,6 +57,19 @@ export class WeightFakeQuantize implements Quantizer {
   /** Re-reads the per-channel ranges from the weight's current value (after QAT changed it). */
   refresh(): void {
     this.observe(WeightFakeQuantize.weightOf(this.tensor));
+  }
+
+  /**
+   * Takes per-channel scales learned by QAT (LSQ on weights) as they are: the export clips
+   * to them instead of spanning max |w|. A later refresh() goes back to max |w| / qmax.
+   */
+  setScales(scales: Float32Array): void {
+    if (scales.length !== this.scale.length) throw new Error(`WeightFakeQuantize ${this.tensor.name}: ${scales.length} scales for ${this.scale.length} channels`);
+    if (!this.config.symmetric) throw new Error(`WeightFakeQuantize ${this.tensor.name}: learned scales are symmetric only`);
+    const { qmax } = integerRange(this.config);
+    this.scale.set(scales);
+    this.zeroPoint.fill(0);
+    for (let c = 0; c < scales.length; c++) this.amax[c] = scales[c]! * qmax;
   }
 
   get matches(): readonly PatternMatch[] {

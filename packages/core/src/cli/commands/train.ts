@@ -17,6 +17,9 @@ interface TrainFlags extends QuantizeFlags {
   temperature?: number;
   learnScales?: boolean;
   scaleLr?: number;
+  learnWeightScales?: boolean;
+  weightScaleInit?: 'max' | 'mse';
+  weightScaleLr?: number;
   workers?: number;
   checkpointDir?: string;
   resume?: boolean;
@@ -52,6 +55,9 @@ export function registerTrain(program: Command, io: CliIO): void {
     .option('--learn-scales', 'learn activation scales (LSQ), starting from the calibrated ones (the default)')
     .option('--no-learn-scales', 'keep the calibrated activation scales fixed')
     .option('--scale-lr <x>', 'learning-rate multiplier for learned scales (default: 10)', positiveNumber)
+    .option('--learn-weight-scales', 'learn per-channel weight scales (LSQ on weights) instead of max |w| / qmax each step')
+    .option('--weight-scale-init <how>', 'where learned weight scales start: max or mse (default: max)', oneOf(['max', 'mse'] as const))
+    .option('--weight-scale-lr <x>', 'learning-rate multiplier for learned weight scales (default: 1)', positiveNumber)
     .option('--workers <n>', 'data-parallel step threads, each on its share of the batch (default: as many as the cores allow, at least 4 samples each, at most 8; 1: one session)', positiveInt)
     .option('--checkpoint-dir <dir>', 'folder of the per-epoch checkpoint (default: <output>.qat)')
     .option('--resume', 'continue from the checkpoint in the checkpoint folder');
@@ -78,6 +84,9 @@ export function registerTrain(program: Command, io: CliIO): void {
     if (flags.temperature !== undefined) qat.temperature = flags.temperature;
     if (flags.learnScales !== undefined) qat.learnScales = flags.learnScales;
     if (flags.scaleLr !== undefined) qat.scaleLrFactor = flags.scaleLr;
+    if (flags.learnWeightScales !== undefined) qat.learnWeightScales = flags.learnWeightScales;
+    if (flags.weightScaleInit !== undefined) qat.weightScaleInit = flags.weightScaleInit;
+    if (flags.weightScaleLr !== undefined) qat.weightScaleLrFactor = flags.weightScaleLr;
     if (flags.workers !== undefined) qat.workers = flags.workers;
     if (flags.checkpointDir !== undefined) qat.checkpointDir = path.resolve(flags.checkpointDir);
     if (flags.resume) qat.resume = true;

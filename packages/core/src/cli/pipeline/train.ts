@@ -54,6 +54,9 @@ export async function runQat(
       clipGradNorm: s.clipGradNorm,
       learnScales: s.learnScales,
       scaleLrFactor: s.scaleLrFactor,
+      learnWeightScales: s.learnWeightScales,
+      weightScaleInit: s.weightScaleInit,
+      weightScaleLrFactor: s.weightScaleLrFactor,
       workers: s.workers,
     });
     const dir = s.checkpointDir ?? defaultCheckpointDir(ctx.output);
