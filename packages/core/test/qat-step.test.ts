@@ -180,6 +180,8 @@ describe('prepareQat', () => {
     }
     expect(lrs[0]).toBeCloseTo(1e-4, 12);
     expect(lrs[1]).toBeCloseTo(0.5e-4, 12); // halfway down the cosine
+    // Weights and scales step together: AdamW counts one step per training step (its bias correction runs on the count).
+    expect(qat.optimizer.state().step).toBe(2);
     await qat.release();
     const { model, matches } = transform(loadModel(vendored('fmnist_resnet.onnx')), { patterns: TENSORRT_PATTERNS });
     const raw = insertQdq(model, matches, { config: { activation: { nBits: 4 }, weight: { nBits: 4, perChannel: true } } });

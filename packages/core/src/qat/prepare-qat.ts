@@ -301,7 +301,7 @@ export class Qat {
     for (const s of graph.scales) {
       if (this.scales.has(s.tensor)) continue;
       const stub = this.quantized.stubs().find((q) => q.tensor.name === s.tensor)!;
-      this.scales.set(s.tensor, { name: s.name, value: new Float32Array([stub.scale[0]!]), decay: false });
+      this.scales.set(s.tensor, { name: s.name, value: new Float32Array([stub.scale[0]!]), decay: false, lrFactor: this.options.scaleLrFactor ?? DEFAULT_SCALE_LR_FACTOR });
     }
     for (const s of graph.weightScales) {
       if (this.weightScales.has(s.tensor)) continue;
@@ -410,29 +410,22 @@ export class Qat {
       params.push(this.params.get(p.name)!);
       grads.push(out(g));
     }
+    // Activation and weight scales step with the weights, at their own lrFactor: a second
+    // optimizer.step would count a second AdamW step (its bias correction runs on the count).
     const scaleParams: Param[] = [];
-    const scaleGrads: Float32Array[] = [];
-    for (const s of graph.scales) {
-      const g = gradients.get(s.name);
-      if (!g) continue;
-      scaleParams.push(this.scales.get(s.tensor)!);
-      scaleGrads.push(out(g));
+    for (const [list, values] of [[graph.scales, this.scales], [graph.weightScales, this.weightScales]] as const) {
+      for (const s of list) {
+        const g = gradients.get(s.name);
+        if (!g) continue;
+        scaleParams.push(values.get(s.tensor)!);
+        grads.push(out(g));
+      }
     }
-    // Weight scales step with the weights (their own lrFactor): another optimizer.step would count another AdamW step.
-    for (const s of graph.weightScales) {
-      const g = gradients.get(s.name);
-      if (!g) continue;
-      params.push(this.weightScales.get(s.tensor)!);
-      grads.push(out(g));
-    }
-    const gradNorm = clipGradNorm([...grads, ...scaleGrads], this.options.clipGradNorm ?? Infinity);
+    params.push(...scaleParams);
+    const gradNorm = clipGradNorm(grads, this.options.clipGradNorm ?? Infinity);
     const lr = this.schedule(this.steps);
     this.optimizer.step(params, grads, lr);
-    for (const p of this.weightScales.values()) keepPositive(p.value);
-    if (scaleParams.length) {
-      this.optimizer.step(scaleParams, scaleGrads, lr * (this.options.scaleLrFactor ?? DEFAULT_SCALE_LR_FACTOR));
-      for (const p of scaleParams) keepPositive(p.value);
-    }
+    for (const p of scaleParams) keepPositive(p.value);
     for (const r of graph.runningStats) this.runningStats.get(r.input)!.set(out(r.output));
     this.steps++;
     this.dirtyWeights = true;
