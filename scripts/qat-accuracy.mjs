@@ -2,7 +2,7 @@
 // FP32 / PTQ / QAT top-1 on the trained Fashion-MNIST models, at W4A4 (default) and/or W8A8,
 // with prepareQat's default recipe unless flags say otherwise; several seeds give mean and min–max.
 // Usage: node scripts/qat-accuracy.mjs [--models a,b] [--bits 4,8] [--losses cross-entropy,distillation]
-//   [--seeds 0,1,2] [--epochs 2] [--lr 1e-4] [--optimizer adamw] [--batch 32] [--temperature 1]
+//   [--seeds 0,1,2] [--epochs 2] [--lr 2e-4] [--optimizer adamw] [--batch 32] [--temperature 1]
 //   [--alpha 1] [--label-smoothing 0] [--learn-scales 0|1] [--learn-weight-scales 0|1] [--weight-scale-init max|mse] [--weight-scale-lr 1] [--mse-weight-clip 0|1]
 //   [--scale-lr 10] [--warmup 0] [--min-lr 0]
 //   [--schedule cosine] [--weight-decay 0] [--clip N] [--calibrator mse] [--limit N] [--min-linear-size N] [--threads N]
@@ -26,7 +26,7 @@ const models = (args.models ?? 'fmnist_resnet.onnx,fmnist_mobilenet.onnx,fmnist_
 const losses = (args.losses ?? 'cross-entropy,distillation').split(',');
 const bitsList = (args.bits ?? '4').split(',').map(Number);
 const epochs = Number(args.epochs ?? 2);
-const lr = Number(args.lr ?? 1e-4);
+const lr = Number(args.lr ?? 2e-4);
 const batchSize = Number(args.batch ?? 32);
 const seeds = (args.seeds ?? args.seed ?? '0').split(',').map(Number);
 const testX = openNpy(path.join(fixtures, 'test_2000_x.npy'));

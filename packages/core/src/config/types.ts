@@ -174,7 +174,7 @@ export interface QatSettings {
   labels?: string;
   /** Default 1. */
   epochs?: number;
-  /** Peak learning rate (default 1e-4). */
+  /** Peak learning rate (default 2e-4). */
   lr?: number;
   /** Default "adamw". */
   optimizer?: 'adamw' | 'sgd';

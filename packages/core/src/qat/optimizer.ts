@@ -30,7 +30,7 @@ export type OptimizerType = 'sgd' | 'adamw';
 
 export interface OptimizerSpec {
   type: OptimizerType;
-  /** Default 1e-4. */
+  /** Default 2e-4 (DEFAULT_QAT_LR). */
   lr?: number;
   /** SGD momentum (default 0.9). */
   momentum?: number;
