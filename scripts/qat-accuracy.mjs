@@ -2,7 +2,7 @@
 // FP32 / PTQ / QAT top-1 on the trained Fashion-MNIST models, at W4A4 (default) and/or W8A8,
 // with prepareQat's default recipe unless flags say otherwise; several seeds give mean and min–max.
 // Usage: node scripts/qat-accuracy.mjs [--models a,b] [--bits 4,8] [--losses cross-entropy,distillation]
-//   [--seeds 0,1,2] [--epochs 2] [--lr 2e-4] [--optimizer adamw] [--batch 32] [--temperature 1]
+//   [--seeds 0,1,2] [--epochs 2] [--lr x (default prepareQat's: 2e-4 below 8 bits, 1e-5 at W8A8)] [--optimizer adamw] [--batch 32] [--temperature 1]
 //   [--alpha 1] [--label-smoothing 0] [--learn-scales 0|1] [--learn-weight-scales 0|1] [--weight-scale-init max|mse] [--weight-scale-lr 1] [--mse-weight-clip 0|1]
 //   [--scale-lr 10] [--warmup 0] [--min-lr 0]
 //   [--schedule cosine] [--weight-decay 0] [--clip N] [--calibrator mse] [--limit N] [--min-linear-size N] [--threads N]
@@ -12,7 +12,7 @@
 // grid); at 8 bits that is exactly the exported QDQ model.
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadModel, transform, insertQdq, calibrate, openNpy, modelToBytes, usePlugin, resolveBackend, prepareQat, trainQat, npyDataset } from '@qdeploy/core';
+import { loadModel, transform, insertQdq, calibrate, openNpy, modelToBytes, usePlugin, resolveBackend, prepareQat, trainQat, npyDataset, DEFAULT_QAT_LR, DEFAULT_QAT_LR_8BIT } from '@qdeploy/core';
 import calibrators from '@qdeploy/calibrators';
 import tensorrt, { tensorrtPatterns } from '@qdeploy/backend-tensorrt';
 
@@ -26,7 +26,7 @@ const models = (args.models ?? 'fmnist_resnet.onnx,fmnist_mobilenet.onnx,fmnist_
 const losses = (args.losses ?? 'cross-entropy,distillation').split(',');
 const bitsList = (args.bits ?? '4').split(',').map(Number);
 const epochs = Number(args.epochs ?? 2);
-const lr = Number(args.lr ?? 2e-4);
+const lr = args.lr === undefined ? undefined : Number(args.lr); // undefined: prepareQat's default for the bit width
 const batchSize = Number(args.batch ?? 32);
 const seeds = (args.seeds ?? args.seed ?? '0').split(',').map(Number);
 const testX = openNpy(path.join(fixtures, 'test_2000_x.npy'));
@@ -136,7 +136,7 @@ for (const bits of bitsList) {
     }
     rows.push(row);
   }
-  const recipe = `${args.optimizer ?? 'adamw'} lr ${lr} ${args.schedule ?? 'cosine'}${args.warmup ? `, warm-up ${args.warmup}` : ''}, ${args['learn-scales'] === '0' ? 'fixed' : 'learned'} activation scales, ${args['learn-weight-scales'] === '1' ? `learned weight scales (${args['weight-scale-init'] ?? 'max'} start, lr ×${args['weight-scale-lr'] ?? 1})` : args['mse-weight-clip'] === '1' ? 'per-step MSE weight clip' : 'max |w| weight scales'}`;
+  const recipe = `${args.optimizer ?? 'adamw'} lr ${lr ?? (bits >= 8 ? DEFAULT_QAT_LR_8BIT : DEFAULT_QAT_LR)} ${args.schedule ?? 'cosine'}${args.warmup ? `, warm-up ${args.warmup}` : ''}, ${args['learn-scales'] === '0' ? 'fixed' : 'learned'} activation scales, ${args['learn-weight-scales'] === '1' ? `learned weight scales (${args['weight-scale-init'] ?? 'max'} start, lr ×${args['weight-scale-lr'] ?? 1})` : args['mse-weight-clip'] === '1' ? 'per-step MSE weight clip' : 'max |w| weight scales'}`;
   console.log(`\nW${bits}A${bits} (per-channel weights, per-tensor activations), TensorRT placement, calibration ${args.calibrator ?? 'mse'} on 512 training images; QAT ${epochs} epochs of ${args.limit ?? 8192} images, batch ${batchSize}, ${recipe}; seeds ${seeds.join(',')}${seeds.length > 1 ? ' (mean (Δ vs FP32), min–max)' : ''}; top-1 on 2000 test images\n`);
   console.log(`| model | FP32 | PTQ | ${losses.map((l) => `QAT ${l}`).join(' | ')} |`);
   console.log(`|---|---|---|${losses.map(() => '---').join('|')}|`);

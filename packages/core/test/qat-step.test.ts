@@ -183,6 +183,11 @@ describe('prepareQat', () => {
     // Weights and scales step together: AdamW counts one step per training step (its bias correction runs on the count).
     expect(qat.optimizer.state().step).toBe(2);
     await qat.release();
+    // At 8 bits everywhere the default lr is 20× lower: PTQ is already near FP32 there.
+    const w8 = await prepareQat(await quantized('fmnist_resnet.onnx', 8), { batchSize: B, sessionOptions: ONE_THREAD });
+    await w8.step(batch(0).x, batch(0).y);
+    expect(w8.lastStep!.lr).toBeCloseTo(1e-5, 12);
+    await w8.release();
     const { model, matches } = transform(loadModel(vendored('fmnist_resnet.onnx')), { patterns: TENSORRT_PATTERNS });
     const raw = insertQdq(model, matches, { config: { activation: { nBits: 4 }, weight: { nBits: 4, perChannel: true } } });
     await expect(prepareQat(raw, { batchSize: B })).rejects.toThrow(/not calibrated .*learnScales: false/);

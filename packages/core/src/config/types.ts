@@ -174,7 +174,7 @@ export interface QatSettings {
   labels?: string;
   /** Default 1. */
   epochs?: number;
-  /** Peak learning rate (default 2e-4). */
+  /** Peak learning rate (default 2e-4; 1e-5 when every quantizer has 8 bits). */
   lr?: number;
   /** Default "adamw". */
   optimizer?: 'adamw' | 'sgd';

@@ -2,7 +2,7 @@
 export { prepareQat, Qat, type StepInputs, type StepLabels, type StepResult } from './prepare-qat.js';
 export { enableFakeQuant, disableFakeQuant, freezeBnStats } from './switches.js';
 export type { QatOptions } from './options.js';
-export { DEFAULT_QAT_BATCH_SIZE, DEFAULT_QAT_LR, DEFAULT_SCALE_LR_FACTOR } from './options.js';
+export { DEFAULT_QAT_BATCH_SIZE, DEFAULT_QAT_LR, DEFAULT_QAT_LR_8BIT, DEFAULT_SCALE_LR_FACTOR } from './options.js';
 export { resolveLoss, type LossSpec, type LossName, type ResolvedLoss } from './loss.js';
 export type { Optimizer, OptimizerSpec, OptimizerType, OptimizerState, Param } from './optimizer.js';
 export { Sgd } from './sgd.js';

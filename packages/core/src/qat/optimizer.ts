@@ -30,7 +30,7 @@ export type OptimizerType = 'sgd' | 'adamw';
 
 export interface OptimizerSpec {
   type: OptimizerType;
-  /** Default 2e-4 (DEFAULT_QAT_LR). */
+  /** Default 2e-4 (DEFAULT_QAT_LR; DEFAULT_QAT_LR_8BIT = 1e-5 when every quantizer has 8 bits). */
   lr?: number;
   /** SGD momentum (default 0.9). */
   momentum?: number;

@@ -7,7 +7,7 @@ import type { ScheduleSpec } from './schedule.js';
 export interface QatOptions {
   /** "cross-entropy" (labels) or "distillation" (the FP32 model's logits; no labels needed). Default cross-entropy. */
   loss?: LossSpec | LossName;
-  /** Default `{ type: 'adamw', lr: 2e-4 }`. */
+  /** Default `{ type: 'adamw', lr: 2e-4 }` (lr 1e-5 when every quantizer has 8 bits). */
   optimizer?: OptimizerSpec | OptimizerType;
   /** Learning-rate schedule over `totalSteps` updates (default: cosine decay to 0 once the span is known — trainQat, setTotalSteps or totalSteps — constant before; no warm-up). */
   schedule?: ScheduleSpec;
@@ -78,6 +78,8 @@ export interface QatOptions {
  */
 export const DEFAULT_QAT_BATCH_SIZE = 32;
 export const DEFAULT_QAT_LR = 2e-4;
+/** The default lr when every quantizer has 8 bits (W8A8). */
+export const DEFAULT_QAT_LR_8BIT = 1e-5;
 export const DEFAULT_SCALE_LR_FACTOR = 10;
 export const DEFAULT_LEARN_SCALES = true;
 export const DEFAULT_LEARN_WEIGHT_SCALES = false;

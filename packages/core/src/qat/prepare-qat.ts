@@ -19,7 +19,7 @@ import { clipGradNorm } from './clip.js';
 import { AdamW } from './adamw.js';
 import { lossNeedsLabels, resolveLoss, type ResolvedLoss } from './loss.js';
 import type { Optimizer, OptimizerSpec, Param } from './optimizer.js';
-import { DEFAULT_LEARN_SCALES, DEFAULT_LEARN_WEIGHT_SCALES, DEFAULT_QAT_BATCH_SIZE, DEFAULT_WEIGHT_SCALE_INIT, DEFAULT_WEIGHT_SCALE_LR_FACTOR, DEFAULT_QAT_LR, DEFAULT_QAT_SCHEDULE, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
+import { DEFAULT_LEARN_SCALES, DEFAULT_LEARN_WEIGHT_SCALES, DEFAULT_QAT_BATCH_SIZE, DEFAULT_WEIGHT_SCALE_INIT, DEFAULT_WEIGHT_SCALE_LR_FACTOR, DEFAULT_QAT_LR, DEFAULT_QAT_LR_8BIT, DEFAULT_QAT_SCHEDULE, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
 import { lrSchedule, type LrSchedule, type ScheduleSpec } from './schedule.js';
 import { Sgd } from './sgd.js';
 import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
@@ -53,10 +53,19 @@ function makeOptimizer(spec: OptimizerSpec): Optimizer {
   throw new Error(`optimizer.type must be "sgd" or "adamw", got ${JSON.stringify((spec as { type: unknown }).type)}`);
 }
 
-function resolveOptimizer(o: QatOptions['optimizer']): OptimizerSpec & { lr: number } {
-  const spec = typeof o === 'string' ? { type: o, lr: DEFAULT_QAT_LR } : { ...(o ?? { type: 'adamw' as const }), lr: o?.lr ?? DEFAULT_QAT_LR };
+function resolveOptimizer(o: QatOptions['optimizer'], defaultLr: number): OptimizerSpec & { lr: number } {
+  const spec = typeof o === 'string' ? { type: o, lr: defaultLr } : { ...(o ?? { type: 'adamw' as const }), lr: o?.lr ?? defaultLr };
   if (!(spec.lr > 0) || !Number.isFinite(spec.lr)) throw new Error(`optimizer.lr must be a positive number, got ${spec.lr}`);
   return spec;
+}
+
+/**
+ * The default peak lr for a model's quantizers: at 8 bits PTQ already sits within ~0.1 point
+ * of FP32 and QAT only has to keep it there, so its lr is 20× lower (README, QAT results).
+ */
+function defaultQatLr(quantized: QuantizedModel): number {
+  const bits = quantized.quantizers().filter((q) => q.enabled).map((q) => q.config.nBits);
+  return bits.length && Math.min(...bits) >= 8 ? DEFAULT_QAT_LR_8BIT : DEFAULT_QAT_LR;
 }
 
 /** Labels as int64 for the graph. */
@@ -124,6 +133,8 @@ export class Qat {
   private built: Built | null = null;
   private teacherSession: ort.InferenceSession | null = null;
   private pool: StepPool | null = null;
+  /** The lr when the options give none: DEFAULT_QAT_LR below 8 bits, DEFAULT_QAT_LR_8BIT when every quantizer has 8. */
+  private readonly defaultLr: number;
   /** Worker threads the step runs on (1: one session in this thread); set when the graph is built. */
   workers = 1;
   private dirtyWeights = false;
@@ -137,7 +148,8 @@ export class Qat {
     this.batchSize = options.batchSize ?? DEFAULT_QAT_BATCH_SIZE;
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${String(options.batchSize)}`);
     this.loss = resolveLoss(options.loss);
-    const spec = resolveOptimizer(options.optimizer);
+    this.defaultLr = defaultQatLr(quantized);
+    const spec = resolveOptimizer(options.optimizer, this.defaultLr);
     this.optimizer = makeOptimizer(spec);
     this.schedule = lrSchedule(spec.lr, options.totalSteps ?? 1, this.scheduleSpec(options.totalSteps !== undefined));
     this.learnScales = options.learnScales ?? DEFAULT_LEARN_SCALES;
@@ -486,7 +498,7 @@ export class Qat {
 
   /** Sets how many updates the learning-rate schedule spans (the trainer: epochs × batches). */
   setTotalSteps(totalSteps: number): void {
-    this.schedule = lrSchedule(resolveOptimizer(this.options.optimizer).lr, totalSteps, this.scheduleSpec(true));
+    this.schedule = lrSchedule(resolveOptimizer(this.options.optimizer, this.defaultLr).lr, totalSteps, this.scheduleSpec(true));
   }
 
   /**

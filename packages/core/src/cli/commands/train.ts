@@ -47,7 +47,7 @@ export function registerTrain(program: Command, io: CliIO): void {
     .option('--data <path>', 'training data: a .npy file (labels in --labels) or an image folder with one sub-folder per class')
     .option('--labels <file>', 'class indices (.npy) for .npy training data; not needed for --loss distillation')
     .option('--epochs <n>', 'epochs (default: 1)', positiveInt)
-    .option('--lr <x>', 'peak learning rate (default: 2e-4)', positiveNumber)
+    .option('--lr <x>', 'peak learning rate (default: 2e-4; 1e-5 when every quantizer has 8 bits)', positiveNumber)
     .option('--optimizer <name>', 'adamw or sgd (default: adamw)', oneOf(['adamw', 'sgd'] as const))
     .option('--qat-batch-size <n>', 'training batch size, fixed; the last partial batch of an epoch is dropped (default: 32)', positiveInt)
     .option('--loss <name>', 'cross-entropy (labels) or distillation (the FP32 model\'s logits; default without labels)', oneOf(['cross-entropy', 'distillation'] as const))
