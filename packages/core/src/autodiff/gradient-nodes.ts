@@ -63,10 +63,10 @@ function clipInside(clip: Node, q: Node, outputs: ReadonlySet<Value>, trainable:
   const z = zeroPoint(q);
   if (!range || z === null) return false;
   const scale = q.input(1)!;
+  const s = trainable.has(scale) ? null : scalarOf(scale);
   const units = (bound: Value): number | null => {
     const c = scalarOf(bound);
-    const s = scalarOf(scale);
-    if (c !== null) return s !== null && s > 0 && !trainable.has(scale) ? c / s : null;
+    if (c !== null) return s !== null && s > 0 ? c / s : null;
     const mul = bound.producer;
     if (!mul || mul.opType !== 'Mul' || mul.domain !== '' || bound.uses.length !== 1) return null;
     const [a, b] = [mul.input(0), mul.input(1)];

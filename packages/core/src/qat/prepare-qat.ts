@@ -135,8 +135,6 @@ export class Qat {
   private pool: StepPool | null = null;
   /** The lr when the options give none: DEFAULT_QAT_LR below 8 bits, DEFAULT_QAT_LR_8BIT when every quantizer has 8. */
   private readonly defaultLr: number;
-  /** Worker threads the step runs on (1: one session in this thread); set when the graph is built. */
-  workers = 1;
   private dirtyWeights = false;
   /** The update count the mseWeightClip scales were computed at. */
   private mseClipSteps = -1;
@@ -218,7 +216,6 @@ export class Qat {
     this.sync(); // the weights and statistics the new graph starts from
     const bnTraining = this.hasBatchNorm && !this.bnFrozen;
     const workers = this.stepWorkers(bnTraining);
-    this.workers = workers;
     const batch = this.batchSize / workers;
     const graph = buildTrainingGraph(this.quantized, {
       batchSize: batch,
@@ -278,6 +275,10 @@ export class Qat {
     return { run, session: null };
   }
 
+  /** Worker threads the step runs on (1: one session in this thread). */
+  get workers(): number {
+    return this.pool?.size ?? 1;
+  }
 
   /**
    * Options of the sessions a step runs: onnxruntime's idle threads do not spin-wait

@@ -5,6 +5,7 @@
  * weight scales (weightScaleInit "mse") or is recomputed each step (mseWeightClip).
  */
 import { roundHalfEven } from '../quantize/rounding.js';
+import { channelExtrema } from '../quantize/weight-extrema.js';
 
 /** Clip ratios tried, as fractions of a channel's max |w|. */
 const RATIOS = Array.from({ length: 71 }, (_, i) => 0.3 + i * 0.01);
@@ -15,11 +16,8 @@ const RATIOS = Array.from({ length: 71 }, (_, i) => 0.3 + i * 0.01);
  * export's choice: any scale gives zeros).
  */
 export function mseWeightScales(w: Float32Array, channels: number, inner: number, qmax: number): Float32Array {
-  const amax = new Float32Array(channels);
-  for (let start = 0; start < w.length; start += inner) {
-    const c = (start / inner) % channels;
-    for (let i = start; i < start + inner; i++) amax[c] = Math.max(amax[c]!, Math.abs(w[i]!));
-  }
+  const { min, max } = channelExtrema(w, channels, inner);
+  const amax = max.map((hi, c) => Math.max(hi, -min[c]!));
   const errors = new Float64Array(channels * RATIOS.length);
   for (let start = 0; start < w.length; start += inner) {
     const c = (start / inner) % channels;

@@ -1,14 +1,13 @@
 import type { GradientContext } from '../context.js';
 import type { Value } from '../../ir/value.js';
-import { DataType } from '../../ir/dtype.js';
 import { registerGradient } from '../registry.js';
 import { CLIPPED_FAKE_QUANTIZE, FAKE_QUANTIZE } from '../gradient-nodes.js';
-import { quantizedRange } from '../quantized-range.js';
+import { quantizedRange, quantizedType } from '../quantized-range.js';
 
 /** [qmin, qmax] of the fake quant's QuantizeLinear; an error for a non-integer type. */
 function integerRange(ctx: GradientContext): [number, number] {
   const range = quantizedRange(ctx.node.node);
-  if (!range) throw new Error(`autodiff: fake-quant "${ctx.node.name}" quantizes to data type ${ctx.node.node.input(2)?.elemType ?? ctx.attr('output_dtype', DataType.UINT8)}; only integer types have a gradient builder`);
+  if (!range) throw new Error(`autodiff: fake-quant "${ctx.node.name}" quantizes to data type ${quantizedType(ctx.node.node)}; only integer types have a gradient builder`);
   return range;
 }
 
