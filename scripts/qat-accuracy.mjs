@@ -4,7 +4,7 @@
 // Usage: node scripts/qat-accuracy.mjs [--models a,b] [--bits 4,8] [--losses cross-entropy,distillation]
 //   [--seeds 0,1,2] [--epochs 2] [--lr x (default prepareQat's: 2e-4 below 8 bits, 1e-5 at W8A8)] [--optimizer adamw] [--batch 32] [--temperature 1]
 //   [--alpha 1] [--label-smoothing 0] [--learn-scales 0|1] [--learn-weight-scales 0|1] [--weight-scale-init max|mse] [--weight-scale-lr 1] [--mse-weight-clip 0|1]
-//   [--scale-lr 10] [--warmup 0] [--min-lr 0]
+//   [--scale-lr 10] [--warmup 0] [--min-lr 0] [--ema decay (0: off)]
 //   [--schedule cosine] [--weight-decay 0] [--clip N] [--calibrator mse] [--limit N] [--min-linear-size N] [--threads N]
 // Trains on train_8192_{x,y}.npy, calibrates on its first 512 images, evaluates on test_2000_{x,y}.npy
 // (../shared/fixtures or $QDEPLOY_FIXTURES). Needs a build (npm run build).
@@ -89,6 +89,7 @@ function qatOptions(loss) {
     weightScaleLrFactor: args['weight-scale-lr'] ? Number(args['weight-scale-lr']) : undefined,
     mseWeightClip: args['mse-weight-clip'] === '1',
     clipGradNorm: args.clip ? Number(args.clip) : undefined,
+    emaDecay: args.ema === undefined ? undefined : Number(args.ema),
     scaleLrFactor: args['scale-lr'] ? Number(args['scale-lr']) : undefined,
     sessionOptions: args.threads ? { intraOpNumThreads: Number(args.threads) } : undefined,
   };

@@ -3,7 +3,7 @@
  * temporary file + rename, so an interrupt leaves the last complete checkpoint. Layout:
  * "QDQAT1\n", a little-endian uint32 header length, a JSON header (epoch, steps, what was
  * trained, where each tensor is), then the float32 data (weights, learned activation and weight scales, BN
- * statistics, optimizer buffers).
+ * statistics, the emaDecay averages, optimizer buffers).
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -26,12 +26,14 @@ export interface Checkpoint {
   /** Learned per-channel weight scales (empty unless learnWeightScales). */
   weightScales: Map<string, Float32Array>;
   runningStats: Map<string, Float32Array>;
+  /** The moving average of the trained values and its update count (emaDecay; absent without it). */
+  average?: { updates: number; values: Map<string, Float32Array> };
   optimizer: OptimizerState;
   /** Free-form history (loss and accuracy per epoch). */
   history: unknown[];
 }
 
-type Section = 'params' | 'scales' | 'weightScales' | 'runningStats' | 'optimizer';
+type Section = 'params' | 'scales' | 'weightScales' | 'runningStats' | 'average' | 'optimizer';
 interface Entry { section: Section; name: string; offset: number; length: number }
 
 export function checkpointPath(dir: string): string {
@@ -53,8 +55,9 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   add('scales', c.scales);
   add('weightScales', c.weightScales);
   add('runningStats', c.runningStats);
+  if (c.average) add('average', c.average.values);
   add('optimizer', c.optimizer.buffers);
-  const header = Buffer.from(JSON.stringify({ epoch: c.epoch, steps: c.steps, fingerprint: c.fingerprint, optimizerStep: c.optimizer.step, history: c.history, entries }));
+  const header = Buffer.from(JSON.stringify({ epoch: c.epoch, steps: c.steps, fingerprint: c.fingerprint, optimizerStep: c.optimizer.step, ...(c.average ? { averageUpdates: c.average.updates } : {}), history: c.history, entries }));
   // Pad the header so the float data starts 4-byte aligned.
   const start = MAGIC.length + 4 + header.length;
   const pad = (4 - (start % 4)) % 4;
@@ -78,7 +81,7 @@ export function decodeCheckpoint(bytes: Uint8Array, where: string): Checkpoint {
   const headerLen = view.getUint32(MAGIC.length, true);
   const start = MAGIC.length + 4 + headerLen;
   const h = JSON.parse(Buffer.from(bytes.subarray(MAGIC.length + 4, start)).toString()) as {
-    epoch: number; steps: number; fingerprint: string; optimizerStep: number; history: unknown[]; entries: Entry[];
+    epoch: number; steps: number; fingerprint: string; optimizerStep: number; averageUpdates?: number; history: unknown[]; entries: Entry[];
   };
   const total = h.entries.reduce((a, e) => Math.max(a, e.offset + e.length), 0);
   if (bytes.byteLength < start + total * 4) throw new Error(`${where}: checkpoint truncated (${bytes.byteLength} bytes, expected ${start + total * 4})`);
@@ -88,9 +91,11 @@ export function decodeCheckpoint(bytes: Uint8Array, where: string): Checkpoint {
     epoch: h.epoch, steps: h.steps, fingerprint: h.fingerprint, history: h.history,
     params: new Map(), scales: new Map(), weightScales: new Map(), runningStats: new Map(), optimizer: { step: h.optimizerStep, buffers: {} },
   };
+  if (h.averageUpdates !== undefined) c.average = { updates: h.averageUpdates, values: new Map() };
   for (const e of h.entries) {
     const a = copy.subarray(e.offset, e.offset + e.length);
     if (e.section === 'optimizer') c.optimizer.buffers[e.name] = a;
+    else if (e.section === 'average') c.average!.values.set(e.name, a);
     else c[e.section].set(e.name, a);
   }
   return c;

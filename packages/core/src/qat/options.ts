@@ -36,6 +36,12 @@ export interface QatOptions {
   weightScaleLrFactor?: number;
   /** Learning-rate multiplier for learned activation scales (default 10: at lr 2e-4 an activation scale of ~0.1–1 barely moves otherwise). */
   scaleLrFactor?: number;
+  /**
+   * Exponential moving average of the trained weights and scales (Polyak averaging) at this
+   * decay per update, ramped up as min(decay, (1 + n) / (10 + n)): predict(), `qat.model` and
+   * the export use the average while the steps train the raw values. Default 0 (off).
+   */
+  emaDecay?: number;
   /** Clip gradients to this global L2 norm (default: no clipping). */
   clipGradNorm?: number;
   /** Which float initializers are trained (default: all of ≥ 2 elements, BN running statistics excluded). */
@@ -85,4 +91,5 @@ export const DEFAULT_LEARN_SCALES = true;
 export const DEFAULT_LEARN_WEIGHT_SCALES = false;
 export const DEFAULT_WEIGHT_SCALE_INIT = 'max';
 export const DEFAULT_WEIGHT_SCALE_LR_FACTOR = 1;
+export const DEFAULT_EMA_DECAY = 0;
 export const DEFAULT_QAT_SCHEDULE: Readonly<ScheduleSpec> = { type: 'cosine' };

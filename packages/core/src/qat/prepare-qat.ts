@@ -19,8 +19,9 @@ import { clipGradNorm } from './clip.js';
 import { AdamW } from './adamw.js';
 import { lossNeedsLabels, resolveLoss, type ResolvedLoss } from './loss.js';
 import type { Optimizer, OptimizerSpec, Param } from './optimizer.js';
-import { DEFAULT_LEARN_SCALES, DEFAULT_LEARN_WEIGHT_SCALES, DEFAULT_QAT_BATCH_SIZE, DEFAULT_WEIGHT_SCALE_INIT, DEFAULT_WEIGHT_SCALE_LR_FACTOR, DEFAULT_QAT_LR, DEFAULT_QAT_LR_8BIT, DEFAULT_QAT_SCHEDULE, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
+import { DEFAULT_LEARN_SCALES, DEFAULT_LEARN_WEIGHT_SCALES, DEFAULT_QAT_BATCH_SIZE, DEFAULT_WEIGHT_SCALE_INIT, DEFAULT_WEIGHT_SCALE_LR_FACTOR, DEFAULT_EMA_DECAY, DEFAULT_QAT_LR, DEFAULT_QAT_LR_8BIT, DEFAULT_QAT_SCHEDULE, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
 import { lrSchedule, type LrSchedule, type ScheduleSpec } from './schedule.js';
+import { WeightAverage } from './weight-average.js';
 import { Sgd } from './sgd.js';
 import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
 import { mseWeightScales } from './weight-scale-init.js';
@@ -117,6 +118,8 @@ export class Qat {
   readonly learnWeightScales: boolean;
   /** Weight scales recomputed in TypeScript before each step: the per-channel MSE clip of the current weights. */
   readonly mseWeightClip: boolean;
+  /** The moving average of the trained values that predict() and the export use (emaDecay; null: the values themselves). */
+  readonly average: WeightAverage | null;
   /** Trained weights by name (the graph's inputs; updated in place). */
   readonly params = new Map<string, Param & { dims: number[] }>();
   /** Learned activation scales by the quantized tensor's name (LSQ). */
@@ -153,6 +156,8 @@ export class Qat {
     this.learnScales = options.learnScales ?? DEFAULT_LEARN_SCALES;
     this.learnWeightScales = options.learnWeightScales ?? DEFAULT_LEARN_WEIGHT_SCALES;
     this.mseWeightClip = options.mseWeightClip ?? false;
+    const ema = options.emaDecay ?? DEFAULT_EMA_DECAY;
+    this.average = ema === 0 ? null : new WeightAverage(ema);
     if (this.learnWeightScales && this.mseWeightClip) throw new Error('prepareQat: learnWeightScales and mseWeightClip both set the weight scales; choose one');
   }
 
@@ -372,11 +377,17 @@ export class Qat {
     return feeds;
   }
 
-  /** Learned activation and weight scales as the graph's inputs. */
-  private feedScales(graph: TrainingGraph, feeds: Record<string, ort.Tensor>): void {
+  /** Learned activation and weight scales as the graph's inputs (their averages when `evaluating` with emaDecay). */
+  private feedScales(graph: TrainingGraph, feeds: Record<string, ort.Tensor>, evaluating = false): void {
     this.refreshMseClips();
-    for (const s of graph.scales) feeds[s.name] = new ort.Tensor('float32', this.scales.get(s.tensor)!.value, []);
-    for (const s of graph.weightScales) feeds[s.name] = new ort.Tensor('float32', this.weightScales.get(s.tensor)!.value, s.dims);
+    const value = (p: Param) => (evaluating ? this.evaluated(p) : p.value);
+    for (const s of graph.scales) feeds[s.name] = new ort.Tensor('float32', value(this.scales.get(s.tensor)!), []);
+    for (const s of graph.weightScales) feeds[s.name] = new ort.Tensor('float32', value(this.weightScales.get(s.tensor)!), s.dims);
+  }
+
+  /** What predict() and the export use of a trained value: its moving average with emaDecay, else the value. */
+  private evaluated(p: Param): Float32Array {
+    return this.average?.get(p.name) ?? p.value;
   }
 
   /** Names the batch's tensors after the graph's data inputs, checking their shapes. */
@@ -439,6 +450,7 @@ export class Qat {
     const lr = this.schedule(this.steps);
     this.optimizer.step(params, grads, lr);
     for (const p of scaleParams) keepPositive(p.value);
+    this.average?.update([...this.params.values(), ...this.scales.values(), ...this.weightScales.values()]);
     for (const r of graph.runningStats) this.runningStats.get(r.input)!.set(out(r.output));
     this.steps++;
     this.dirtyWeights = true;
@@ -468,8 +480,8 @@ export class Qat {
       this.predictors.set(batch, p);
     }
     const feeds: Record<string, ort.Tensor> = isTensor(inputs) ? { [p.graph.dataInputs[0]!.name]: inputs } : { ...(inputs as Record<string, ort.Tensor>) };
-    for (const q of p.graph.params) feeds[q.name] = this.paramTensors.get(q.name)!;
-    this.feedScales(p.graph, feeds);
+    for (const q of p.graph.params) feeds[q.name] = this.average ? new ort.Tensor('float32', this.evaluated(this.params.get(q.name)!), q.dims) : this.paramTensors.get(q.name)!;
+    this.feedScales(p.graph, feeds, true);
     const out = await p.session.run(feeds);
     return out[p.graph.logits]!.data as Float32Array;
   }
@@ -478,21 +490,22 @@ export class Qat {
   sync(): void {
     if (!this.dirtyWeights) return;
     const g = this.quantized.model.graph;
-    for (const p of this.params.values()) g.value(p.name)!.initializer = Tensor.fromArray(p.value.slice(), p.dims, DataType.FLOAT);
+    for (const p of this.params.values()) g.value(p.name)!.initializer = Tensor.fromArray(this.evaluated(p).slice(), p.dims, DataType.FLOAT);
     for (const [name, v] of this.runningStats) g.value(name)!.initializer = Tensor.fromArray(v.slice(), [v.length], DataType.FLOAT);
     this.refreshMseClips();
     for (const wq of this.quantized.weightQuantizers()) {
       const learned = this.weightScales.get(wq.tensor.name);
-      if (learned) wq.setScales(learned.value);
+      if (learned) wq.setScales(this.evaluated(learned));
       else wq.refresh();
     }
     for (const stub of this.quantized.stubs()) {
       const s = this.scales.get(stub.tensor.name);
       if (!s || !stub.range) continue;
       // The range follows the learned scale (what describe() and a re-export report).
-      const amax = s.value[0]! * integerRange(stub.config).qmax;
+      const scale = this.evaluated(s)[0]!;
+      const amax = scale * integerRange(stub.config).qmax;
       stub.range = { ...stub.range, amax, min: stub.config.symmetric ? -amax : stub.range.min, max: stub.config.symmetric ? amax : stub.range.max };
-      stub.scale[0] = s.value[0]!;
+      stub.scale[0] = scale;
     }
     this.dirtyWeights = false;
   }
@@ -529,6 +542,7 @@ export class Qat {
       scales: new Map([...this.scales].map(([k, p]) => [k, p.value])),
       weightScales: new Map([...this.weightScales].map(([k, p]) => [k, p.value])),
       runningStats: new Map(this.runningStats),
+      ...(this.average ? { average: { updates: this.average.updates, values: this.average.entries() } } : {}),
       optimizer: this.optimizer.state(),
       history,
     };
@@ -543,6 +557,8 @@ export class Qat {
     for (const [k, v] of c.runningStats) this.runningStats.get(k)?.set(v);
     const buffers = Object.fromEntries(Object.entries(c.optimizer.buffers).map(([k, v]) => [k, v.slice()]));
     this.optimizer.loadState({ step: c.optimizer.step, buffers });
+    // A checkpoint written without emaDecay restarts the average from the restored values.
+    this.average?.load(c.average?.updates ?? 0, c.average?.values ?? new Map());
     this.steps = c.steps;
     this.mseClipSteps = -1;
     this.dirtyWeights = true;
