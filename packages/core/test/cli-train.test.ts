@@ -71,7 +71,7 @@ describe('qdeploy train', () => {
   it('Ctrl-C during an epoch keeps the last complete checkpoint and no temporary file', async () => {
     const out = path.join(tmp, 'b/resnet.qat.onnx');
     let sent = false;
-    const r = await runCli(['train', RESNET_BN, '-o', out, ...TRAIN, '--epochs', '50', '--no-learn-scales', '--learn-weight-scales', '--weight-scale-init', 'mse'], {
+    const r = await runCli(['train', RESNET_BN, '-o', out, ...TRAIN, '--epochs', '50', '--no-learn-scales', '--learn-weight-scales', '--weight-scale-init', 'mse', '--ema-decay', '0.9'], {
       ...ENV,
       onStderr: (chunk, child) => {
         if (!sent && /QAT epoch 1:/.test(chunk)) {
@@ -89,6 +89,8 @@ describe('qdeploy train', () => {
     expect(ckpt.epoch).toBeGreaterThanOrEqual(1);
     expect(ckpt.scales.size).toBe(0); // --no-learn-scales: the calibrated scales stay constants
     expect(ckpt.weightScales.size).toBeGreaterThan(0); // --learn-weight-scales
+    expect(ckpt.average!.updates).toBe(ckpt.steps); // --ema-decay: the moving average of the weights
+    expect(ckpt.average!.values.size).toBe(ckpt.params.size + ckpt.weightScales.size);
     expect(fs.existsSync(out)).toBe(false);
   }, 240_000);
 
@@ -98,16 +100,19 @@ describe('qdeploy train', () => {
       output: 'out/resnet.qat.onnx',
       backend: 'tensorrt',
       calibration: { data: CALIB_32 },
-      qat: { data: EVAL_X, loss: 'distillation', temperature: 2, epochs: 1, batchSize: 25, optimizer: 'sgd', lr: 1e-3, checkpointDir: 'ckpt', workers: 5, learnWeightScales: true, weightScaleLrFactor: 0.5 },
+      qat: { data: EVAL_X, loss: 'distillation', temperature: 2, epochs: 1, batchSize: 25, optimizer: 'sgd', lr: 1e-3, checkpointDir: 'ckpt', workers: 5, learnWeightScales: true, weightScaleLrFactor: 0.5, emaDecay: 0.99 },
     }));
     const r = await runCli(['run', '-c', cfg], ENV);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/QAT\s+distillation, sgd, 1 epoch\b.*, 5 workers\)/);
-    expect(decodeCheckpoint(fs.readFileSync(path.join(tmp, 'c/ckpt/qat-checkpoint.bin')), 'ckpt').weightScales.size).toBeGreaterThan(0);
+    const ckpt = decodeCheckpoint(fs.readFileSync(path.join(tmp, 'c/ckpt/qat-checkpoint.bin')), 'ckpt');
+    expect(ckpt.weightScales.size).toBeGreaterThan(0);
+    expect(ckpt.average!.updates).toBe(ckpt.steps); // emaDecay
     expect(fs.existsSync(path.join(tmp, 'c/out/resnet.qat.onnx'))).toBe(true);
-    const bad = writeUnder(tmp, 'd/qdeploy.config.json', JSON.stringify({ model: RESNET_BN, output: 'o.onnx', backend: 'tensorrt', qat: { data: EVAL_X, epochs: 0 } }));
+    const bad = writeUnder(tmp, 'd/qdeploy.config.json', JSON.stringify({ model: RESNET_BN, output: 'o.onnx', backend: 'tensorrt', qat: { data: EVAL_X, epochs: 0, emaDecay: 1 } }));
     const e = await runCli(['run', '-c', bad]);
     expect(e.code).toBe(2);
     expect(e.stderr).toMatch(/qat\.epochs: expected a positive integer, got 0/);
+    expect(e.stderr).toMatch(/qat\.emaDecay: expected a number in \[0, 1\), got 1/);
   }, 240_000);
 });

@@ -148,6 +148,7 @@ const qat = z.strictObject(
     schedule: z.enum(['constant', 'cosine'], expecting('"constant" or "cosine"')).optional(),
     warmupSteps: nonNegInt().optional(),
     clipGradNorm: positive().optional(),
+    emaDecay: z.number(expecting('a number in [0, 1)')).min(0, expecting('a number in [0, 1)')).lt(1, expecting('a number in [0, 1)')).optional(),
     learnScales: bool().optional(),
     scaleLrFactor: positive().optional(),
     learnWeightScales: bool().optional(),

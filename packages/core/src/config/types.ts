@@ -194,6 +194,8 @@ export interface QatSettings {
   schedule?: 'constant' | 'cosine';
   warmupSteps?: number;
   clipGradNorm?: number;
+  /** Moving average of the trained weights and scales that the export uses, decay per update (default 0: off). */
+  emaDecay?: number;
   /** Learn activation scales (LSQ) from the calibrated ones (default true; false keeps them fixed). */
   learnScales?: boolean;
   /** Learning-rate multiplier for learned scales (default 10). */

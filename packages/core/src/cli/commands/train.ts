@@ -20,6 +20,7 @@ interface TrainFlags extends QuantizeFlags {
   learnWeightScales?: boolean;
   weightScaleInit?: 'max' | 'mse';
   weightScaleLr?: number;
+  emaDecay?: number;
   workers?: number;
   checkpointDir?: string;
   resume?: boolean;
@@ -28,6 +29,12 @@ interface TrainFlags extends QuantizeFlags {
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number.');
+  return n;
+}
+
+function unitInterval(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n < 1)) throw new InvalidArgumentError('expected a number in [0, 1).');
   return n;
 }
 
@@ -58,6 +65,7 @@ export function registerTrain(program: Command, io: CliIO): void {
     .option('--learn-weight-scales', 'learn per-channel weight scales (LSQ on weights) instead of max |w| / qmax each step')
     .option('--weight-scale-init <how>', 'where learned weight scales start: max or mse (default: max)', oneOf(['max', 'mse'] as const))
     .option('--weight-scale-lr <x>', 'learning-rate multiplier for learned weight scales (default: 1)', positiveNumber)
+    .option('--ema-decay <d>', 'export a moving average of the trained weights and scales, this decay per step (default: 0, off)', unitInterval)
     .option('--workers <n>', 'data-parallel step threads, each on its share of the batch (default: as many as the cores allow, at least 4 samples each, at most 8; 1: one session)', positiveInt)
     .option('--checkpoint-dir <dir>', 'folder of the per-epoch checkpoint (default: <output>.qat)')
     .option('--resume', 'continue from the checkpoint in the checkpoint folder');
@@ -87,6 +95,7 @@ export function registerTrain(program: Command, io: CliIO): void {
     if (flags.learnWeightScales !== undefined) qat.learnWeightScales = flags.learnWeightScales;
     if (flags.weightScaleInit !== undefined) qat.weightScaleInit = flags.weightScaleInit;
     if (flags.weightScaleLr !== undefined) qat.weightScaleLrFactor = flags.weightScaleLr;
+    if (flags.emaDecay !== undefined) qat.emaDecay = flags.emaDecay;
     if (flags.workers !== undefined) qat.workers = flags.workers;
     if (flags.checkpointDir !== undefined) qat.checkpointDir = path.resolve(flags.checkpointDir);
     if (flags.resume) qat.resume = true;

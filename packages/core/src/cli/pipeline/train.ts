@@ -52,6 +52,7 @@ export async function runQat(
       optimizer: { type: s.optimizer ?? 'adamw', lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay },
       schedule: { type: s.schedule ?? 'cosine', warmupSteps: s.warmupSteps },
       clipGradNorm: s.clipGradNorm,
+      emaDecay: s.emaDecay,
       learnScales: s.learnScales,
       scaleLrFactor: s.scaleLrFactor,
       learnWeightScales: s.learnWeightScales,
