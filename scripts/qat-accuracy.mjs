@@ -4,7 +4,7 @@
 // Usage: node scripts/qat-accuracy.mjs [--models a,b] [--bits 4,8] [--losses cross-entropy,distillation]
 //   [--seeds 0,1,2] [--epochs 2] [--lr x (default prepareQat's: 2e-4 below 8 bits, 1e-5 at W8A8)] [--optimizer adamw] [--batch 32] [--temperature 1]
 //   [--alpha 1] [--label-smoothing 0] [--learn-scales 0|1] [--learn-weight-scales 0|1] [--weight-scale-init max|mse] [--weight-scale-lr 1] [--mse-weight-clip 0|1]
-//   [--scale-lr 10] [--warmup 0] [--min-lr 0] [--ema decay (0: off)]
+//   [--scale-lr 10] [--warmup 0] [--min-lr 0] [--ema decay (0: off)] [--beta2 0.999]
 //   [--schedule cosine] [--weight-decay 0] [--clip N] [--calibrator mse] [--limit N] [--min-linear-size N] [--threads N]
 // Trains on train_8192_{x,y}.npy, calibrates on its first 512 images, evaluates on test_2000_{x,y}.npy
 // (../shared/fixtures or $QDEPLOY_FIXTURES). Needs a build (npm run build).
@@ -81,7 +81,7 @@ function qatOptions(loss) {
     loss: loss === 'distillation'
       ? { type: 'distillation', temperature: Number(args.temperature ?? 1), alpha: Number(args.alpha ?? 1), labelSmoothing: Number(args['label-smoothing'] ?? 0) }
       : { type: 'cross-entropy', labelSmoothing: Number(args['label-smoothing'] ?? 0) },
-    optimizer: { type: args.optimizer ?? 'adamw', lr, weightDecay: Number(args['weight-decay'] ?? 0) },
+    optimizer: { type: args.optimizer ?? 'adamw', lr, weightDecay: Number(args['weight-decay'] ?? 0), ...(args.beta2 ? { betas: [0.9, Number(args.beta2)] } : {}) },
     schedule: { type: args.schedule, warmupSteps: Number(args.warmup ?? 0), minLr: Number(args['min-lr'] ?? 0) },
     learnScales: args['learn-scales'] === undefined ? undefined : args['learn-scales'] === '1',
     learnWeightScales: args['learn-weight-scales'] === undefined ? undefined : args['learn-weight-scales'] === '1',

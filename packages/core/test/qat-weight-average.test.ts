@@ -32,21 +32,21 @@ async function quantized(file: string): Promise<QuantizedModel> {
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]!)));
 
 describe('WeightAverage', () => {
-  it('averages with the decay ramped up as (1 + n) / (10 + n), starting from the first value', () => {
+  it('weighs update i of n by decayⁿ⁻ⁱ, normalized (bias-corrected), starting from the first value', () => {
     const avg = new WeightAverage(0.5);
     const w = new Float32Array([0, 10]);
     avg.update([{ name: 'w', value: w }]); // first sight: the value itself
     expect(Array.from(avg.get('w')!)).toEqual([0, 10]);
     w.set([11, 21]);
-    avg.update([{ name: 'w', value: w }]); // n = 1: min(0.5, 2/11)
-    const d1 = 2 / 11;
-    expect(avg.get('w')![0]).toBeCloseTo((1 - d1) * 11, 5);
-    expect(avg.get('w')![1]).toBeCloseTo(d1 * 10 + (1 - d1) * 21, 5);
-    const before = Array.from(avg.get('w')!);
-    for (let n = 2; n < 20; n++) avg.update([{ name: 'w', value: w }]);
-    // From n = 8 on ((1 + 8) / 18 = 0.5) the decay is capped at 0.5; the average closes in on the value.
+    avg.update([{ name: 'w', value: w }]);
+    expect(avg.get('w')![0]).toBeCloseTo((0.5 * 0 + 11) / 1.5, 5);
+    expect(avg.get('w')![1]).toBeCloseTo((0.5 * 10 + 21) / 1.5, 5);
+    w.set([-4, 1]);
+    avg.update([{ name: 'w', value: w }]);
+    expect(avg.get('w')![0]).toBeCloseTo((0.25 * 0 + 0.5 * 11 - 4) / 1.75, 5);
+    for (let n = 3; n < 20; n++) avg.update([{ name: 'w', value: w }]);
     expect(avg.updates).toBe(20);
-    expect(Math.abs(avg.get('w')![0]! - 11)).toBeLessThan(Math.abs(before[0]! - 11) * 1e-3);
+    expect(avg.get('w')![0]).toBeCloseTo(-4, 4); // the old values' weight has halved 17 times
     expect(() => new WeightAverage(1)).toThrow(/emaDecay must be in \(0, 1\), got 1/);
     expect(() => new WeightAverage(-0.1)).toThrow(/emaDecay/);
   });
@@ -62,19 +62,19 @@ describe('prepareQat emaDecay', () => {
     const decay = 0.5;
     const qat = await prepareQat(q, { batchSize: B, emaDecay: decay, workers: 2, optimizer: { type: 'adamw', lr: 1e-3 } });
     expect(qat.workers).toBe(2);
-    // The test's own average of what the steps leave in qat.params / qat.scales.
-    const mine = new Map<string, Float32Array>();
+    // The test's own average of what the steps leave in qat.params / qat.scales: Σ dⁿ⁻ⁱ·wᵢ / Σ dⁿ⁻ⁱ.
+    const sums = new Map<string, Float64Array>();
+    let norm = 0;
     for (let i = 0; i < 4; i++) {
       await qat.step(batch(i).x, batch(i).y);
-      const d = Math.min(decay, (1 + i) / (10 + i));
+      norm = decay * norm + 1;
       for (const p of [...qat.params.values(), ...qat.scales.values()]) {
-        const a = mine.get(p.name);
-        if (!a) mine.set(p.name, p.value.slice());
-        else a.forEach((v, k) => (a[k] = d * v + (1 - d) * p.value[k]!));
+        const a = sums.get(p.name) ?? sums.set(p.name, new Float64Array(p.value.length)).get(p.name)!;
+        a.forEach((v, k) => (a[k] = decay * v + p.value[k]!));
       }
     }
     expect(qat.average!.updates).toBe(4);
-    for (const [name, a] of mine) expect(maxAbsDiff(qat.average!.get(name)!, a), name).toBeLessThan(1e-6);
+    for (const [name, a] of sums) expect(maxAbsDiff(qat.average!.get(name)!, a.map((v) => v / norm)), name).toBeLessThan(1e-6);
     // The average is not the raw weights (else the test would prove nothing).
     const w = [...qat.params.values()][3]!;
     expect(maxAbsDiff(qat.average!.get(w.name)!, w.value)).toBeGreaterThan(1e-5);
@@ -89,8 +89,9 @@ describe('prepareQat emaDecay', () => {
     const { x } = batch(5);
     const exported = (await session.run({ input: x })).logits!.data as Float32Array;
     const predicted = await qat.predict(x);
-    // (Fed the raw weights instead, predict() is ~20 % of the largest logit away.)
-    expect(maxAbsDiff(exported, predicted)).toBeLessThan(1e-3 * Math.max(...Array.from(predicted, Math.abs)));
+    // Fed the raw weights instead, predict() is ~20 % of the largest logit away; the 5 % leaves room for a
+    // value whose rounding a 1-ulp difference in a scale flips (the QDQ export computes scales in TypeScript).
+    expect(maxAbsDiff(exported, predicted)).toBeLessThan(0.05 * Math.max(...Array.from(predicted, Math.abs)));
 
     // A checkpoint carries the average; restoring it into a fresh run brings it back.
     const bytes = encodeCheckpoint(qat.toCheckpoint(1));

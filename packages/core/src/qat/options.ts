@@ -38,8 +38,9 @@ export interface QatOptions {
   scaleLrFactor?: number;
   /**
    * Exponential moving average of the trained weights and scales (Polyak averaging) at this
-   * decay per update, ramped up as min(decay, (1 + n) / (10 + n)): predict(), `qat.model` and
-   * the export use the average while the steps train the raw values. Default 0 (off).
+   * decay per update, bias-corrected (it averages about the last 1 / (1 − decay) updates, and
+   * not the start): predict(), `qat.model` and the export use the average while the steps
+   * train the raw values. Default 0 (off).
    */
   emaDecay?: number;
   /** Clip gradients to this global L2 norm (default: no clipping). */

@@ -1,6 +1,6 @@
 /**
- * Exponential moving average of the trained values (Polyak averaging): after each update,
- * average ← d·average + (1 − d)·value. Training steps on the raw values; what is evaluated
+ * Exponential moving average of the trained values (Polyak averaging): after update n, the
+ * values of updates i ≤ n weighted by dⁿ⁻ⁱ (bias-corrected: the weights sum to 1). Training steps on the raw values; what is evaluated
  * and exported is the average, which smooths the last steps' noise (at 4 bits a weight near
  * a rounding edge flips level from step to step). It lives on the main thread beside the
  * weights: data-parallel workers never see it.
@@ -15,24 +15,25 @@ export class WeightAverage {
   }
 
   /**
-   * The decay of the next update: min(decay, (1 + n) / (10 + n)) after n updates, as
-   * TensorFlow's ExponentialMovingAverage with num_updates, so a short run's average does not
-   * keep the weights it started from.
+   * How far update number n (1-based) moves the average toward the value: (1 − d) / (1 − dⁿ),
+   * the bias-corrected average (as Adam's moments) written as one recurrence. It weighs the
+   * values seen by dⁿ⁻ⁱ, normalized, so a short run's average neither keeps the starting
+   * weights nor depends on them.
    */
   private rate(): number {
-    return Math.min(this.decay, (1 + this.updates) / (10 + this.updates));
+    return (1 - this.decay) / (1 - this.decay ** (this.updates + 1));
   }
 
   /** Folds the current values in (a value seen for the first time starts its average). */
   update(values: Iterable<{ name: string; value: Float32Array }>): void {
-    const d = this.rate();
+    const r = this.rate();
     for (const { name, value } of values) {
       const s = this.shadows.get(name);
       if (!s) {
         this.shadows.set(name, value.slice());
         continue;
       }
-      for (let i = 0; i < s.length; i++) s[i] = d * s[i]! + (1 - d) * value[i]!;
+      for (let i = 0; i < s.length; i++) s[i] = s[i]! + r * (value[i]! - s[i]!);
     }
     this.updates++;
   }
