@@ -2,7 +2,7 @@
 // FP32 / PTQ / QAT top-1 on the trained Fashion-MNIST models, at W4A4 (default) and/or W8A8,
 // with prepareQat's default recipe unless flags say otherwise; several seeds give mean and min–max.
 // Usage: node scripts/qat-accuracy.mjs [--models a,b] [--bits 4,8] [--losses cross-entropy,distillation]
-//   [--seeds 0,1,2] [--epochs 2] [--lr x (default prepareQat's: 2e-4 below 8 bits, 1e-5 at W8A8)] [--optimizer adamw] [--batch 32] [--temperature 1]
+//   [--seeds 0,1,2] [--epochs 2] [--lr x (default prepareQat's: 2e-4 below 8 bits, 1e-5 at W8A8)] [--optimizer adamw] [--batch 32 (prepareQat's default)] [--temperature 1]
 //   [--alpha 1] [--label-smoothing 0] [--learn-scales 0|1] [--learn-weight-scales 0|1] [--weight-scale-init max|mse] [--weight-scale-lr 1] [--mse-weight-clip 0|1]
 //   [--scale-lr 10] [--warmup 0] [--min-lr 0] [--ema decay (0: off)] [--beta2 0.999]
 //   [--schedule cosine] [--weight-decay 0] [--clip N] [--calibrator mse] [--limit N] [--min-linear-size N] [--threads N]
@@ -12,7 +12,7 @@
 // grid); at 8 bits that is exactly the exported QDQ model.
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadModel, transform, insertQdq, calibrate, openNpy, modelToBytes, usePlugin, resolveBackend, prepareQat, trainQat, npyDataset, DEFAULT_QAT_LR, DEFAULT_QAT_LR_8BIT } from '@qdeploy/core';
+import { loadModel, transform, insertQdq, calibrate, openNpy, modelToBytes, usePlugin, resolveBackend, prepareQat, trainQat, npyDataset, DEFAULT_QAT_BATCH_SIZE, DEFAULT_QAT_LR, DEFAULT_QAT_LR_8BIT } from '@qdeploy/core';
 import calibrators from '@qdeploy/calibrators';
 import tensorrt, { tensorrtPatterns } from '@qdeploy/backend-tensorrt';
 
@@ -27,7 +27,7 @@ const losses = (args.losses ?? 'cross-entropy,distillation').split(',');
 const bitsList = (args.bits ?? '4').split(',').map(Number);
 const epochs = Number(args.epochs ?? 2);
 const lr = args.lr === undefined ? undefined : Number(args.lr); // undefined: prepareQat's default for the bit width
-const batchSize = Number(args.batch ?? 32);
+const batchSize = Number(args.batch ?? DEFAULT_QAT_BATCH_SIZE);
 const seeds = (args.seeds ?? args.seed ?? '0').split(',').map(Number);
 const testX = openNpy(path.join(fixtures, 'test_2000_x.npy'));
 const testY = openNpy(path.join(fixtures, 'test_2000_y.npy'));
