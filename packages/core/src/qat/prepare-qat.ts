@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { buildGradientGraph, staticShapes } from '../autodiff/index.js';
+import { buildGradientGraph, replaceWithConstants, shapeComputedValues, staticShapes } from '../autodiff/index.js';
 import { isTensor } from '../calibrate/data/validate.js';
 import { DataType } from '../ir/dtype.js';
 import { integerRange } from '../quantize/config.js';
@@ -228,7 +228,10 @@ export class Qat {
     });
     this.adoptParams(graph);
     const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(batch) : null, graph.teacher ? new Float32Array(batch * graph.classes) : null, batch);
-    const shapes = await staticShapes(graph.model, feeds);
+    // Shape arithmetic (slice offsets, reshape targets) becomes constants: gradient builders need them so.
+    const captured = new Map<string, Tensor>();
+    const shapes = await staticShapes(graph.model, feeds, { names: shapeComputedValues(graph.model.graph), captured });
+    replaceWithConstants(graph.model.graph, captured);
     const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name), ...(this.learnWeightScales ? graph.weightScales.map((s) => s.name) : [])];
     const block = this.options.nchwc === false ? null : await nchwcBlockSize();
     const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient, ...(block !== null ? { blockedConvs: block } : {}) });
