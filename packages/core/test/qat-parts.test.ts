@@ -80,7 +80,8 @@ describe('optimizers', () => {
     expect(resolveLoss(undefined)).toEqual({ type: 'cross-entropy', labelSmoothing: 0 });
     expect(resolveLoss('distillation')).toEqual({ type: 'distillation', temperature: 1, alpha: 1, labelSmoothing: 0 });
     expect(() => resolveLoss({ type: 'distillation', temperature: 0 })).toThrow(/temperature/);
-    expect(() => resolveLoss('mse' as 'cross-entropy')).toThrow(/cross-entropy" or "distillation/);
+    expect(resolveLoss('output-distillation')).toEqual({ type: 'output-distillation' });
+    expect(() => resolveLoss('mse' as 'cross-entropy')).toThrow(/"cross-entropy", "distillation" or "output-distillation", got "mse"/);
   });
 });
 
