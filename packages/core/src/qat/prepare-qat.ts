@@ -235,7 +235,7 @@ export class Qat {
     replaceWithConstants(graph.model.graph, captured);
     const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name), ...(this.learnWeightScales ? graph.weightScales.map((s) => s.name) : [])];
     const block = this.options.nchwc === false ? null : await nchwcBlockSize();
-    const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient, ...(block !== null ? { blockedConvs: block } : {}) });
+    const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient, straightThrough: graph.straightThrough, ...(block !== null ? { blockedConvs: block } : {}) });
     const { gradients } = backward;
     const bytes = modelToBytes(this.runnable(graph.model, backward.shapes, block));
     await this.built?.session?.release();

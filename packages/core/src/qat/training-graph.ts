@@ -57,6 +57,8 @@ export interface TrainingGraph {
   runningStats: RunningStat[];
   /** In-graph weight scales: no gradient flows through them. */
   stopGradient: Set<string>;
+  /** Fake-quantized weight → weight, for chains whose gradient is the identity (GradientOptions.straightThrough). */
+  straightThrough: Map<string, string>;
 }
 
 /** BatchNormalization inputs 3 and 4 are running statistics, never trained. */
@@ -110,6 +112,7 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
   const paramDims = new Map(params.map((p) => [p.name, p.dims]));
 
   const stopGradient = new Set<string>();
+  const straightThrough = new Map<string, string>();
   const scales: TrainingGraph['scales'] = [];
   const weightScales: TrainingGraph['weightScales'] = [];
   for (const q of qm.quantizers()) {
@@ -132,6 +135,7 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
     } else {
       const fixed = addWeightFakeQuant(g, opset, w, dims, wq);
       for (const v of fixed.stop) stopGradient.add(v.name);
+      straightThrough.set(fixed.out.name, w.name);
       out = fixed.out;
     }
     for (const m of q.matches) {
@@ -161,6 +165,7 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
     weightScales,
     runningStats,
     stopGradient,
+    straightThrough,
   };
 }
 
