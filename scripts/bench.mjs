@@ -220,6 +220,27 @@ if (!only || only === 'qat') {
   }
 }
 
+if (!only || only === 'qat' || only === 'qat-exports') {
+  // QAT on the real PyTorch exports (224², the detector at 320² with output distillation),
+  // batch 8, prepareQat's defaults: no target, what a user's model costs. One process each.
+  const { sharedFixture } = await import('@qdeploy/core/testing');
+  for (const name of ['resnet18_bn.onnx', 'mobilenet_v2_bn.onnx', 'efficientnet_b0_bn.onnx', 'vit_s16_torchvision.onnx', 'yolov8n_like_bn.onnx']) {
+    let file;
+    try {
+      file = sharedFixture(name);
+    } catch {
+      row(`QAT (${name})`, 'training step', 'NOT MEASURED: not in the shared fixtures (set QDEPLOY_FIXTURES)');
+      continue;
+    }
+    try {
+      const r = JSON.parse(execFileSync(process.execPath, [path.join(here, 'bench/qat.mjs'), file, '8', '5', '0'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1));
+      row(`QAT (${name}, PyTorch export)`, `training step (${r.loss}) vs FP32 inference, batch 8`, `${ms(r.stepMs)} vs ${ms(r.inferMs)} = ${r.ratio.toFixed(2)}×`);
+    } catch (e) {
+      row(`QAT (${name})`, 'training step', `failed: ${String(e.message).split('\n')[0]}`);
+    }
+  }
+}
+
 if (!only || only === 'autodiff') {
   // The gradient graph alone (no fake quant, no optimizer): what the QAT step builds on.
   const out = execFileSync(process.execPath, [path.join(here, 'bench/autodiff-step.mjs'), '32', '15'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });

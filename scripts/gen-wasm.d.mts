@@ -8,3 +8,5 @@ export function compileWeightExtrema(): Promise<Uint8Array>;
 export function compileQuantizeWeights(): Promise<Uint8Array>;
 /** scale-channels.wat as wabt compiles it. */
 export function compileScaleChannels(): Promise<Uint8Array>;
+/** adamw.wat as wabt compiles it. */
+export function compileAdamW(): Promise<Uint8Array>;

@@ -5,6 +5,7 @@
 //   packages/core/src/quantize/wasm/weight-extrema.wat  (wabt)           -> weight-extrema.wasm.ts
 //   packages/core/src/quantize/wasm/quantize-weights.wat (wabt)          -> quantize-weights.wasm.ts
 //   packages/core/src/quantize/wasm/scale-channels.wat   (wabt)          -> scale-channels.wasm.ts
+//   packages/core/src/qat/wasm/adamw.wat                 (wabt)          -> adamw.wasm.ts
 // Both compilers are root devDependencies; tests check that the committed modules are what
 // this script makes (the compile* functions below).
 // Run: npm run gen:wasm
@@ -37,6 +38,9 @@ export const compileQuantizeWeights = () => compileWat(new URL('src/quantize/was
 /** scale-channels.wat as wabt compiles it. */
 export const compileScaleChannels = () => compileWat(new URL('src/quantize/wasm/scale-channels.wat', core));
 
+/** adamw.wat as wabt compiles it. */
+export const compileAdamW = () => compileWat(new URL('src/qat/wasm/adamw.wat', core));
+
 /** assembly/sweeps.ts as AssemblyScript compiles it: optimised, no runtime (it allocates nothing). */
 export async function compileSweeps() {
   const { default: asc } = await import('assemblyscript/asc');
@@ -66,6 +70,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     [compileWeightExtrema, 'WEIGHT_EXTREMA_WASM', 'weight-extrema.wat', new URL('src/quantize/wasm/weight-extrema.wasm.ts', core)],
     [compileQuantizeWeights, 'QUANTIZE_WEIGHTS_WASM', 'quantize-weights.wat', new URL('src/quantize/wasm/quantize-weights.wasm.ts', core)],
     [compileScaleChannels, 'SCALE_CHANNELS_WASM', 'scale-channels.wat', new URL('src/quantize/wasm/scale-channels.wasm.ts', core)],
+    [compileAdamW, 'ADAMW_WASM', 'adamw.wat', new URL('src/qat/wasm/adamw.wasm.ts', core)],
   ]) {
     const bytes = await compile();
     writeFileSync(to, toModule(bytes, constant, from));

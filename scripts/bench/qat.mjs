@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // One QAT bench measurement in its own process: a training step (forward + backward +
-// AdamW update, W8A8 fake quant, cross-entropy, prepareQat's defaults: learned activation
+// AdamW update, W8A8 fake quant, cross-entropy (output distillation for a model without
+// [batch, classes] logits, which runs the FP32 teacher each step too), prepareQat's defaults: learned activation
 // scales unless QDEPLOY_BENCH_LEARN_SCALES=0, one data-parallel worker per core unless the
 // session options set intraOpNumThreads) vs an FP32 inference of the same batch, same
 // session options; medians of 3 blocks of runs of each. Then `steps` more training steps to
@@ -17,7 +18,9 @@ const sessionOptions = JSON.parse(process.env.QDEPLOY_BENCH_SESSION ?? '{}');
 const B = Number(batchArg), runs = Number(runsArg), steps = Number(stepsArg);
 await usePlugin(calibrators);
 const original = loadModel(file);
-const dims = original.graph.inputs[0].shape.slice(1);
+// Image side 224 where the export leaves it symbolic; a model without [batch, classes] logits (a detector) trains with output distillation.
+const dims = original.graph.inputs[0].shape.slice(1).map((d) => (typeof d === 'number' ? d : 224));
+const logits = original.graph.outputs[0].shape?.length === 2;
 const n = dims.reduce((a, b) => a * b, 1);
 const x = new ort.Tensor('float32', Float32Array.from({ length: B * n }, (_, i) => Math.sin(i * 0.37)), [B, ...dims]);
 const labels = Int32Array.from({ length: B }, (_, i) => i % 10);
@@ -26,7 +29,7 @@ const { model, matches } = transform(original, { patterns: TENSORRT_PATTERNS });
 const q = insertQdq(model, matches);
 await calibrate(q, async (run) => run(x), { calibrator: 'minmax', progress: false });
 const fp32 = await ort.InferenceSession.create(modelToBytes(original), { graphOptimizationLevel: 'all', ...sessionOptions });
-const qat = await prepareQat(q, { batchSize: B, sessionOptions, learnScales: process.env.QDEPLOY_BENCH_LEARN_SCALES !== '0', optimizer: { type: 'adamw', lr: 1e-5 } });
+const qat = await prepareQat(q, { batchSize: B, sessionOptions, learnScales: process.env.QDEPLOY_BENCH_LEARN_SCALES !== '0', optimizer: { type: 'adamw', lr: 1e-5 }, loss: logits ? 'cross-entropy' : 'output-distillation' });
 
 const median = (a) => [...a].sort((p, r) => p - r)[Math.floor(a.length / 2)];
 const time = async (f) => {
@@ -36,7 +39,7 @@ const time = async (f) => {
 };
 for (let i = 0; i < 3; i++) {
   await fp32.run({ [fp32.inputNames[0]]: x });
-  await qat.step(x, labels);
+  await qat.step(x, logits ? labels : undefined);
 }
 const inferMs = [], stepMs = [];
 // In blocks of one session at a time, not interleaved: after a run, a session's idle pool
@@ -44,17 +47,18 @@ const inferMs = [], stepMs = [];
 // session's next run (interleaved, FP32 ResNet inference read 45 ms; alone, 23–25 ms).
 for (let block = 0; block < 3; block++) {
   for (let i = 0; i < runs; i++) inferMs.push(await time(() => fp32.run({ [fp32.inputNames[0]]: x })));
-  for (let i = 0; i < runs; i++) stepMs.push(await time(() => qat.step(x, labels)));
+  for (let i = 0; i < runs; i++) stepMs.push(await time(() => qat.step(x, logits ? labels : undefined)));
 }
 const rss = () => process.memoryUsage().rss / 2 ** 20;
 const rssAt = [];
 for (let i = 0; i < steps; i++) {
-  await qat.step(x, labels);
+  await qat.step(x, logits ? labels : undefined);
   if (i === Math.floor(steps / 10) || i === steps - 1) rssAt.push(rss());
 }
 const graph = await qat.trainingGraph();
 console.log(JSON.stringify({
   model: file.split('/').at(-1),
+  loss: logits ? 'cross-entropy' : 'output-distillation',
   batch: B,
   inferMs: median(inferMs),
   stepMs: median(stepMs),

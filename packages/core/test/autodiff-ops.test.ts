@@ -116,7 +116,10 @@ describe('autodiff: shape and data movement (float64)', () => {
 describe('autodiff: normalisation', () => {
   it('LayerNormalization (last axis, and last two axes)', async () => {
     await ok({ ...F32, inputs: { x: { shape: [2, 3, 4] }, s: { shape: [4] }, b: { shape: [4] } }, build: (g, v) => node(g, 'LayerNormalization', [v.x!, v.s!, v.b!], { epsilon: 1e-5 }) });
-    await ok({ ...F32, inputs: { x: { shape: [2, 3, 4] }, s: { shape: [3, 4] } }, build: (g, v) => node(g, 'LayerNormalization', [v.x!, v.s!], { axis: -2 }) });
+    const r = await ok({ ...F32, inputs: { x: { shape: [2, 3, 4] }, s: { shape: [3, 4] } }, build: (g, v) => node(g, 'LayerNormalization', [v.x!, v.s!], { axis: -2 }) });
+    // In float32 the backward reads the forward's Mean and InvStdDev instead of recomputing them.
+    expect(r.graph.nodes.find((n) => n.opType === 'LayerNormalization')!.outputs).toHaveLength(3);
+    expect(r.graph.nodes.some((n) => n.name.includes('_Grad/') && (n.opType === 'Sqrt' || n.opType === 'Reciprocal'))).toBe(false);
   });
   it('decomposed LayerNorm (ReduceMean, Sub, Pow, Add, Sqrt, Div, Mul, Add)', () => ok({
     inputs: { x: { shape: [2, 3, 4] }, two: { shape: [], data: [2], constant: true }, eps: { shape: [], data: [1e-5], constant: true }, s: { shape: [4] }, b: { shape: [4] } },
@@ -132,5 +135,32 @@ describe('autodiff: normalisation', () => {
       await ok({ ...F32, inputs: { x: { shape: [2, 3, 2, 2] }, s: { shape: [3] }, b: { shape: [3] }, ...stats },
         build: (g, v) => g.addNode({ opType: 'BatchNormalization', name: 'bn', inputs: [v.x!, v.s!, v.b!, v.m!, v.var!], attrs: { training_mode, epsilon: 1e-3 }, outputs: training_mode ? 3 : 1 }).output() });
     }
+  });
+});
+
+describe('autodiff: Resize (float32)', () => {
+  const floats = (data: number[]) => ({ shape: [data.length], data, constant: true, wrt: false });
+  const sizes = (data: number[]) => ({ shape: [data.length], data, int64: true, constant: true });
+  const resize = (attrs: Record<string, unknown>, by: 'scales' | 'sizes', target: number[]) => ok({
+    ...F32, inputs: { x: { shape: [1, 2, 3, 4] }, t: by === 'scales' ? floats(target) : sizes(target) },
+    build: (g, v) => node(g, 'Resize', by === 'scales' ? [v.x!, null, v.t!] : [v.x!, null, null, v.t!], attrs),
+  });
+  it('nearest ×2 as PyTorch exports an upsample (asymmetric, floor): each input sums its 2×2 block', async () => {
+    const r = await resize({ mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, 'scales', [1, 1, 2, 2]);
+    const dy = r.outputGradient; // [1, 2, 6, 8]
+    const block = (c: number, h: number, w: number) => [0, 1].reduce((s, i) => s + [0, 1].reduce((t, j) => t + dy[c * 48 + (2 * h + i) * 8 + 2 * w + j]!, 0), 0);
+    expect(r.analytic.x![5]).toBeCloseTo(block(0, 1, 1), 4);
+  });
+  it('nearest to sizes that are no multiple (half_pixel, round_prefer_floor; round_prefer_ceil)', async () => {
+    await resize({ mode: 'nearest' }, 'sizes', [1, 2, 5, 7]);
+    await resize({ mode: 'nearest', nearest_mode: 'round_prefer_ceil' }, 'sizes', [1, 2, 2, 3]);
+  });
+  it('linear: half_pixel ×2, align_corners and pytorch_half_pixel to other sizes', async () => {
+    await resize({ mode: 'linear' }, 'scales', [1, 1, 2, 2]);
+    await resize({ mode: 'linear', coordinate_transformation_mode: 'align_corners' }, 'sizes', [1, 2, 5, 3]);
+    await resize({ mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }, 'sizes', [1, 2, 4, 6]);
+  });
+  it('cubic is refused, naming the node', async () => {
+    await expect(resize({ mode: 'cubic' }, 'scales', [1, 1, 2, 2])).rejects.toThrow(/Resize node ".*" uses mode "cubic"/);
   });
 });

@@ -3,7 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { calibrate, insertQdq, loadModel, modelToBytes, openNpy, transform, usePlugin, type ForwardLoop } from '../src/index.js';
+import { DataType, calibrate, insertQdq, loadModel, modelToBytes, openNpy, transform, usePlugin, type ForwardLoop } from '../src/index.js';
 import { buildTrainingGraph } from '../src/qat/training-graph.js';
 import { resolveLoss } from '../src/qat/loss.js';
 import { integerRange } from '../src/quantize/config.js';
@@ -75,7 +75,7 @@ describe('QAT training graph (forward)', () => {
     expect(tg.labels).toBeNull();
     const teacher = Float32Array.from({ length: B * 10 }, (_, i) => Math.sin(i) * 3);
     const s = await ort.InferenceSession.create(modelToBytes(tg.model));
-    const out = await s.run(feedsOf(tg, q, { [tg.teacher!]: new ort.Tensor('float32', teacher, [B, 10]) }));
+    const out = await s.run(feedsOf(tg, q, { [tg.teachers[0]!.input]: new ort.Tensor('float32', teacher, [B, 10]) }));
     const logits = out[tg.logits]!.data as Float32Array;
     let kl = 0;
     for (let b = 0; b < B; b++) {
@@ -124,5 +124,29 @@ describe('QAT training graph (forward)', () => {
     const b = await (await ort.InferenceSession.create(modelToBytes(learned.model))).run(feedsOf(learned, q, { ...lab, ...scaleFeeds }));
     const la = a[fixed.logits]!.data as Float32Array, lb = b[learned.logits]!.data as Float32Array;
     expect(Math.max(...Array.from(la, (v, i) => Math.abs(v - lb[i]!)))).toBeLessThan(1e-2);
+  });
+
+  it('output distillation (any outputs, e.g. a detector\'s heads): the mean over outputs of Σ(s − t)² / Σt², one teacher input each', async () => {
+    const q = await quantized('fmnist_resnet.onnx');
+    // A second output: the pooled features [B, 128] beside the logits.
+    const pooled = q.model.graph.nodes.find((n) => n.opType === 'Flatten')!.output();
+    pooled.type = { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimValue: B }, { dimValue: 128 }] } } };
+    q.model.graph.outputs.push(pooled);
+    const tg = buildTrainingGraph(q, { batchSize: B, loss: resolveLoss('output-distillation'), learnScales: false, bnTraining: false });
+    expect(tg.labels).toBeNull();
+    expect(tg.teachers.map((t) => [t.output, t.dims])).toEqual([['logits', [B, 10]], [pooled.name, [B, 128]]]);
+    const teacher = tg.teachers.map((t, k) => Float32Array.from({ length: t.dims[0]! * t.dims[1]! }, (_, i) => Math.sin(i + k) * 2));
+    const m = tg.model.clone();
+    m.graph.outputs.push(m.graph.value(pooled.name)!);
+    const s = await ort.InferenceSession.create(modelToBytes(m));
+    const out = await s.run(feedsOf(tg, q, Object.fromEntries(tg.teachers.map((t, k) => [t.input, new ort.Tensor('float32', teacher[k]!, t.dims)]))));
+    const rel = (student: Float32Array, t: Float32Array) => student.reduce((a, v, i) => a + (v - t[i]!) ** 2, 0) / t.reduce((a, v) => a + v * v, 0);
+    const want = (rel(out.logits!.data as Float32Array, teacher[0]!) + rel(out[pooled.name]!.data as Float32Array, teacher[1]!)) / 2;
+    expect((out[tg.loss]!.data as Float32Array)[0]).toBeCloseTo(want, 4);
+    // The classification losses still want [batch, classes] logits, and say what to use instead.
+    q.model.graph.outputs.splice(0, 1);
+    expect(() => buildTrainingGraph(q, { batchSize: B, loss: resolveLoss('distillation'), learnScales: false, bnTraining: false })).not.toThrow(); // [B, 128] is 2-D
+    pooled.type = { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimValue: B }, { dimValue: 128 }, { dimValue: 1 }] } } };
+    expect(() => buildTrainingGraph(q, { batchSize: B, loss: resolveLoss('cross-entropy'), learnScales: false, bnTraining: false })).toThrow(/the cross-entropy loss needs logits of shape \[batch, classes\] \(for other outputs, such as a detector's heads, use the output-distillation loss\)/);
   });
 });

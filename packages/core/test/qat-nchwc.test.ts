@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  DataType, Graph, Model, buildGradientGraph, staticShapes, calibrate, disableFakeQuant, insertQdq, loadModel, modelToBytes, openNpy, prepareQat, transform, usePlugin,
+  DataType, Graph, Model, Tensor, buildGradientGraph, staticShapes, calibrate, disableFakeQuant, insertQdq, loadModel, modelToBytes, openNpy, prepareQat, transform, usePlugin,
 } from '../src/index.js';
 import { lowerConvsToNchwc, nchwcBlockSize, NCHWC_DOMAIN } from '../src/qat/nchwc/index.js';
 import { addTypedInput } from '../src/qat/ops.js';
@@ -48,6 +48,11 @@ function convChain(c: number): { model: Model; feeds: Record<string, ort.Tensor>
     ['odd_channels', [3, 2 * c, 3, 3], { pads: [1, 1, 1, 1] }, [2, 3, 3, 3], false],
   ];
   let prev = x;
+  // First a dense conv whose kernel is reversed in space, as autodiff flips a dX conv's kernel.
+  const flipped = g.addNode({ opType: 'Slice', name: 'flip', inputs: [input('flipped.w', [c, c, 3, 3], 9), ...[[-1, -1], [-4, -4], [2, 3], [-1, -1]].map((v, i) => g.addInitializer(`flip_${i}`, Tensor.fromArray(BigInt64Array.from(v.map(BigInt)), [2])))] }).outputs[0]!;
+  shapes.set(flipped.name, [c, c, 3, 3]);
+  prev = g.addNode({ opType: 'Conv', inputs: [prev, flipped], attrs: { pads: [1, 1, 1, 1] }, name: 'dense3x3_flipped' }).outputs[0]!;
+  shapes.set(prev.name, [2, c, 9, 9]);
   convs.forEach(([name, ws, attrs, ys, bias], i) => {
     const w = input(`${name}.w`, ws, 10 + i);
     const inputs = bias ? [prev, w, input(`${name}.b`, [ws[0]!], 20 + i)] : [prev, w];
@@ -71,9 +76,11 @@ describe('lowerConvsToNchwc', () => {
     const { model, feeds, shapes } = convChain(b);
     const plain = await run(model, feeds);
     const lowered = model.clone();
-    expect(lowerConvsToNchwc(lowered, shapes, b)).toBe(4);
+    expect(lowerConvsToNchwc(lowered, shapes, b)).toBe(5);
     const kinds = lowered.graph.nodes.map((n) => `${n.domain === NCHWC_DOMAIN ? 'nchwc.' : ''}${n.opType}`);
-    expect(kinds.filter((k) => k === 'nchwc.Conv')).toHaveLength(4);
+    expect(kinds.filter((k) => k === 'nchwc.Conv')).toHaveLength(5);
+    expect(kinds).not.toContain('Slice'); // the flip became a reversal of whole blocks in the reorder
+    expect(kinds).toContain('Gather');
     expect(kinds.filter((k) => k === 'Conv')).toHaveLength(1); // 3 output channels: not a multiple of the block
     expect(lowered.opset(NCHWC_DOMAIN)).toBe(1);
     if ((await nchwcBlockSize()) === null) return; // the rewrite is checked above; no kernels to run it here

@@ -8,6 +8,9 @@ import {
   resolveLoss, saveCheckpoint, loadCheckpoint, shuffledOrder, trainingBatches, writeNpy,
 } from '../src/index.js';
 import { tmpDir } from './helpers/fixtures.js';
+import { simdAdamW } from '../src/qat/adamw-simd.js';
+import { ADAMW_WASM } from '../src/qat/wasm/adamw.wasm.js';
+import { compileAdamW } from '../../../scripts/gen-wasm.mjs';
 
 describe('optimizers', () => {
   it('SGD with momentum follows v = μv + g + λw, w −= lr·v (decay only on decayed parameters)', () => {
@@ -45,6 +48,30 @@ describe('optimizers', () => {
     expect(copy.state().buffers['w/exp_avg']![0]).toBeCloseTo(m, 6);
   });
 
+  it('AdamW in WebAssembly (the default) gives the JavaScript loop\'s weights and moments to float32 rounding, chunks and tails included', () => {
+    expect(simdAdamW()).not.toBeNull();
+    const n = (1 << 16) * 2 + 7; // two whole chunks and a tail that is no multiple of 4
+    const make = () => [
+      { name: 'w', value: Float32Array.from({ length: n }, (_, i) => Math.sin(i)), decay: true },
+      { name: 's', value: Float32Array.from({ length: 5 }, (_, i) => 0.1 + i), decay: false, lrFactor: 10 },
+    ];
+    const grads = (t: number) => [Float32Array.from({ length: n }, (_, i) => Math.cos(i * (t + 1)) * 1e-2), Float32Array.from({ length: 5 }, (_, i) => i - 2)];
+    const [simd, loop] = [new AdamW({ type: 'adamw', weightDecay: 0.05 }), new AdamW({ type: 'adamw', weightDecay: 0.05 }, false)];
+    const [a, b] = [make(), make()];
+    for (let t = 0; t < 3; t++) {
+      simd.step(a, grads(t), 1e-3);
+      loop.step(b, grads(t), 1e-3);
+    }
+    const close = (x: Float32Array, y: Float32Array) => x.every((v, i) => Math.abs(v - y[i]!) <= 1e-6 * Math.max(1, Math.abs(y[i]!)));
+    expect(a[0]!.value.some((v, i) => v !== Math.fround(Math.sin(i)))).toBe(true); // it moved
+    for (let k = 0; k < 2; k++) expect(close(a[k]!.value, b[k]!.value)).toBe(true);
+    for (const key of ['w/exp_avg', 'w/exp_avg_sq', 's/exp_avg_sq']) expect(close(simd.state().buffers[key]!, loop.state().buffers[key]!)).toBe(true);
+  });
+
+  it('adamw.wasm.ts is adamw.wat as wabt compiles it (regenerate: npm run gen:wasm)', async () => {
+    expect(Array.from(ADAMW_WASM)).toEqual(Array.from(await compileAdamW()));
+  });
+
   it('a parameter\'s lrFactor scales its own update only (learned weight scales), in AdamW and SGD', () => {
     for (const make of [() => new AdamW({ type: 'adamw' }), () => new Sgd({ type: 'sgd', momentum: 0.9 })]) {
       const opt = make();
@@ -80,7 +107,8 @@ describe('optimizers', () => {
     expect(resolveLoss(undefined)).toEqual({ type: 'cross-entropy', labelSmoothing: 0 });
     expect(resolveLoss('distillation')).toEqual({ type: 'distillation', temperature: 1, alpha: 1, labelSmoothing: 0 });
     expect(() => resolveLoss({ type: 'distillation', temperature: 0 })).toThrow(/temperature/);
-    expect(() => resolveLoss('mse' as 'cross-entropy')).toThrow(/cross-entropy" or "distillation/);
+    expect(resolveLoss('output-distillation')).toEqual({ type: 'output-distillation' });
+    expect(() => resolveLoss('mse' as 'cross-entropy')).toThrow(/"cross-entropy", "distillation" or "output-distillation", got "mse"/);
   });
 });
 

@@ -23,6 +23,12 @@ export interface GradientOptions {
    * that are fast only there (a depthwise weight gradient as one grouped Conv).
    */
   blockedConvs?: number;
+  /**
+   * Values (output → input) computed from one input by a chain whose gradient is the
+   * identity there: a weight's fake quant on the grid of its own max |w|, which clips
+   * nothing. The chain is not differentiated; dY passes to the input as it is.
+   */
+  straightThrough?: ReadonlyMap<string, string>;
 }
 
 export interface GradientResult {
@@ -48,7 +54,7 @@ export function buildGradientGraph(graph: Graph, options: GradientOptions): Grad
   });
   const stop = options.stopGradient ?? new Set<string>();
   graph.toposort();
-  const nodes = gradientNodes(graph, new Set(wrt));
+  const nodes = gradientNodes(graph, new Set(wrt), options.straightThrough);
   const { active, needs } = reachable(nodes, wrt, loss, stop);
   for (const n of active) if (!gradientBuilder(n.opType)) throw new MissingGradientError(n.opType, n.name);
 

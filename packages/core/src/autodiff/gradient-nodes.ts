@@ -2,6 +2,7 @@ import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import { quantizedRange } from './quantized-range.js';
+import { straightThroughNodes } from './straight-through.js';
 import type { GradNode } from './types.js';
 
 /** The op type of a QuantizeLinear → DequantizeLinear pair, differentiated as one. */
@@ -21,13 +22,15 @@ export const CLIPPED_FAKE_QUANTIZE = 'ClippedFakeQuantize';
  * (inputs x, scale, zero point; attributes of the QuantizeLinear), or one
  * ClippedFakeQuantize with the Clip before it (see `clipInside`); a QuantizeLinear (and
  * such a Clip) read only by these disappears into them. `trainable`: the wrt values.
+ * `straightThrough` (output → input): chains differentiated as dX = dY (straight-through.ts).
  */
-export function gradientNodes(graph: Graph, trainable: ReadonlySet<Value> = new Set()): GradNode[] {
-  const absorbed = new Set<Node>();
-  const pairs = new Map<Node, GradNode>();
+export function gradientNodes(graph: Graph, trainable: ReadonlySet<Value> = new Set(), straightThrough: ReadonlyMap<string, string> = new Map()): GradNode[] {
+  const chains = straightThroughNodes(graph, straightThrough);
+  const absorbed = new Set<Node>(chains.absorbed);
+  const pairs = new Map<Node, GradNode>(chains.nodes);
   const outputs = new Set(graph.outputs);
   for (const dq of graph.nodes) {
-    if (dq.opType !== 'DequantizeLinear' || dq.domain !== '') continue;
+    if (dq.opType !== 'DequantizeLinear' || dq.domain !== '' || absorbed.has(dq) || chains.nodes.has(dq)) continue;
     const q = dq.input(0)?.producer;
     if (!q || q.opType !== 'QuantizeLinear' || q.domain !== '' || !samePair(q, dq)) continue;
     const name = dq.name || q.name || `FakeQuantize_${pairs.size}`;
@@ -40,7 +43,7 @@ export function gradientNodes(graph: Graph, trainable: ReadonlySet<Value> = new 
     }
   }
   for (const q of graph.nodes) {
-    if (q.opType === 'QuantizeLinear' && q.outputs[0]!.uses.length > 0 && q.outputs[0]!.consumers.every((c) => pairs.has(c)) && !outputs.has(q.outputs[0]!)) absorbed.add(q);
+    if (q.opType === 'QuantizeLinear' && !absorbed.has(q) && q.outputs[0]!.uses.length > 0 && q.outputs[0]!.consumers.every((c) => pairs.has(c)) && !outputs.has(q.outputs[0]!)) absorbed.add(q);
   }
   const out: GradNode[] = [];
   graph.nodes.forEach((n, i) => {

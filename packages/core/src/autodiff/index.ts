@@ -1,5 +1,6 @@
 export { buildGradientGraph, type GradientOptions, type GradientResult } from './build.js';
 export { staticShapes } from './static-shapes.js';
+export { replaceWithConstants, shapeComputedValues } from './shape-constants.js';
 export { registerGradient, registeredGradients } from './registry.js';
 export { MissingGradientError } from './errors.js';
 export { GradientContext, Emitter } from './context.js';

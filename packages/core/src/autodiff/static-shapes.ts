@@ -1,12 +1,19 @@
 import * as ort from 'onnxruntime-node';
 import type { Model } from '../ir/model.js';
+import type { Tensor } from '../ir/tensor.js';
 import { modelToBytes } from '../onnx/save.js';
+import { tensorOf } from './shape-constants.js';
+
+/** Captured values larger than this stay computed: shape arithmetic is a few numbers. */
+const MAX_CAPTURED_ELEMENTS = 1 << 16;
 
 /**
  * The static shape of every value a model computes, from one onnxruntime run with every
  * node output made a graph output (graph inputs and initializers: their fed/stored dims).
+ * `capture`: values whose contents to keep as well (into `captured`; small ones only),
+ * e.g. shapeComputedValues() for replaceWithConstants().
  */
-export async function staticShapes(model: Model, feeds: Record<string, ort.Tensor>): Promise<Map<string, number[]>> {
+export async function staticShapes(model: Model, feeds: Record<string, ort.Tensor>, capture?: { names: ReadonlySet<string>; captured: Map<string, Tensor> }): Promise<Map<string, number[]>> {
   const m = model.clone();
   const g = m.graph;
   const listed = new Set(g.outputs);
@@ -17,7 +24,12 @@ export async function staticShapes(model: Model, feeds: Record<string, ort.Tenso
   const session = await ort.InferenceSession.create(modelToBytes(m), { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
   try {
     const out = await session.run(feeds);
-    for (const [name, t] of Object.entries(out)) shapes.set(name, [...t.dims]);
+    for (const [name, t] of Object.entries(out)) {
+      shapes.set(name, [...t.dims]);
+      if (!capture?.names.has(name) || t.size > MAX_CAPTURED_ELEMENTS) continue;
+      const c = tensorOf(t.type, t.data, t.dims);
+      if (c) capture.captured.set(name, c);
+    }
   } finally {
     await session.release();
   }

@@ -141,7 +141,7 @@ const qat = z.strictObject(
     momentum: unit().optional(),
     weightDecay: z.number(expecting('a non-negative number')).min(0, expecting('a non-negative number')).optional(),
     batchSize: posInt().optional(),
-    loss: z.enum(['cross-entropy', 'distillation'], expecting('"cross-entropy" or "distillation"')).optional(),
+    loss: z.enum(['cross-entropy', 'distillation', 'output-distillation'], expecting('"cross-entropy", "distillation" or "output-distillation"')).optional(),
     labelSmoothing: unit().optional(),
     temperature: positive().optional(),
     alpha: unit().optional(),

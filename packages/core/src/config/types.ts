@@ -183,8 +183,12 @@ export interface QatSettings {
   weightDecay?: number;
   /** Samples per step, fixed; the last partial batch of an epoch is dropped (default 32). */
   batchSize?: number;
-  /** Default "cross-entropy" with labels, "distillation" without. */
-  loss?: 'cross-entropy' | 'distillation';
+  /**
+   * Default "cross-entropy" with labels; without, "distillation" (KL on the FP32 model's
+   * logits) when the first output is [batch, classes], else "output-distillation" (every
+   * output's squared error relative to the FP32 model's: detectors, segmentation).
+   */
+  loss?: 'cross-entropy' | 'distillation' | 'output-distillation';
   labelSmoothing?: number;
   /** Distillation temperature (default 1). */
   temperature?: number;

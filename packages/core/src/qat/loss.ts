@@ -1,7 +1,9 @@
 /**
  * Loss subgraphs appended to the training graph: softmax cross-entropy on labels (with
- * label smoothing) and knowledge distillation from the FP32 model's logits (KL divergence
- * at a temperature, scaled by T² as in Hinton et al.), optionally mixed with the labels.
+ * label smoothing), knowledge distillation from the FP32 model's logits (KL divergence
+ * at a temperature, scaled by T² as in Hinton et al.), optionally mixed with the labels,
+ * and output distillation for models whose outputs are not class logits (detector heads,
+ * segmentation maps): each output's squared error relative to the FP32 model's.
  */
 import { DataType } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
@@ -11,21 +13,29 @@ import { Tensor } from '../ir/tensor.js';
 
 export type LossSpec =
   | { type: 'cross-entropy'; labelSmoothing?: number }
-  | { type: 'distillation'; temperature?: number; /** Weight of the KL term; 1 − alpha goes to cross-entropy on labels (needs labels when < 1). Default 1. */ alpha?: number; labelSmoothing?: number };
+  | { type: 'distillation'; temperature?: number; /** Weight of the KL term; 1 − alpha goes to cross-entropy on labels (needs labels when < 1). Default 1. */ alpha?: number; labelSmoothing?: number }
+  | { type: 'output-distillation' };
 
 export type LossName = LossSpec['type'];
 
 export type ResolvedLoss =
   | { type: 'cross-entropy'; labelSmoothing: number }
-  | { type: 'distillation'; temperature: number; alpha: number; labelSmoothing: number };
+  | { type: 'distillation'; temperature: number; alpha: number; labelSmoothing: number }
+  | { type: 'output-distillation' };
 
-/** The inputs the loss reads besides the logits. */
+/** A model output the loss reads, with its static dims (batch first). */
+export interface LossOutput {
+  value: Value;
+  dims: readonly number[];
+}
+
+/** The inputs the loss reads besides the model's outputs. */
 export interface LossGraph {
   loss: Value;
   /** int64 [batch] class indices, when the loss uses labels. */
   labels: Value | null;
-  /** float [batch, classes] FP32 logits, for distillation. */
-  teacher: Value | null;
+  /** For distillation: per output read, the graph input taking the FP32 model's value of it. */
+  teachers: { input: Value; output: Value }[];
 }
 
 export function resolveLoss(spec: LossSpec | LossName | undefined): ResolvedLoss {
@@ -43,12 +53,18 @@ export function resolveLoss(spec: LossSpec | LossName | undefined): ResolvedLoss
       labelSmoothing: check('labelSmoothing', s.labelSmoothing ?? 0, 0, 1),
     };
   }
-  throw new Error(`loss must be "cross-entropy" or "distillation", got ${JSON.stringify((s as { type: unknown }).type)}`);
+  if (s.type === 'output-distillation') return { type: 'output-distillation' };
+  throw new Error(`loss must be "cross-entropy", "distillation" or "output-distillation", got ${JSON.stringify((s as { type: unknown }).type)}`);
 }
 
 /** Whether the loss needs labels in every batch. */
 export function lossNeedsLabels(spec: ResolvedLoss): boolean {
-  return spec.type === 'cross-entropy' || spec.alpha < 1;
+  return spec.type === 'cross-entropy' || (spec.type === 'distillation' && spec.alpha < 1);
+}
+
+/** Whether the loss reads the FP32 model's outputs (a teacher session runs beside the step). */
+export function lossNeedsTeacher(spec: ResolvedLoss): boolean {
+  return spec.type !== 'cross-entropy';
 }
 
 /** −mean over the batch of Σ_c target(c) · logp(c). */
@@ -79,21 +95,46 @@ function distillation(g: Graph, logits: Value, teacher: Value, batch: number, te
   return op(g, 'Mul', [sum, scalarFloat(g, `${base}_scale`, (temperature * temperature) / batch)], base);
 }
 
-/** Appends the loss on `logits` ([batch, classes]) and its inputs (labels, teacher logits). */
-export function addLoss(g: Graph, logits: Value, batch: number, classes: number, spec: ResolvedLoss): LossGraph {
+/**
+ * Mean over the outputs of Σ (s − t)² / Σ t² per output: each output's squared error
+ * relative to the teacher's, so heads of different scales weigh alike (the denominator
+ * is the fed teacher's, a constant to the gradient).
+ */
+function outputDistillation(g: Graph, pairs: readonly { student: Value; teacher: Value }[]): Value {
+  const base = 'qat_od';
+  const terms = pairs.map(({ student, teacher }) => {
+    const d = op(g, 'Sub', [student, teacher], base);
+    const err = reduce(g, 0, 'ReduceSum', op(g, 'Mul', [d, d], base), null, 0, base);
+    const norm = reduce(g, 0, 'ReduceSum', op(g, 'Mul', [teacher, teacher], `${base}_teacher`), null, 0, `${base}_teacher`);
+    // A teacher output of zeros: the plain squared error instead of 0/0.
+    return op(g, 'Div', [err, op(g, 'Max', [norm, scalarFloat(g, `${base}_tiny`, 1e-12)], base)], base);
+  });
+  const sum = terms.length === 1 ? terms[0]! : op(g, 'Sum', terms, base);
+  return op(g, 'Mul', [sum, scalarFloat(g, `${base}_inv_outputs`, 1 / terms.length)], base);
+}
+
+/**
+ * Appends the loss and its inputs (labels, the teacher's outputs). `outputs`: the model
+ * outputs it reads, the logits ([batch, classes]) first; only output distillation reads
+ * more than the first.
+ */
+export function addLoss(g: Graph, outputs: readonly LossOutput[], batch: number, spec: ResolvedLoss): LossGraph {
   const needLabels = lossNeedsLabels(spec);
   const labels = needLabels ? addTypedInput(g, g.addValue('qat_labels'), DataType.INT64, [batch]) : null;
-  const teacher = spec.type === 'distillation' ? addTypedInput(g, g.addValue('qat_teacher_logits'), DataType.FLOAT, [batch, classes]) : null;
-  let loss: Value;
-  if (spec.type === 'cross-entropy') {
-    loss = crossEntropy(g, logits, labels!, batch, classes, spec.labelSmoothing);
-  } else {
-    loss = distillation(g, logits, teacher!, batch, spec.temperature);
-    if (spec.alpha < 1) {
-      const ce = crossEntropy(g, logits, labels!, batch, classes, spec.labelSmoothing);
-      const a = op(g, 'Mul', [loss, scalarFloat(g, 'qat_alpha', spec.alpha)], 'qat_mix');
-      loss = op(g, 'Add', [a, op(g, 'Mul', [ce, scalarFloat(g, 'qat_one_minus_alpha', 1 - spec.alpha)], 'qat_mix')], 'qat_mix');
-    }
+  const teacherOf = (o: LossOutput, name: string) => ({ input: addTypedInput(g, g.addValue(name), DataType.FLOAT, o.dims), output: o.value });
+  if (spec.type === 'output-distillation') {
+    const teachers = outputs.map((o, i) => teacherOf(o, `qat_teacher_output_${i}`));
+    return { loss: outputDistillation(g, teachers.map((t) => ({ student: t.output, teacher: t.input }))), labels, teachers };
   }
-  return { loss, labels, teacher };
+  const logits = outputs[0]!.value;
+  const classes = outputs[0]!.dims[1]!;
+  if (spec.type === 'cross-entropy') return { loss: crossEntropy(g, logits, labels!, batch, classes, spec.labelSmoothing), labels, teachers: [] };
+  const teacher = teacherOf(outputs[0]!, 'qat_teacher_logits');
+  let loss = distillation(g, logits, teacher.input, batch, spec.temperature);
+  if (spec.alpha < 1) {
+    const ce = crossEntropy(g, logits, labels!, batch, classes, spec.labelSmoothing);
+    const a = op(g, 'Mul', [loss, scalarFloat(g, 'qat_alpha', spec.alpha)], 'qat_mix');
+    loss = op(g, 'Add', [a, op(g, 'Mul', [ce, scalarFloat(g, 'qat_one_minus_alpha', 1 - spec.alpha)], 'qat_mix')], 'qat_mix');
+  }
+  return { loss, labels, teachers: [teacher] };
 }

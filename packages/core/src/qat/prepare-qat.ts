@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { buildGradientGraph, staticShapes } from '../autodiff/index.js';
+import { buildGradientGraph, replaceWithConstants, shapeComputedValues, staticShapes } from '../autodiff/index.js';
 import { isTensor } from '../calibrate/data/validate.js';
 import { DataType } from '../ir/dtype.js';
 import { integerRange } from '../quantize/config.js';
@@ -17,7 +17,7 @@ import type { QuantizedModel } from '../quantize/quantized-model.js';
 import type { Checkpoint } from './checkpoint.js';
 import { clipGradNorm } from './clip.js';
 import { AdamW } from './adamw.js';
-import { lossNeedsLabels, resolveLoss, type ResolvedLoss } from './loss.js';
+import { lossNeedsLabels, lossNeedsTeacher, resolveLoss, type ResolvedLoss } from './loss.js';
 import type { Optimizer, OptimizerSpec, Param } from './optimizer.js';
 import { DEFAULT_LEARN_SCALES, DEFAULT_LEARN_WEIGHT_SCALES, DEFAULT_QAT_BATCH_SIZE, DEFAULT_WEIGHT_SCALE_INIT, DEFAULT_WEIGHT_SCALE_LR_FACTOR, DEFAULT_EMA_DECAY, DEFAULT_QAT_LR, DEFAULT_QAT_LR_8BIT, DEFAULT_QAT_SCHEDULE, DEFAULT_SCALE_LR_FACTOR, type QatOptions } from './options.js';
 import { lrSchedule, type LrSchedule, type ScheduleSpec } from './schedule.js';
@@ -167,7 +167,7 @@ export class Qat {
       const pending = quantized.uncalibrated().filter((s) => s.enabled);
       if (pending.length) throw new Error(`prepareQat: learned scales start from calibrated ones; ${pending.length} activation quantizers are not calibrated (run calibrate() first, or pass learnScales: false)`);
     }
-    if (qat.loss.type === 'distillation') {
+    if (lossNeedsTeacher(qat.loss)) {
       const teacher = options.teacher ?? quantized.model;
       qat.teacherSession = await ort.InferenceSession.create(modelToBytes(teacher), qat.stepSessionOptions());
     }
@@ -232,11 +232,15 @@ export class Qat {
       output: this.options.output,
     });
     this.adoptParams(graph);
-    const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(batch) : null, graph.teacher ? new Float32Array(batch * graph.classes) : null, batch);
-    const shapes = await staticShapes(graph.model, feeds);
+    const teacherZeros = new Map(graph.teachers.map((t) => [t.input, new Float32Array(t.dims.reduce((a, b) => a * b, 1))]));
+    const feeds = this.feedsFor(graph, this.zeroInputs(graph), graph.labels ? new Int32Array(batch) : null, teacherZeros, batch);
+    // Shape arithmetic (slice offsets, reshape targets) becomes constants: gradient builders need them so.
+    const captured = new Map<string, Tensor>();
+    const shapes = await staticShapes(graph.model, feeds, { names: shapeComputedValues(graph.model.graph), captured });
+    replaceWithConstants(graph.model.graph, captured);
     const wrt = [...graph.params.map((p) => p.name), ...graph.scales.map((s) => s.name), ...(this.learnWeightScales ? graph.weightScales.map((s) => s.name) : [])];
     const block = this.options.nchwc === false ? null : await nchwcBlockSize();
-    const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient, ...(block !== null ? { blockedConvs: block } : {}) });
+    const backward = buildGradientGraph(graph.model.graph, { loss: graph.loss, wrt, shapes, stopGradient: graph.stopGradient, straightThrough: graph.straightThrough, ...(block !== null ? { blockedConvs: block } : {}) });
     const { gradients } = backward;
     const bytes = modelToBytes(this.runnable(graph.model, backward.shapes, block));
     await this.built?.session?.release();
@@ -271,7 +275,7 @@ export class Qat {
       ...graph.weightScales.map((q) => ({ name: q.name, value: this.weightScales.get(q.tensor)!.value, dims: q.dims })),
     ];
     await pool.load(bytes, { ...this.stepSessionOptions(), intraOpNumThreads: this.workerThreads(workers) }, shared, grads);
-    const batched = [...graph.dataInputs.map((d) => d.name), ...(graph.labels ? [graph.labels] : []), ...(graph.teacher ? [graph.teacher] : [])];
+    const batched = [...graph.dataInputs.map((d) => d.name), ...(graph.labels ? [graph.labels] : []), ...graph.teachers.map((t) => t.input)];
     const run = async (all: Record<string, ort.Tensor>) => {
       const r = await pool.run(Object.fromEntries(batched.map((n) => [n, all[n]!])), graph.loss, graph.logits);
       const loss = new Float32Array([r.loss]);
@@ -364,10 +368,10 @@ export class Qat {
   }
 
   /** The feeds of a step on `batch` samples (the whole batch; the graph's own when building it). */
-  private feedsFor(graph: TrainingGraph, inputs: Record<string, ort.Tensor>, labels: StepLabels | null, teacher: Float32Array | null, batch = this.batchSize): Record<string, ort.Tensor> {
+  private feedsFor(graph: TrainingGraph, inputs: Record<string, ort.Tensor>, labels: StepLabels | null, teachers: ReadonlyMap<string, Float32Array>, batch = this.batchSize): Record<string, ort.Tensor> {
     const feeds: Record<string, ort.Tensor> = { ...inputs };
     if (graph.labels) feeds[graph.labels] = labelsTensor(labels!, batch).tensor;
-    if (graph.teacher) feeds[graph.teacher] = new ort.Tensor('float32', teacher!, [batch, graph.classes]);
+    for (const t of graph.teachers) feeds[t.input] = new ort.Tensor('float32', teachers.get(t.input)!, [batch, ...t.dims.slice(1)]);
     for (const p of graph.params) feeds[p.name] = this.paramTensors.get(p.name)!;
     this.feedScales(graph, feeds);
     for (const r of graph.runningStats) {
@@ -406,12 +410,17 @@ export class Qat {
     return record;
   }
 
-  private async teacherLogits(inputs: Record<string, ort.Tensor>, graph: TrainingGraph): Promise<Float32Array> {
+  /** The FP32 teacher's value of every output the loss reads, by the graph input that takes it. */
+  private async teacherOutputs(inputs: Record<string, ort.Tensor>, graph: TrainingGraph): Promise<Map<string, Float32Array>> {
     const s = this.teacherSession!;
     const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, inputs[n]!])));
-    const logits = out[this.options.output ?? s.outputNames[0]!]!;
-    if (logits.size !== this.batchSize * graph.classes) throw new Error(`distillation: the teacher's output has ${logits.size} values, expected ${this.batchSize}×${graph.classes}`);
-    return logits.data as Float32Array;
+    return new Map(graph.teachers.map((t) => {
+      const v = out[t.output];
+      const size = this.batchSize * t.dims.slice(1).reduce((a, b) => a * b, 1);
+      if (!v) throw new Error(`distillation: the teacher has no output ${t.output}; its outputs: ${s.outputNames.join(', ')}`);
+      if (v.size !== size) throw new Error(`distillation: the teacher's output ${t.output} has ${v.size} values, expected ${this.batchSize}×${t.dims.slice(1).join('×')}`);
+      return [t.input, v.data as Float32Array];
+    }));
   }
 
   /** One training step on a batch: forward, backward, update. Returns the loss. */
@@ -420,8 +429,8 @@ export class Qat {
     const { graph, gradients } = built;
     if (graph.labels && labels === undefined) throw new Error(`qat.step: the ${this.loss.type} loss needs labels`);
     const named = this.namedInputs(graph, inputs);
-    const teacher = graph.teacher ? await this.teacherLogits(named, graph) : null;
-    const feeds = this.feedsFor(graph, named, labels ?? null, teacher);
+    const teachers = graph.teachers.length ? await this.teacherOutputs(named, graph) : new Map<string, Float32Array>();
+    const feeds = this.feedsFor(graph, named, labels ?? null, teachers);
     const out = await built.run(feeds);
     const loss = out(graph.loss)[0]!;
     if (!Number.isFinite(loss)) throw new Error(`qat.step ${this.steps}: the loss is ${loss}; lower the learning rate or clip gradients (clipGradNorm)`);

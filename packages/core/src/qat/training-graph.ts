@@ -11,7 +11,7 @@ import type { Value } from '../ir/value.js';
 import type { QuantizedModel } from '../quantize/quantized-model.js';
 import { QuantStub } from '../quantize/quant-stub.js';
 import { addActivationFakeQuant, addLearnedWeightFakeQuant, addWeightFakeQuant, weightScaleDims } from './fake-quant.js';
-import { addLoss, type ResolvedLoss } from './loss.js';
+import { addLoss, type LossOutput, type ResolvedLoss } from './loss.js';
 import { addTypedInput, setBatch } from './ops.js';
 
 export interface TrainingGraphOptions {
@@ -41,9 +41,11 @@ export interface TrainingGraph {
   /** The model's data inputs (batch baked in). */
   dataInputs: { name: string; dims: number[] }[];
   labels: string | null;
-  teacher: string | null;
+  /** Distillation: graph inputs fed with the FP32 model's value of `output` (dims: batch baked in). */
+  teachers: { input: string; output: string; dims: number[] }[];
   /** The loss value ('' in a forward-only graph). */
   loss: string;
+  /** The logits (the first output the loss reads); `classes`: its values per sample. */
   logits: string;
   classes: number;
   /** Trained weights, now graph inputs, with their shapes. */
@@ -55,6 +57,8 @@ export interface TrainingGraph {
   runningStats: RunningStat[];
   /** In-graph weight scales: no gradient flows through them. */
   stopGradient: Set<string>;
+  /** Fake-quantized weight → weight, for chains whose gradient is the identity (GradientOptions.straightThrough). */
+  straightThrough: Map<string, string>;
 }
 
 /** BatchNormalization inputs 3 and 4 are running statistics, never trained. */
@@ -86,10 +90,9 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
   const nodeMap = new Map<Node, Node>(src.graph.nodes.map((n, i) => [n, g.nodes[i]!]));
   const valueOf = (v: Value) => g.value(v.name)!;
 
-  const logitsValue = options.output ? g.outputs.find((o) => o.name === options.output) : g.outputs[0];
-  if (!logitsValue) throw new Error(`prepareQat: the model has no output ${options.output ?? ''}; outputs: ${g.outputs.map((o) => o.name).join(', ')}`);
-  const logitDims = staticDims(logitsValue, batch, 'output');
-  if (logitDims.length !== 2) throw new Error(`prepareQat: output ${logitsValue.name} has shape [${logitDims.join(', ')}]; the loss needs logits of shape [batch, classes]`);
+  const lossOutputs = readOutputs(g.outputs, options, batch);
+  const logitsValue = lossOutputs[0]!.value;
+  const logitDims = lossOutputs[0]!.dims;
 
   const dataInputs = g.inputs.filter((v) => !v.isInitializer).map((v) => ({ name: v.name, dims: staticDims(v, batch, 'input') }));
   for (const v of g.inputs) setBatch(v, batch);
@@ -109,6 +112,7 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
   const paramDims = new Map(params.map((p) => [p.name, p.dims]));
 
   const stopGradient = new Set<string>();
+  const straightThrough = new Map<string, string>();
   const scales: TrainingGraph['scales'] = [];
   const weightScales: TrainingGraph['weightScales'] = [];
   for (const q of qm.quantizers()) {
@@ -131,6 +135,7 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
     } else {
       const fixed = addWeightFakeQuant(g, opset, w, dims, wq);
       for (const v of fixed.stop) stopGradient.add(v.name);
+      straightThrough.set(fixed.out.name, w.name);
       out = fixed.out;
     }
     for (const m of q.matches) {
@@ -144,23 +149,43 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
   const runningStats: RunningStat[] = [];
   if (options.bnTraining) runningStats.push(...trainBatchNorms(g));
 
-  const lossGraph = options.loss ? addLoss(g, logitsValue, batch, logitDims[1]!, options.loss) : null;
+  const lossGraph = options.loss ? addLoss(g, lossOutputs, batch, options.loss) : null;
   g.outputs = [...(lossGraph ? [lossGraph.loss] : []), logitsValue, ...runningStats.map((r) => g.value(r.output)!)];
   g.cleanup().toposort();
   return {
     model,
     dataInputs,
     labels: lossGraph?.labels?.name ?? null,
-    teacher: lossGraph?.teacher?.name ?? null,
+    teachers: (lossGraph?.teachers ?? []).map((t, i) => ({ input: t.input.name, output: t.output.name, dims: [...lossOutputs[i]!.dims] })),
     loss: lossGraph?.loss.name ?? '',
     logits: logitsValue.name,
-    classes: logitDims[1]!,
+    classes: logitDims.slice(1).reduce((a, b) => a * b, 1),
     params,
     scales,
     weightScales,
     runningStats,
     stopGradient,
+    straightThrough,
   };
+}
+
+/**
+ * The outputs the loss reads, with static dims: the logits ([batch, classes]; `output` or
+ * the first), or, for output distillation, every float output (or just `output`). A
+ * forward-only graph (no loss) returns `output` or the first, of any shape.
+ */
+function readOutputs(outputs: readonly Value[], options: TrainingGraphOptions, batch: number): LossOutput[] {
+  const named = options.output ? outputs.filter((o) => o.name === options.output) : outputs;
+  if (named.length === 0) throw new Error(`prepareQat: the model has no output ${options.output}; outputs: ${outputs.map((o) => o.name).join(', ')}`);
+  if (options.loss?.type === 'output-distillation') {
+    const floats = named.filter((o) => o.elemType === null || o.elemType === DataType.FLOAT);
+    if (floats.length === 0) throw new Error(`prepareQat: output distillation needs a float output; outputs: ${outputs.map((o) => o.name).join(', ')}`);
+    return floats.map((value) => ({ value, dims: staticDims(value, batch, 'output') }));
+  }
+  const value = named[0]!;
+  const dims = staticDims(value, batch, 'output');
+  if (options.loss && dims.length !== 2) throw new Error(`prepareQat: output ${value.name} has shape [${dims.join(', ')}]; the ${options.loss.type} loss needs logits of shape [batch, classes] (for other outputs, such as a detector's heads, use the output-distillation loss)`);
+  return [{ value, dims }];
 }
 
 /**

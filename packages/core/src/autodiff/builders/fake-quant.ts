@@ -3,6 +3,7 @@ import type { Value } from '../../ir/value.js';
 import { registerGradient } from '../registry.js';
 import { CLIPPED_FAKE_QUANTIZE, FAKE_QUANTIZE } from '../gradient-nodes.js';
 import { quantizedRange, quantizedType } from '../quantized-range.js';
+import { STRAIGHT_THROUGH } from '../straight-through.js';
 
 /** [qmin, qmax] of the fake quant's QuantizeLinear; an error for a non-integer type. */
 function integerRange(ctx: GradientContext): [number, number] {
@@ -79,4 +80,10 @@ registerGradient(CLIPPED_FAKE_QUANTIZE, {
     }
     return [dx, ds];
   },
+});
+
+/** A straight-through chain (see straight-through.ts): dX = dY. */
+registerGradient(STRAIGHT_THROUGH, {
+  differentiable: [0],
+  build: (ctx) => [ctx.outputGradient()],
 });

@@ -12,3 +12,4 @@ import './unary.js';
 import './conv-transpose.js';
 import './normalization.js';
 import './pooling.js';
+import './resize.js';

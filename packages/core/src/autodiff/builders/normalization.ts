@@ -1,3 +1,4 @@
+import { DataType } from '../../ir/dtype.js';
 import type { GradientContext } from '../context.js';
 import type { Value } from '../../ir/value.js';
 import { registerGradient } from '../registry.js';
@@ -9,7 +10,7 @@ import { product } from './window.js';
  * g = dY·γ: dX = r·(g − mean(g) − x̂·mean(g·x̂)); dγ = Σ dY·x̂; dβ = Σ dY (the engine sums
  * the last two back to γ's and β's shapes).
  */
-function normalizeBackward(ctx: GradientContext, gamma: Value | null, axes: number[], eps: number) {
+function normalizeBackward(ctx: GradientContext, gamma: Value | null, axes: number[], eps: number, stats: { mean: Value; invStd: Value } | null = null) {
   const e = ctx.emit;
   const x = ctx.input(0);
   const xs = ctx.shape(x);
@@ -17,8 +18,9 @@ function normalizeBackward(ctx: GradientContext, gamma: Value | null, axes: numb
   const inv = e.scalar(1 / product(axes.map((a) => xs[a]!)));
   const mean = (v: Value) => ctx.op('Mul', [e.reduceSum(v, xs, axes, true), inv], {}, kept);
   const mul = (a: Value, b: Value) => ctx.op('Mul', [a, b], {}, xs);
-  const xc = ctx.op('Sub', [x, mean(x)], {}, xs);
-  const r = ctx.op('Reciprocal', [ctx.op('Sqrt', [ctx.op('Add', [mean(mul(xc, xc)), e.scalar(eps)], {}, kept)], {}, kept)], {}, kept);
+  // The forward's own statistics where it gives them (two passes fewer than recomputing μ and σ²).
+  const xc = ctx.op('Sub', [x, stats ? stats.mean : mean(x)], {}, xs);
+  const r = stats ? stats.invStd : ctx.op('Reciprocal', [ctx.op('Sqrt', [ctx.op('Add', [mean(mul(xc, xc)), e.scalar(eps)], {}, kept)], {}, kept)], {}, kept);
   const xhat = mul(xc, r);
   const dy = ctx.outputGradient()!;
   let dx: Value | null = null;
@@ -45,10 +47,27 @@ registerGradient('LayerNormalization', {
     const rank = ctx.shape(ctx.input(0)).length;
     const axis = (ctx.attr('axis', -1) + rank) % rank;
     const axes = [...Array(rank).keys()].filter((a) => a >= axis);
-    const { dx, dgamma, dbeta } = normalizeBackward(ctx, ctx.input(1), axes, ctx.attr('epsilon', 1e-5));
+    const { dx, dgamma, dbeta } = normalizeBackward(ctx, ctx.input(1), axes, ctx.attr('epsilon', 1e-5), layerNormStats(ctx, axes));
     return [dx, dgamma, ctx.hasInput(2) ? dbeta : null];
   },
 });
+
+/**
+ * The forward LayerNormalization's Mean and InvStdDev outputs (added to the node when it
+ * has none, as MaxPool gets its Indices), for float32 inputs computed in float32
+ * (stash_type 1): in other types the statistics would come in another precision.
+ */
+function layerNormStats(ctx: GradientContext, axes: number[]): { mean: Value; invStd: Value } | null {
+  const node = ctx.node.node;
+  if (ctx.emit.floatType !== DataType.FLOAT || ctx.attr('stash_type', 1) !== 1) return null;
+  const kept = ctx.shape(ctx.input(0)).map((d, i) => (axes.includes(i) ? 1 : d));
+  const [y, mean, invStd] = [node.outputs[0]!, node.outputs[1], node.outputs[2]];
+  const stats = { mean: mean ?? ctx.emit.graph.addValue(`${ctx.node.name}_mean`), invStd: invStd ?? ctx.emit.graph.addValue(`${ctx.node.name}_inv_std_dev`) };
+  if (!mean || !invStd) node.setOutputs([y, stats.mean, stats.invStd]);
+  ctx.emit.setShape(stats.mean, kept);
+  ctx.emit.setShape(stats.invStd, kept);
+  return stats;
+}
 
 /**
  * BatchNormalization: in training mode (training_mode=1) the batch statistics over

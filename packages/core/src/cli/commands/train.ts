@@ -13,7 +13,7 @@ interface TrainFlags extends QuantizeFlags {
   lr?: number;
   optimizer?: 'adamw' | 'sgd';
   qatBatchSize?: number;
-  loss?: 'cross-entropy' | 'distillation';
+  loss?: 'cross-entropy' | 'distillation' | 'output-distillation';
   temperature?: number;
   learnScales?: boolean;
   scaleLr?: number;
@@ -57,7 +57,7 @@ export function registerTrain(program: Command, io: CliIO): void {
     .option('--lr <x>', 'peak learning rate (default: 2e-4; 1e-5 when every quantizer has 8 bits)', positiveNumber)
     .option('--optimizer <name>', 'adamw or sgd (default: adamw)', oneOf(['adamw', 'sgd'] as const))
     .option('--qat-batch-size <n>', 'training batch size, fixed; the last partial batch of an epoch is dropped (default: 32)', positiveInt)
-    .option('--loss <name>', 'cross-entropy (labels) or distillation (the FP32 model\'s logits; default without labels)', oneOf(['cross-entropy', 'distillation'] as const))
+    .option('--loss <name>', 'cross-entropy (labels), distillation (the FP32 model\'s logits) or output-distillation (every output, relative squared error: detectors); default: cross-entropy with labels, else distillation on [batch, classes] logits, else output-distillation', oneOf(['cross-entropy', 'distillation', 'output-distillation'] as const))
     .option('--temperature <t>', 'distillation temperature (default: 1)', positiveNumber)
     .option('--learn-scales', 'learn activation scales (LSQ), starting from the calibrated ones (the default)')
     .option('--no-learn-scales', 'keep the calibrated activation scales fixed')

@@ -36,6 +36,15 @@ export function openQatData(s: QatSettings, modelInputs: readonly ModelInputInfo
   return openTrainingData(s.data, { labels: s.labels, normalize: s.normalize, modelDims: input?.dims, ...s.image });
 }
 
+/**
+ * Cross-entropy with labels; without, distillation from the FP32 model: on its logits
+ * when the first output is [batch, classes], else on every output (a detector's heads).
+ */
+function defaultLoss(quantized: QuantizedModel, hasLabels: boolean): NonNullable<QatSettings['loss']> {
+  if (hasLabels) return 'cross-entropy';
+  return quantized.model.graph.outputs[0]?.shape?.length === 2 ? 'distillation' : 'output-distillation';
+}
+
 /** Trains the calibrated model on `data` (from openQatData; closed here). */
 export async function runQat(
   quantized: QuantizedModel,
@@ -45,10 +54,10 @@ export async function runQat(
 ): Promise<QatReport> {
   const t0 = performance.now();
   try {
-    const loss = s.loss ?? (data.hasLabels ? 'cross-entropy' : 'distillation');
+    const loss = s.loss ?? defaultLoss(quantized, data.hasLabels);
     const qat = await prepareQat(quantized, {
       batchSize: s.batchSize,
-      loss: loss === 'cross-entropy' ? { type: loss, labelSmoothing: s.labelSmoothing } : { type: loss, temperature: s.temperature, alpha: s.alpha, labelSmoothing: s.labelSmoothing },
+      loss: loss === 'cross-entropy' ? { type: loss, labelSmoothing: s.labelSmoothing } : loss === 'distillation' ? { type: loss, temperature: s.temperature, alpha: s.alpha, labelSmoothing: s.labelSmoothing } : { type: loss },
       optimizer: { type: s.optimizer ?? 'adamw', lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay },
       schedule: { type: s.schedule ?? 'cosine', warmupSteps: s.warmupSteps },
       clipGradNorm: s.clipGradNorm,
