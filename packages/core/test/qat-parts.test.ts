@@ -104,7 +104,8 @@ describe('optimizers', () => {
   });
 
   it('losses: defaults and their bounds', () => {
-    expect(resolveLoss(undefined)).toEqual({ type: 'cross-entropy', labelSmoothing: 0 });
+    expect(resolveLoss(undefined)).toEqual({ type: 'cross-entropy', labelSmoothing: 0.1 });
+    expect(resolveLoss({ type: 'cross-entropy', labelSmoothing: 0 })).toEqual({ type: 'cross-entropy', labelSmoothing: 0 });
     expect(resolveLoss('distillation')).toEqual({ type: 'distillation', temperature: 1, alpha: 1, labelSmoothing: 0 });
     expect(() => resolveLoss({ type: 'distillation', temperature: 0 })).toThrow(/temperature/);
     expect(resolveLoss('output-distillation')).toEqual({ type: 'output-distillation' });

@@ -10,9 +10,10 @@ import type { Graph } from '../ir/graph.js';
 import type { Value } from '../ir/value.js';
 import { addTypedInput, int64s, op, reduce, scalarFloat } from './ops.js';
 import { Tensor } from '../ir/tensor.js';
+import { DEFAULT_LABEL_SMOOTHING } from './options.js';
 
 export type LossSpec =
-  | { type: 'cross-entropy'; labelSmoothing?: number }
+  | { type: 'cross-entropy'; /** Default DEFAULT_LABEL_SMOOTHING (0.1). */ labelSmoothing?: number }
   | { type: 'distillation'; temperature?: number; /** Weight of the KL term; 1 − alpha goes to cross-entropy on labels (needs labels when < 1). Default 1. */ alpha?: number; labelSmoothing?: number }
   | { type: 'output-distillation' };
 
@@ -44,7 +45,7 @@ export function resolveLoss(spec: LossSpec | LossName | undefined): ResolvedLoss
     if (!Number.isFinite(v) || v > hi || (loOpen ? v <= lo : v < lo)) throw new Error(`loss.${name} must be in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${v}`);
     return v;
   };
-  if (s.type === 'cross-entropy') return { type: 'cross-entropy', labelSmoothing: check('labelSmoothing', s.labelSmoothing ?? 0, 0, 1) };
+  if (s.type === 'cross-entropy') return { type: 'cross-entropy', labelSmoothing: check('labelSmoothing', s.labelSmoothing ?? DEFAULT_LABEL_SMOOTHING, 0, 1) };
   if (s.type === 'distillation') {
     return {
       type: 'distillation',

@@ -56,7 +56,7 @@ export function registerTrain(program: Command, io: CliIO): void {
     .option('--epochs <n>', 'epochs (default: 1)', positiveInt)
     .option('--lr <x>', 'peak learning rate (default: 2e-4; 1e-5 when every quantizer has 8 bits)', positiveNumber)
     .option('--optimizer <name>', 'adamw or sgd (default: adamw)', oneOf(['adamw', 'sgd'] as const))
-    .option('--qat-batch-size <n>', 'training batch size, fixed; the last partial batch of an epoch is dropped (default: 32)', positiveInt)
+    .option('--qat-batch-size <n>', 'training batch size, fixed; the last partial batch of an epoch is dropped (default: 16)', positiveInt)
     .option('--loss <name>', 'cross-entropy (labels), distillation (the FP32 model\'s logits) or output-distillation (every output, relative squared error: detectors); default: cross-entropy with labels, else distillation on [batch, classes] logits, else output-distillation', oneOf(['cross-entropy', 'distillation', 'output-distillation'] as const))
     .option('--temperature <t>', 'distillation temperature (default: 1)', positiveNumber)
     .option('--learn-scales', 'learn activation scales (LSQ), starting from the calibrated ones (the default)')
