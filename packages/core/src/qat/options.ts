@@ -89,7 +89,7 @@ export interface QatOptions {
  * (AdamW in float32, straight-through weight fake quant) the batch-32 recipe's cross-entropy
  * fell outside the target (ResNet −1.52, MobileNet −1.85, three seeds), and batch 16 with
  * label smoothing 0.1 on cross-entropy held it (ResNet −1.35, MobileNet −1.07; distillation
- * −1.12 / −0.9x; README): the default since.
+ * −1.12 / −1.07; three seeds, README): the default since.
  */
 export const DEFAULT_QAT_BATCH_SIZE = 16;
 /** Label smoothing of the cross-entropy loss when the options give none. */
