@@ -291,7 +291,7 @@ export class Qat {
 
   /**
    * Options of the sessions a step runs: onnxruntime's idle threads do not spin-wait
-   * (util/no-spinning.ts; between runs the optimizer update runs in JavaScript on the main
+   * (util/no-spinning.ts; between runs the optimizer update runs on the main
    * thread, and the teacher's session by turns with distillation), and no QDQ graph
    * transformers (they serve int8 inference: here they only duplicated each fake quant's
    * DequantizeLinear per consumer). The caller's `extra` entries win.
