@@ -65,6 +65,13 @@ describe('qdeploy train', () => {
     const s = await runCli(['train', RESNET_BN, '-o', path.join(tmp, 'e/out.onnx'), '--data', EVAL_X, '--labels', short, '--calib', wrongCalib]);
     expect(s.code).toBe(2);
     expect(s.stderr).toContain('labels_3.npy');
+    // Fewer samples than one batch (the default 16): said before calibration, with the option to change.
+    const [few, fewLabels] = [path.join(tmp, 'e/x_8.npy'), path.join(tmp, 'e/y_8.npy')];
+    writeNpy(few, new Float32Array(8 * 784), [8, 1, 28, 28]);
+    writeNpy(fewLabels, new Int32Array(8), [8]);
+    const t = await runCli(['train', RESNET_BN, '-o', path.join(tmp, 'e/out.onnx'), '--data', few, '--labels', fewLabels, '--calib', wrongCalib]);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toContain('x_8.npy: 8 samples do not fill one training batch of 16 (set a smaller QAT batch size: --qat-batch-size');
     expect(fs.existsSync(path.join(tmp, 'e/out.onnx'))).toBe(false);
   }, 60_000);
 

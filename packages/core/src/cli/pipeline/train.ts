@@ -7,6 +7,8 @@ import type { QuantizedModel } from '../../quantize/quantized-model.js';
 import { checkpointPath } from '../../qat/checkpoint.js';
 import { prepareQat } from '../../qat/prepare-qat.js';
 import { openTrainingData, type TrainingDataset } from '../../qat/training-data.js';
+import { DEFAULT_QAT_BATCH_SIZE } from '../../qat/options.js';
+import { DataError } from '../../calibrate/data/errors.js';
 import { trainQat, type EpochSummary } from '../../qat/train.js';
 import { formatSeconds, plural } from '../format.js';
 
@@ -31,9 +33,16 @@ export function defaultCheckpointDir(output: string): string {
  * Opens the training data (and its labels) against the model's input: done before
  * calibration, so a missing or mismatched file fails at the start, not after it.
  */
-export function openQatData(s: QatSettings, modelInputs: readonly ModelInputInfo[]): Promise<TrainingDataset> {
+export async function openQatData(s: QatSettings, modelInputs: readonly ModelInputInfo[]): Promise<TrainingDataset> {
   const input = s.inputName ? modelInputs.find((i) => i.name === s.inputName) : modelInputs[0];
-  return openTrainingData(s.data, { labels: s.labels, normalize: s.normalize, modelDims: input?.dims, ...s.image });
+  const data = await openTrainingData(s.data, { labels: s.labels, normalize: s.normalize, modelDims: input?.dims, ...s.image });
+  const batch = s.batchSize ?? DEFAULT_QAT_BATCH_SIZE;
+  const size = Math.min(data.size, s.limit ?? Infinity);
+  if (size < batch) {
+    data.close();
+    throw new DataError('empty', `${data.description}: ${size} samples do not fill one training batch of ${batch} (set a smaller QAT batch size: --qat-batch-size, or qat.batchSize)`, { path: data.description });
+  }
+  return data;
 }
 
 /**
