@@ -46,13 +46,15 @@ export function addActivationFakeQuant(g: Graph, x: Value, stub: QuantStub, lear
 }
 
 /**
- * x / s → Clip[lo, hi] → Q/DQ at scale 1 → × s: round(x / s) · s on the grid, with the STE
- * for x and LSQ's gradient for s, differentiated op by op. For per-channel weight scales:
- * the activations' Clip(x, s·lo, s·hi) form needs scalar bounds.
+ * x / s → Clip[lo, hi] → Q/DQ at scale 1 → × s: round(x / s) · s on the grid, with s
+ * broadcast. Learned per-channel weight scales: differentiated op by op, the STE for x and
+ * LSQ's gradient for s (the activations' Clip(x, s·lo, s·hi) form needs scalar bounds).
+ * Max-scaled weights off the outer axis: no clip, and the chain is straight-through.
  */
-function lsqFakeQuant(g: Graph, x: Value, s: Value, lo: number, hi: number, zp: Value, base: string): Value {
+function unitGridFakeQuant(g: Graph, x: Value, s: Value, clip: readonly [number, number] | null, zp: Value, base: string): Value {
   const scaled = op(g, 'Div', [x, s], base);
-  const clipped = op(g, 'Clip', [scaled, scalarFloat(g, `${base}_qat_lo`, lo), scalarFloat(g, `${base}_qat_hi`, hi)], base);
+  // No clip where |x / s| ≤ qmax by construction (s from max |x|): the int8 container never saturates either.
+  const clipped = clip ? op(g, 'Clip', [scaled, scalarFloat(g, `${base}_qat_lo`, clip[0]), scalarFloat(g, `${base}_qat_hi`, clip[1])], base) : scaled;
   const one = scalarFloat(g, `${base}_qat_unit`, 1);
   // Q(v, 1, z) − z = round(v) for v in [lo, hi]: the grid in units of s.
   const q = op(g, 'QuantizeLinear', [clipped, one, zp], base);
@@ -74,7 +76,7 @@ export function addLearnedWeightFakeQuant(g: Graph, w: Value, dims: readonly num
   const { qmin, qmax } = integerRange(wq.config);
   const base = w.name;
   const scaleInput = addTypedInput(g, g.addValue(`${base}_qat_weight_scale`), DataType.FLOAT, weightScaleDims(dims, wq.axis));
-  return { out: lsqFakeQuant(g, w, scaleInput, qmin, qmax, zeroPointOf(g, base, true, 0), base), scaleInput };
+  return { out: unitGridFakeQuant(g, w, scaleInput, [qmin, qmax], zeroPointOf(g, base, true, 0), base), scaleInput };
 }
 
 /**
@@ -102,13 +104,7 @@ export function addWeightFakeQuant(g: Graph, opset: number, w: Value, dims: read
   const guarded = op(g, 'Max', [amax, scalarFloat(g, `${base}_qat_tiny`, 1e-30)], base);
   const scale = op(g, 'Div', [guarded, scalarFloat(g, `${base}_qat_qmax`, qmax)], base);
   // Stopped where the scale path leaves w (|w|) and at the scale itself.
-  if (inner) {
-    // |w / s| ≤ qmax by construction: the int8 container's own saturation never acts, no Clip needed.
-    const one = scalarFloat(g, `${base}_qat_unit`, 1);
-    const zp0 = zeroPointOf(g, base, true, 0);
-    const grid = op(g, 'DequantizeLinear', [op(g, 'QuantizeLinear', [op(g, 'Div', [w, scale], base), one, zp0], base), one, zp0], base);
-    return { out: op(g, 'Mul', [grid, scale], base), scale, stop: [abs, scale] };
-  }
+  if (inner) return { out: unitGridFakeQuant(g, w, scale, null, zeroPointOf(g, base, true, 0), base), scale, stop: [abs, scale] };
   const channels = axis === null ? undefined : dims[axis]!;
   const zp = zeroPointOf(g, base, true, 0, channels);
   const attrs: Record<string, number> = axis === null ? {} : { axis };

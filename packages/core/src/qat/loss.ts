@@ -35,8 +35,8 @@ export interface LossGraph {
   loss: Value;
   /** int64 [batch] class indices, when the loss uses labels. */
   labels: Value | null;
-  /** For distillation: per output read, the graph input taking the FP32 model's value of it. */
-  teachers: { input: Value; output: Value }[];
+  /** For distillation: per output read, the graph input taking the FP32 model's value of it (and its dims). */
+  teachers: { input: Value; output: Value; dims: readonly number[] }[];
 }
 
 export function resolveLoss(spec: LossSpec | LossName | undefined): ResolvedLoss {
@@ -122,7 +122,7 @@ function outputDistillation(g: Graph, pairs: readonly { student: Value; teacher:
 export function addLoss(g: Graph, outputs: readonly LossOutput[], batch: number, spec: ResolvedLoss): LossGraph {
   const needLabels = lossNeedsLabels(spec);
   const labels = needLabels ? addTypedInput(g, g.addValue('qat_labels'), DataType.INT64, [batch]) : null;
-  const teacherOf = (o: LossOutput, name: string) => ({ input: addTypedInput(g, g.addValue(name), DataType.FLOAT, o.dims), output: o.value });
+  const teacherOf = (o: LossOutput, name: string) => ({ input: addTypedInput(g, g.addValue(name), DataType.FLOAT, o.dims), output: o.value, dims: o.dims });
   if (spec.type === 'output-distillation') {
     const teachers = outputs.map((o, i) => teacherOf(o, `qat_teacher_output_${i}`));
     return { loss: outputDistillation(g, teachers.map((t) => ({ student: t.output, teacher: t.input }))), labels, teachers };

@@ -156,7 +156,7 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
     model,
     dataInputs,
     labels: lossGraph?.labels?.name ?? null,
-    teachers: (lossGraph?.teachers ?? []).map((t, i) => ({ input: t.input.name, output: t.output.name, dims: [...lossOutputs[i]!.dims] })),
+    teachers: (lossGraph?.teachers ?? []).map((t) => ({ input: t.input.name, output: t.output.name, dims: [...t.dims] })),
     loss: lossGraph?.loss.name ?? '',
     logits: logitsValue.name,
     classes: logitDims.slice(1).reduce((a, b) => a * b, 1),

@@ -6,7 +6,7 @@ import { displayPath } from '../../config/load.js';
 import type { QuantizedModel } from '../../quantize/quantized-model.js';
 import { checkpointPath } from '../../qat/checkpoint.js';
 import { prepareQat } from '../../qat/prepare-qat.js';
-import { openTrainingData, type TrainingDataset } from '../../qat/training-data.js';
+import { batchesPerEpoch, openTrainingData, type TrainingDataset } from '../../qat/training-data.js';
 import { DEFAULT_QAT_BATCH_SIZE } from '../../qat/options.js';
 import { DataError } from '../../calibrate/data/errors.js';
 import { trainQat, type EpochSummary } from '../../qat/train.js';
@@ -38,7 +38,7 @@ export async function openQatData(s: QatSettings, modelInputs: readonly ModelInp
   const data = await openTrainingData(s.data, { labels: s.labels, normalize: s.normalize, modelDims: input?.dims, ...s.image });
   const batch = s.batchSize ?? DEFAULT_QAT_BATCH_SIZE;
   const size = Math.min(data.size, s.limit ?? Infinity);
-  if (size < batch) {
+  if (batchesPerEpoch(size, batch) === 0) {
     data.close();
     throw new DataError('empty', `${data.description}: ${size} samples do not fill one training batch of ${batch} (set a smaller QAT batch size: --qat-batch-size, or qat.batchSize)`, { path: data.description });
   }
