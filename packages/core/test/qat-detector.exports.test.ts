@@ -40,6 +40,11 @@ describe('QAT on a detector (yolov8n-like, three heads)', () => {
     expect(Math.abs(l1 - l2)).toBeLessThan(1e-3 * l1);
     const w1 = one.model.model.graph.value(weight)!.initializer!.toFloat32();
     expect(w1.some((v, i) => v !== w0[i])).toBe(true);
+    // Stubs that TensorRT needs at one scale (Concat, Split, MaxPool groups) learned one scale, and it moved.
+    const groups = one.model.scaleGroups();
+    expect(groups.length).toBeGreaterThan(0);
+    for (const grp of groups) expect(new Set(grp.stubs.map((st) => st.scale[0]))).toHaveProperty('size', 1);
+    expect((await one.trainingGraph()).scales.some((sc) => sc.members.length > 1)).toBe(true);
     await Promise.all([one.release(), two.release()]);
   }, 120_000);
 

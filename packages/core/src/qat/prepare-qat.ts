@@ -507,8 +507,10 @@ export class Qat {
       if (learned) wq.setScales(this.evaluated(learned));
       else wq.refresh();
     }
+    // A scale group's stubs share the scale learned under its first member's name.
+    const owner = new Map((this.built?.graph.scales ?? []).flatMap((s) => s.members.map((m) => [m, s.tensor] as const)));
     for (const stub of this.quantized.stubs()) {
-      const s = this.scales.get(stub.tensor.name);
+      const s = this.scales.get(owner.get(stub.tensor.name) ?? stub.tensor.name);
       if (!s || !stub.range) continue;
       // The range follows the learned scale (what describe() and a re-export report).
       const scale = this.evaluated(s)[0]!;

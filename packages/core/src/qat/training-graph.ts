@@ -9,6 +9,7 @@ import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import type { QuantizedModel } from '../quantize/quantized-model.js';
+import type { ScaleGroup } from '../quantize/scale-groups.js';
 import { QuantStub } from '../quantize/quant-stub.js';
 import { addActivationFakeQuant, addLearnedWeightFakeQuant, addWeightFakeQuant, weightScaleDims } from './fake-quant.js';
 import { addLoss, type LossOutput, type ResolvedLoss } from './loss.js';
@@ -50,8 +51,8 @@ export interface TrainingGraph {
   classes: number;
   /** Trained weights, now graph inputs, with their shapes. */
   params: { name: string; dims: number[] }[];
-  /** Learned activation scales (LSQ), graph inputs of shape [], keyed by the stub's tensor. */
-  scales: { name: string; tensor: string }[];
+  /** Learned activation scales (LSQ), graph inputs of shape [], keyed by the stub's tensor; `members`: every stub tensor using it (a scale group's stubs share one). */
+  scales: { name: string; tensor: string; members: string[] }[];
   /** Learned weight scales, graph inputs of shape weightScaleDims, keyed by the weight's name. */
   weightScales: { name: string; tensor: string; dims: number[] }[];
   runningStats: RunningStat[];
@@ -114,12 +115,22 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
   const stopGradient = new Set<string>();
   const straightThrough = new Map<string, string>();
   const scales: TrainingGraph['scales'] = [];
+  // Stubs that must share one scale (Concat, Split, MaxPool groups; TensorRT needs them equal) learn one.
+  const groupOf = new Map(qm.scaleGroups().flatMap((grp) => grp.stubs.map((st) => [st, grp] as const)));
+  const scaleOf = new Map<ScaleGroup, TrainingGraph['scales'][number]>();
   const weightScales: TrainingGraph['weightScales'] = [];
   for (const q of qm.quantizers()) {
     if (!q.enabled) continue;
     if (q instanceof QuantStub) {
-      const { out, scaleInput } = addActivationFakeQuant(g, valueOf(q.tensor), q, options.learnScales);
-      if (scaleInput) scales.push({ name: scaleInput.name, tensor: q.tensor.name });
+      const group = groupOf.get(q);
+      const entry = group ? scaleOf.get(group) : undefined;
+      const { out, scaleInput } = addActivationFakeQuant(g, valueOf(q.tensor), q, options.learnScales, entry ? g.value(entry.name)! : null);
+      if (entry) entry.members.push(q.tensor.name);
+      else if (scaleInput) {
+        const created = { name: scaleInput.name, tensor: q.tensor.name, members: [q.tensor.name] };
+        scales.push(created);
+        if (group) scaleOf.set(group, created);
+      }
       for (const u of q.uses) nodeMap.get(u.node)!.setInput(u.index, out);
       continue;
     }
