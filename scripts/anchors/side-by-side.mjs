@@ -2,7 +2,8 @@
 // PyTorch's fake-quant QAT step next to qdeploy's, per model and thread count: alternates
 // the two frameworks' processes (torch, qdeploy, torch, qdeploy, ... `rounds` times each)
 // so that load from other work on a shared machine falls on both, then prints a markdown
-// table of the medians over rounds (each process reports medians of its own runs).
+// table of the medians over rounds (each process reports medians of its own runs) and of
+// the fastest round.
 //   torch:   scripts/anchors/torch_qat_step.py on the folder dump-qdq-graph.mjs writes
 //            (fixed and learned activation scales; contiguous and channels_last for CNNs)
 //   qdeploy: scripts/bench/qat.mjs <model> 32 <runs> 0, learned scales (its default) and
@@ -10,7 +11,7 @@
 //            2 threads: its defaults (a data-parallel worker per core; inference with
 //            onnxruntime's default threads).
 // Usage: node scripts/anchors/side-by-side.mjs [--models resnet,mobilenet,vit_small] [--threads 1,2]
-//   [--rounds 2] [--runs 15] [--dumps /tmp/qdeploy-anchor]
+//   [--rounds 2] [--runs 15] [--dumps /tmp/qdeploy-anchor] [--raw results.jsonl (every process's line, appended)]
 // The Python that has torch: $TORCH_PYTHON (default python3). Needs a build (npm run build)
 // and ../shared/fixtures (or $QDEPLOY_FIXTURES).
 import { execFileSync } from 'node:child_process';
@@ -28,6 +29,10 @@ const runs = args.runs ?? '15';
 const dumps = args.dumps ?? '/tmp/qdeploy-anchor';
 const CNNS = new Set(['resnet', 'mobilenet']);
 const checks = new Map();
+const record = (r) => {
+  if (args.raw) fs.appendFileSync(args.raw, `${JSON.stringify({ ...r, at: new Date().toISOString() })}\n`);
+  return r;
+};
 
 /** Runs a command and returns its stdout's JSON lines. */
 function jsonLines(cmd, argv, env = {}) {
@@ -65,12 +70,13 @@ function summarize(results) {
     groups.get(key).infer.push(r.inferMs);
     groups.get(key).step.push(r.stepMs);
   }
-  return [...groups.values()].map((g) => ({ ...g, inferMs: median(g.infer), stepMs: median(g.step), ratio: median(g.step) / median(g.infer) }));
+  return [...groups.values()].map((g) => ({ ...g, inferMs: median(g.infer), stepMs: median(g.step), bestInferMs: Math.min(...g.infer), bestStepMs: Math.min(...g.step) }));
 }
 
 const fmt = (x) => x.toFixed(1);
-console.log('| model | threads | framework | format | activation scales | inference ms | step ms | step / inference | rounds |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+// Load from other processes only adds time, so the fastest round is shown too.
+console.log('| model | threads | framework | format | activation scales | inference ms | step ms | step / inference | best inference ms | best step ms | best step / best inference | rounds |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const model of models) {
   dumpOf(model);
   for (const threads of threadCounts) {
@@ -78,13 +84,14 @@ for (const model of models) {
     for (let round = 0; round < rounds; round++) {
       for (const r of torchRun(model, threads)) {
         if (r.check) checks.set(model, r.check);
-        else results.push(r);
+        else results.push(record(r));
       }
-      results.push(qdeployRun(model, threads, true));
-      results.push(qdeployRun(model, threads, false));
+      results.push(record(qdeployRun(model, threads, true)));
+      results.push(record(qdeployRun(model, threads, false)));
     }
     for (const r of summarize(results)) {
-      console.log(`| ${model} | ${threads} | ${r.framework} | ${r.format} | ${r.scales} | ${fmt(r.inferMs)} | ${fmt(r.stepMs)} | ${r.ratio.toFixed(2)} | ${r.infer.length} |`);
+      const cells = [model, threads, r.framework, r.format, r.scales, fmt(r.inferMs), fmt(r.stepMs), (r.stepMs / r.inferMs).toFixed(2), fmt(r.bestInferMs), fmt(r.bestStepMs), (r.bestStepMs / r.bestInferMs).toFixed(2), r.infer.length];
+      console.log(`| ${cells.join(' | ')} |`);
     }
   }
 }
