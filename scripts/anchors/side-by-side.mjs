@@ -12,6 +12,7 @@
 //            onnxruntime's default threads).
 // Usage: node scripts/anchors/side-by-side.mjs [--models resnet,mobilenet,vit_small] [--threads 1,2]
 //   [--rounds 2] [--runs 15] [--dumps /tmp/qdeploy-anchor] [--raw results.jsonl (every process's line, appended)]
+//   or: node scripts/anchors/side-by-side.mjs --summarize a.jsonl,b.jsonl (the table of earlier --raw files, nothing run)
 // The Python that has torch: $TORCH_PYTHON (default python3). Needs a build (npm run build)
 // and ../shared/fixtures (or $QDEPLOY_FIXTURES).
 import { execFileSync } from 'node:child_process';
@@ -57,15 +58,15 @@ function torchRun(model, threads) {
 function qdeployRun(model, threads, learnScales) {
   const env = { QDEPLOY_BENCH_LEARN_SCALES: learnScales ? '1' : '0', QDEPLOY_BENCH_SESSION: threads === 1 ? '{"intraOpNumThreads":1}' : '{}' };
   const [r] = jsonLines('node', [path.resolve(here, '../bench/qat.mjs'), path.join(fixtures, `fmnist_${model}.onnx`), '32', runs, '0'], env);
-  return { ...r, framework: 'qdeploy', threads, scales: learnScales ? 'learned' : 'fixed', format: threads === 1 ? 'one session, 1 thread' : 'default: worker per core' };
+  return { ...r, model, framework: 'qdeploy', threads, scales: learnScales ? 'learned' : 'fixed', format: threads === 1 ? 'one session, 1 thread' : 'default: worker per core' };
 }
 
 const median = (a) => [...a].sort((p, r) => p - r)[Math.floor(a.length / 2)];
-/** Median over rounds of each (framework, threads, format, scales) configuration's inferMs and stepMs. */
+/** Median over rounds of each (model, threads, framework, format, scales) configuration's inferMs and stepMs, and the fastest round. */
 function summarize(results) {
   const groups = new Map();
   for (const r of results) {
-    const key = [r.framework, r.threads, r.format, r.scales].join('|');
+    const key = [r.model, r.threads, r.framework, r.format, r.scales].join('|');
     if (!groups.has(key)) groups.set(key, { ...r, infer: [], step: [] });
     groups.get(key).infer.push(r.inferMs);
     groups.get(key).step.push(r.stepMs);
@@ -75,25 +76,44 @@ function summarize(results) {
 
 const fmt = (x) => x.toFixed(1);
 // Load from other processes only adds time, so the fastest round is shown too.
-console.log('| model | threads | framework | format | activation scales | inference ms | step ms | step / inference | best inference ms | best step ms | best step / best inference | rounds |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
-for (const model of models) {
-  dumpOf(model);
-  for (const threads of threadCounts) {
-    const results = [];
-    for (let round = 0; round < rounds; round++) {
-      for (const r of torchRun(model, threads)) {
-        if (r.check) checks.set(model, r.check);
-        else results.push(record(r));
-      }
-      results.push(record(qdeployRun(model, threads, true)));
-      results.push(record(qdeployRun(model, threads, false)));
-    }
-    for (const r of summarize(results)) {
-      const cells = [model, threads, r.framework, r.format, r.scales, fmt(r.inferMs), fmt(r.stepMs), (r.stepMs / r.inferMs).toFixed(2), fmt(r.bestInferMs), fmt(r.bestStepMs), (r.bestStepMs / r.bestInferMs).toFixed(2), r.infer.length];
-      console.log(`| ${cells.join(' | ')} |`);
-    }
+function printTable(results) {
+  console.log('| model | threads | framework | format | activation scales | inference ms | step ms | step / inference | best inference ms | best step ms | best step / best inference | rounds |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of summarize(results)) {
+    const cells = [r.model, r.threads, r.framework, r.format, r.scales, fmt(r.inferMs), fmt(r.stepMs), (r.stepMs / r.inferMs).toFixed(2), fmt(r.bestInferMs), fmt(r.bestStepMs), (r.bestStepMs / r.bestInferMs).toFixed(2), r.infer.length];
+    console.log(`| ${cells.join(' | ')} |`);
   }
 }
-console.log('\nThe torch module vs onnxruntime on the first 32 test images (max |Δ| / max |onnxruntime|):');
-for (const [model, c] of checks) console.log(`${model}: ${JSON.stringify(c)}`);
+
+/** Every round of every configuration, torch and qdeploy alternating. */
+function measureAll() {
+  const results = [];
+  for (const model of models) {
+    dumpOf(model);
+    for (const threads of threadCounts) {
+      for (let round = 0; round < rounds; round++) {
+        for (const r of torchRun(model, threads)) {
+          if (r.check) checks.set(model, r.check);
+          else results.push(record(r));
+        }
+        results.push(record(qdeployRun(model, threads, true)));
+        results.push(record(qdeployRun(model, threads, false)));
+      }
+    }
+  }
+  return results;
+}
+
+/** The result lines of earlier runs' --raw files (comma-separated); qat.mjs names the model by its file. */
+function readRaw(files) {
+  const lines = files.split(',').flatMap((f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+  return lines.map((r) => ({ ...r, model: r.model.replace(/^fmnist_|\.onnx$/g, '') }));
+}
+
+if (args.summarize) {
+  printTable(readRaw(args.summarize));
+} else {
+  printTable(measureAll());
+  console.log('\nThe torch module vs onnxruntime on the first 32 test images (max |Δ| / max |onnxruntime|):');
+  for (const [model, c] of checks) console.log(`${model}: ${JSON.stringify(c)}`);
+}
