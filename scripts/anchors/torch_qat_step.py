@@ -264,27 +264,29 @@ class OnnxModule(torch.nn.Module):
         self.static_cache = {}
 
     def plan(self, graph, quant):
-        """The graph as a list of (function, attrs, input names, output names), Q/DQ pairs folded into fake quant."""
+        """The graph as a list of (function, attrs, input names, output names), each Q/DQ pair
+        folded into one fake-quant step, or dropped when quant is "off" (its consumers read its input)."""
         nodes = graph["nodes"]
         pairs = qdq_pairs(nodes)
         dequantizers = {id(dq) for dq in pairs.values()}
-        steps = []
+        alias, steps = {}, []
         for i, n in enumerate(nodes):
+            inputs = [alias.get(v, v) for v in n["inputs"]]
             if id(n) in dequantizers:
                 continue
-            if i in pairs:
-                fq = self.fake_quant(n, quant)
-                steps.append((fq, None, [n["inputs"][0]], pairs[i]["outputs"]))
-                continue
-            if n["domain"] not in ("", "ai.onnx") or n["opType"] not in OPS:
+            if i in pairs and quant == "off":
+                alias[pairs[i]["outputs"][0]] = inputs[0]
+            elif i in pairs:
+                steps.append((self.fake_quant(n, quant), None, inputs[:1], pairs[i]["outputs"]))
+            elif n["domain"] not in ("", "ai.onnx") or n["opType"] not in OPS:
                 raise NotImplementedError(f"no torch function for {n['domain'] or 'ai.onnx'}::{n['opType']} (node {n['name']})")
-            steps.append((OPS[n["opType"]], n["attributes"], n["inputs"], n["outputs"]))
+            else:
+                steps.append((OPS[n["opType"]], n["attributes"], inputs, n["outputs"]))
+        self.output_name = alias.get(self.output_name, self.output_name)
         return steps
 
     def fake_quant(self, q_node, quant):
-        """The fake quantizer for one Q/DQ pair (identity when quant is "off")."""
-        if quant == "off":
-            return lambda x: x
+        """The fake quantizer for one Q/DQ pair."""
         scale = self.constants[q_node["inputs"][1]]
         if q_node["inputs"][0] in self.param_names:
             fq = WeightFakeQuant(q_node["attributes"].get("axis", 1), scale.numel())
