@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DataType, Graph, Model, Tensor, buildGradientGraph, staticShapes, calibrate, disableFakeQuant, insertQdq, loadModel, modelToBytes, openNpy, prepareQat, transform, usePlugin,
 } from '../src/index.js';
-import { lowerConvsToNchwc, nchwcBlockSize, NCHWC_DOMAIN } from '../src/qat/nchwc/index.js';
+import { keepBlocked, lowerConvsToNchwc, nchwcBlockSize, NCHWC_DOMAIN } from '../src/qat/nchwc/index.js';
 import { addTypedInput } from '../src/qat/ops.js';
 import calibrators from '@qdeploy/calibrators';
 import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
@@ -85,6 +85,74 @@ describe('lowerConvsToNchwc', () => {
     expect(lowered.opset(NCHWC_DOMAIN)).toBe(1);
     if ((await nchwcBlockSize()) === null) return; // the rewrite is checked above; no kernels to run it here
     expect(maxRelativeError(await run(lowered, feeds), plain)).toBeLessThan(1e-5);
+  });
+});
+
+/**
+ * conv → Clip → per-tensor fake quant → depthwise conv → STE-like mask → 1×1 conv, read by
+ * what a training step reads activations with: an NHWC Transpose (dense dW), a sum over all
+ * axes (a learned scale's gradient), a batch-folded depthwise dW conv, and plain readers
+ * (graph outputs, one of them boolean).
+ */
+function blockedChain(c: number): { model: Model; feeds: Record<string, ort.Tensor>; shapes: Map<string, number[]> } {
+  const g = new Graph();
+  const shapes = new Map<string, number[]>();
+  const feeds: Record<string, ort.Tensor> = {};
+  const input = (name: string, dims: number[], seed: number) => {
+    const v = addTypedInput(g, g.getOrCreateValue(name), DataType.FLOAT, dims);
+    shapes.set(name, dims);
+    feeds[name] = new ort.Tensor('float32', randomFloats(dims.reduce((a, b) => a * b, 1), seed).map((v) => 2 * v), dims);
+    return v;
+  };
+  const act = [2, c, 6, 6];
+  const node = (opType: string, inputs: (import('../src/index.js').Value | null)[], dims: number[] | null, attrs: Record<string, unknown> = {}) => {
+    const v = g.addNode({ opType, inputs, attrs: attrs as never }).outputs[0]!;
+    if (dims) shapes.set(v.name, dims);
+    return v;
+  };
+  const scalar = (name: string, v: number, type: 'f' | 'i8' = 'f') => g.addInitializer(name, type === 'f' ? Tensor.fromArray(new Float32Array([v]), []) : Tensor.fromArray(new Int8Array([v]), [], DataType.INT8));
+  const shape = (name: string, dims: number[]) => g.addInitializer(name, Tensor.fromArray(BigInt64Array.from(dims.map(BigInt)), [dims.length]));
+  const y1 = node('Conv', [input('x', act, 1), input('w1', [c, c, 3, 3], 2)], act, { pads: [1, 1, 1, 1] });
+  const a1 = node('Clip', [y1, scalar('lo', 0), scalar('hi', 6)], act);
+  const [s, z] = [scalar('s', 0.05), scalar('z', 0, 'i8')];
+  const d = node('DequantizeLinear', [node('QuantizeLinear', [a1, s, z], act), s, z], act);
+  const y2 = node('Conv', [d, input('w2', [c, 1, 3, 3], 3)], act, { pads: [1, 1, 1, 1], group: c });
+  const inside = node('Equal', [y2, node('Clip', [y2, scalar('lo1', -1), scalar('hi1', 1)], act)], act);
+  const masked = node('Mul', [y2, node('Cast', [inside], act, { to: DataType.FLOAT })], act);
+  const y3 = node('Conv', [masked, input('w3', [2 * c, c, 1, 1], 4)], [2, 2 * c, 6, 6]);
+  const nhwc = node('Transpose', [y3], [2, 6, 6, 2 * c], { perm: [0, 2, 3, 1] });
+  const total = node('ReduceSum', [masked], [], { keepdims: 0 });
+  const image = node('Reshape', [y1, shape('image', [1, 2 * c, 6, 6])], [1, 2 * c, 6, 6]);
+  const kernels = node('Reshape', [masked, shape('kernels', [2 * c, 1, 6, 6])], [2 * c, 1, 6, 6]);
+  const dw = node('Conv', [image, kernels], [1, 2 * c, 3, 3], { pads: [1, 1, 1, 1], group: 2 * c, kernel_shape: [6, 6] });
+  g.outputs.push(nhwc, total, dw, a1, inside);
+  return { model: new Model(g, { irVersion: 8, opsetImport: [{ domain: '', version: 19 }] }), feeds, shapes };
+}
+
+async function runAll(model: Model, feeds: Record<string, ort.Tensor>): Promise<Float64Array[]> {
+  const s = await ort.InferenceSession.create(modelToBytes(model), ONE_THREAD);
+  const out = await s.run(feeds);
+  await s.release();
+  return s.outputNames.map((n) => Float64Array.from(out[n]!.data as ArrayLike<number>, Number));
+}
+
+describe('keepBlocked', () => {
+  it('keeps the values between lowered convs blocked, reorders only for plain readers, and computes the same', async () => {
+    const b = await nchwcBlockSize();
+    if (b === null) return; // no blocked kernels on this CPU: prepareQat does not lower (the probe test covers it)
+    const { model, feeds, shapes } = blockedChain(b);
+    const lowered = model.clone();
+    expect(lowerConvsToNchwc(lowered, shapes, b)).toBe(4);
+    const blocked = lowered.clone();
+    const reorders = (m: Model) => m.graph.nodes.filter((n) => n.opType.startsWith('Reorder')).map((n) => n.opType).sort();
+    expect(reorders(lowered)).toHaveLength(8);
+    expect(keepBlocked(blocked, shapes, b)).toBeGreaterThan(0);
+    // In: x and the last conv's input (not a conv output, but the masked y2 was made blocked) are gone
+    // but for x; out: y3 (the Transpose reads it blocked), a1 and the boolean mask (graph outputs), the dW conv's output.
+    expect(reorders(blocked)).toEqual(['ReorderInput', 'ReorderOutput', 'ReorderOutput', 'ReorderOutput']);
+    const [want, got] = [await runAll(lowered, feeds), await runAll(blocked, feeds)];
+    expect(got).toHaveLength(5);
+    got.forEach((g, i) => expect(maxRelativeError(g, want[i]!), `output ${i}`).toBeLessThan(1e-6));
   });
 });
 

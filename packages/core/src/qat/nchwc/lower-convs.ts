@@ -86,6 +86,20 @@ function spatialFlipSource(w: Value, ws: readonly number[]): Value | null {
   return ok ? slice.input(0) : null;
 }
 
+/**
+ * The run-time weight a lowered depthwise conv reads through its weight reorder (the
+ * chain `rewrite` builds: Reshape [M/B, B, K] → Transpose → Reshape), or null for any
+ * other conv. keepBlocked uses it to hand the conv a weight already in the blocked layout.
+ */
+export function depthwiseWeightSource(conv: Node): Value | null {
+  if (conv.domain !== NCHWC_DOMAIN || conv.opType !== 'Conv' || conv.attr('group', 1) === 1) return null;
+  const last = conv.input(1)?.producer;
+  const t = last?.opType === 'Reshape' ? last.input(0)?.producer : null;
+  const perm = t?.opType === 'Transpose' ? (t.attr('perm', null) as number[] | null) : null;
+  const first = perm?.join() === '0,2,1' ? t!.input(0)?.producer : null;
+  return first?.opType === 'Reshape' ? first.input(0) : null;
+}
+
 function rewrite(g: Graph, node: Node, p: Plan, b: number): void {
   const name = g.uniqueName(`${node.name || 'Conv'}_nchwc`);
   const reshape = (v: Value, dims: readonly number[]) => op(g, 'Reshape', [v, int64s(g, `${name}_shape`, dims)], name);
@@ -108,14 +122,14 @@ function rewrite(g: Graph, node: Node, p: Plan, b: number): void {
     blocked = positions(transpose(reshape(outLanes, [blocks, b, k, b]), [0, 2, 1, 3]), blocks, b * b);
   }
   const weight = reshape(blocked, p.depthwise ? [p.m, 1, kh, kw] : [p.m, p.c, kh, kw]);
-  const xIn = g.addNode({ opType: 'ReorderInput', domain: NCHWC_DOMAIN, inputs: [p.x], attrs: { channels_last: 0 }, name: `${name}/ReorderInput` }).outputs[0]!;
+  const xIn = g.addNode({ opType: 'ReorderInput', domain: NCHWC_DOMAIN, inputs: [p.x], attrs: { channels_last: 0 }, name: g.uniqueName(`${name}/ReorderInput`) }).outputs[0]!;
   const attrs: Record<string, number | number[]> = { group: node.attr('group', 1) };
   for (const a of ['strides', 'pads', 'dilations', 'kernel_shape'] as const) {
     const v = node.attr(a);
     if (Array.isArray(v)) attrs[a] = v as number[];
   }
-  const conv = g.addNode({ opType: 'Conv', domain: NCHWC_DOMAIN, inputs: p.bias ? [xIn, weight, p.bias] : [xIn, weight], attrs, name: `${name}/Conv` }).outputs[0]!;
+  const conv = g.addNode({ opType: 'Conv', domain: NCHWC_DOMAIN, inputs: p.bias ? [xIn, weight, p.bias] : [xIn, weight], attrs, name: g.uniqueName(`${name}/Conv`) }).outputs[0]!;
   const y = node.outputs[0]!;
   g.removeNode(node);
-  g.addNode({ opType: 'ReorderOutput', domain: NCHWC_DOMAIN, inputs: [conv], outputs: [y], attrs: { channels_last: 0, channels: p.m }, name: `${name}/ReorderOutput` });
+  g.addNode({ opType: 'ReorderOutput', domain: NCHWC_DOMAIN, inputs: [conv], outputs: [y], attrs: { channels_last: 0, channels: p.m }, name: g.uniqueName(`${name}/ReorderOutput`) });
 }
