@@ -308,7 +308,7 @@ export class Qat {
     if (block === null) return model;
     const lowered = model.clone();
     lowerConvsToNchwc(lowered, shapes, block);
-    if (process.env.QDEPLOY_NO_BLOCKED !== '1') keepBlocked(lowered, shapes, block);
+    keepBlocked(lowered, shapes, block);
     return lowered;
   }
 

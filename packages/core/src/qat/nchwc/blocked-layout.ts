@@ -45,6 +45,8 @@ interface Twin {
   elemType: number;
   /** The plain value's [N, C, H, W]. */
   dims: readonly number[];
+  /** C is no multiple of the block: the blocked data has zero-padded channels (see below). */
+  padded: boolean;
 }
 
 /** Ops computed element by element (with numpy broadcasting of one-element operands). */
@@ -54,6 +56,12 @@ const ELEMENTWISE = new Set([
   'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Not', 'Cast',
   'QuantizeLinear', 'DequantizeLinear',
 ]);
+/**
+ * Element-wise ops that keep a padded channel finite (zeros in, finite out), so a later
+ * conv's zero weights for it contribute nothing: no division by a blocked operand, no
+ * logarithm. Views and sums see the padding, so padded data stays out of them.
+ */
+const PADDING_SAFE = new Set([...ELEMENTWISE].filter((o) => !['Pow', 'Reciprocal'].includes(o)));
 const BOOLEAN = new Set(['Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Not']);
 const FULL_REDUCTIONS = new Set(['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceMin']);
 
@@ -77,7 +85,7 @@ class BlockedPass {
     const plainLayout = node.attr('channels_last', 0) === 0;
     const dims = this.shapes.get(node.output().name);
     if (node.opType === 'ReorderOutput' && plainLayout && dims?.length === 4) {
-      this.twins.set(node.output(), { value: node.input(0)!, elemType: DataType.FLOAT, dims });
+      this.twins.set(node.output(), { value: node.input(0)!, elemType: DataType.FLOAT, dims, padded: dims[1]! % this.block !== 0 });
     } else if (node.opType === 'ReorderInput' && plainLayout) {
       const t = this.twins.get(node.input(0)!);
       if (t?.elemType === DataType.FLOAT) this.g.replaceAllUses(node.output(), t.value);
@@ -89,11 +97,14 @@ class BlockedPass {
   private elementwise(node: Node): void {
     const out = node.output();
     let dims: readonly number[] | null = null;
+    let padded = false;
     const inputs: (Value | null)[] = [];
-    for (const v of node.inputs) {
+    for (const [i, v] of node.inputs.entries()) {
       const t = v ? this.twins.get(v) : undefined;
       if (t && (dims === null || sameDims(t.dims, dims))) {
+        if (t.padded && (!PADDING_SAFE.has(node.opType) || (node.opType === 'Div' && i === 1))) return;
         dims = t.dims;
+        padded ||= t.padded;
         inputs.push(t.value);
       } else if (!v || this.size(v) === 1) {
         inputs.push(v);
@@ -106,7 +117,7 @@ class BlockedPass {
     const attrs = Object.fromEntries(node.attributes);
     const twin = this.g.addNode({ opType: node.opType, name, inputs, attrs, outputs: [this.g.addValue(`${name}_out`)] }).output();
     this.g.removeNode(node);
-    this.twins.set(out, { value: twin, elemType: this.resultType(node, inputs), dims });
+    this.twins.set(out, { value: twin, elemType: this.resultType(node, inputs), dims, padded });
     this.orphans.add(out);
   }
 
@@ -123,7 +134,7 @@ class BlockedPass {
   private fullReduction(node: Node): void {
     const x = node.input(0)!;
     const t = this.twins.get(x);
-    if (!t) return;
+    if (!t || t.padded) return;
     const rank = t.dims.length;
     const axesInput = node.input(1)?.constant()?.toNumbers();
     const axes = axesInput ?? (node.attr('axes', null) as number[] | null);
@@ -138,7 +149,7 @@ class BlockedPass {
     const x = node.input(0)!;
     const t = this.twins.get(x);
     const out = node.output();
-    if (!t || t.elemType !== DataType.FLOAT) return;
+    if (!t || t.elemType !== DataType.FLOAT || t.padded) return;
     const [n, c, h, w] = t.dims as [number, number, number, number];
     const perm = node.attr('perm', [3, 2, 1, 0]) as number[];
     const ys = perm.map((p) => t.dims[p]!);
@@ -155,13 +166,13 @@ class BlockedPass {
     const t = this.twins.get(x);
     const out = node.output();
     const target = node.input(1)?.constant()?.toNumbers();
-    if (!t || !target) return;
+    if (!t || t.padded || !target) return;
     const [n, c, h, w] = t.dims as [number, number, number, number];
     const ys = [1, n * c, h, w];
     if (!sameDims(target, ys)) return;
     const twin = op(this.g, 'Reshape', [t.value, int64s(this.g, `${node.name || 'Reshape'}_blocked_shape`, ys)], node.name || 'Reshape');
     this.g.removeNode(node);
-    this.twins.set(out, { value: twin, elemType: t.elemType, dims: ys });
+    this.twins.set(out, { value: twin, elemType: t.elemType, dims: ys, padded: false });
     this.orphans.add(out);
   }
 
@@ -175,7 +186,7 @@ class BlockedPass {
     const dy = fold?.opType === 'Reshape' ? fold.input(0)! : null;
     const t = dy ? this.twins.get(dy) : undefined;
     const target = fold?.input(1)?.constant()?.toNumbers();
-    if (!t || t.elemType !== DataType.FLOAT || !target) return;
+    if (!t || t.elemType !== DataType.FLOAT || t.padded || !target) return;
     const ws = [t.dims[0]! * t.dims[1]!, 1, t.dims[2]!, t.dims[3]!];
     if (!sameDims(target, ws)) return;
     conv.setInput(1, op(this.g, 'Reshape', [t.value, int64s(this.g, `${conv.name}_kernels_shape`, ws)], conv.name));
