@@ -34,7 +34,6 @@ export function keepBlocked(model: Model, shapes: ReadonlyMap<string, readonly n
   const pass = new BlockedPass(g, shapes, block);
   for (const node of [...g.nodes]) pass.visit(node);
   pass.materializeOrphans(); // for every reader left; cleanup drops those only dead nodes read
-
   g.cleanup().toposort();
   return before - countReorders(g);
 }
@@ -99,6 +98,7 @@ class BlockedPass {
     let dims: readonly number[] | null = null;
     let padded = false;
     const inputs: (Value | null)[] = [];
+    const types: (number | null)[] = []; // element types of the blocked operands
     for (const [i, v] of node.inputs.entries()) {
       const t = v ? this.twins.get(v) : undefined;
       if (t && (dims === null || sameDims(t.dims, dims))) {
@@ -106,8 +106,10 @@ class BlockedPass {
         dims = t.dims;
         padded ||= t.padded;
         inputs.push(t.value);
+        types.push(t.elemType);
       } else if (!v || this.size(v) === 1) {
         inputs.push(v);
+        types.push(null);
       } else {
         return; // a full-size operand in the plain layout (or a broadcast one): stays plain
       }
@@ -117,17 +119,8 @@ class BlockedPass {
     const attrs = Object.fromEntries(node.attributes);
     const twin = this.g.addNode({ opType: node.opType, name, inputs, attrs, outputs: [this.g.addValue(`${name}_out`)] }).output();
     this.g.removeNode(node);
-    this.twins.set(out, { value: twin, elemType: this.resultType(node, inputs), dims, padded });
+    this.twins.set(out, { value: twin, elemType: resultType(node, types), dims, padded });
     this.orphans.add(out);
-  }
-
-  private resultType(node: Node, inputs: readonly (Value | null)[]): number {
-    if (BOOLEAN.has(node.opType)) return DataType.BOOL;
-    if (node.opType === 'Cast') return node.attr('to', DataType.FLOAT);
-    if (node.opType === 'QuantizeLinear') return quantizedType(node);
-    if (node.opType === 'DequantizeLinear') return DataType.FLOAT;
-    const first = node.opType === 'Where' ? inputs[1] : inputs[0];
-    return [...this.twins.values()].find((t) => t.value === first)?.elemType ?? DataType.FLOAT;
   }
 
   /** A sum (mean, max, min) over every axis does not care about the layout. */
@@ -216,6 +209,16 @@ class BlockedPass {
     const dims = c ? c.dims : this.shapes.get(v.name);
     return dims ? dims.reduce((a, b) => a * Number(b), 1) : Number.NaN;
   }
+}
+
+/** The element type of an element-wise op's output, given its blocked operands' types (null: a one-element operand). */
+function resultType(node: Node, types: readonly (number | null)[]): number {
+  if (BOOLEAN.has(node.opType)) return DataType.BOOL;
+  if (node.opType === 'Cast') return node.attr('to', DataType.FLOAT);
+  if (node.opType === 'QuantizeLinear') return quantizedType(node);
+  if (node.opType === 'DequantizeLinear') return DataType.FLOAT;
+  const values = node.opType === 'Where' ? types.slice(1) : types; // Where's condition is boolean
+  return values.find((t) => t !== null) ?? DataType.FLOAT;
 }
 
 function sameDims(a: readonly number[] | undefined, b: readonly number[]): boolean {
