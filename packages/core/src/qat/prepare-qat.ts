@@ -25,7 +25,7 @@ import { WeightAverage } from './weight-average.js';
 import { Sgd } from './sgd.js';
 import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
 import { mseWeightScales } from './weight-scale-init.js';
-import { lowerConvsToNchwc, nchwcBlockSize } from './nchwc/index.js';
+import { keepBlocked, lowerConvsToNchwc, nchwcBlockSize } from './nchwc/index.js';
 import { NO_SPINNING } from '../util/no-spinning.js';
 import { StepPool } from './parallel/step-pool.js';
 
@@ -308,6 +308,7 @@ export class Qat {
     if (block === null) return model;
     const lowered = model.clone();
     lowerConvsToNchwc(lowered, shapes, block);
+    keepBlocked(lowered, shapes, block);
     return lowered;
   }
 

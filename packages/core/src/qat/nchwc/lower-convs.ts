@@ -17,8 +17,9 @@ export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
  * and depthwise ones as one tiny GEMM per channel. The blocked kernels read the weight at
  * run time as well; only their layout must be prepared, [M/B, C/B, kh, kw, B(c), B(m)]
  * (depthwise: [M/B, kh, kw, B(m)]), made here by reshapes and transposes.
- * Only convs whose channel counts are multiples of the block size `B` are rewritten
- * (dense or depthwise); the others stay as they are. Returns how many were rewritten.
+ * Dense and depthwise convs are rewritten, on zero-padded channels where a channel count
+ * is no multiple of the block size `B` and that adds little work (MAX_PADDED_WORK); the
+ * others stay as they are. Returns how many were rewritten.
  */
 export function lowerConvsToNchwc(model: Model, shapes: ReadonlyMap<string, readonly number[]>, blockSize: number): number {
   const g = model.graph;
@@ -44,9 +45,20 @@ interface Plan {
   bias: Value | null;
   m: number;
   c: number;
+  /** m and c rounded up to the block: the conv runs on zero-padded channels when they differ. */
+  mBlocked: number;
+  cBlocked: number;
   kernel: number[];
   depthwise: boolean;
 }
+
+/**
+ * A conv whose channel counts are no multiple of the block runs on zero-padded channels
+ * (onnxruntime's ReorderInput pads the input, ReorderOutput drops the extra outputs, the
+ * weight is padded in the graph) while that adds at most this factor to its work: the
+ * 24-channel layers of a MobileNet at block 16 (×4/3), not a 3-channel stem (×5.3).
+ */
+const MAX_PADDED_WORK = 1.5;
 
 function nchwcPlan(node: Node, shapes: ReadonlyMap<string, readonly number[]>, b: number): Plan | null {
   if (node.opType !== 'Conv' || node.domain !== '') return null;
@@ -61,9 +73,12 @@ function nchwcPlan(node: Node, shapes: ReadonlyMap<string, readonly number[]>, b
   const [m, cg] = [ws[0]!, ws[1]!];
   const c = xs[1]!;
   const depthwise = group > 1 && group === c && m === c && cg === 1;
-  if (!(group === 1 || depthwise) || c % b !== 0 || m % b !== 0) return null;
+  if (!(group === 1 || depthwise)) return null;
+  const [mBlocked, cBlocked] = [m, c].map((d) => Math.ceil(d / b) * b) as [number, number];
+  const work = depthwise ? mBlocked / m : (mBlocked * cBlocked) / (m * c);
+  if (work > MAX_PADDED_WORK) return null;
   const source = spatialFlipSource(w, ws);
-  return { x, w: source ?? w, flipped: source !== null, bias: bias ?? null, m, c, kernel: ws.slice(2), depthwise };
+  return { x, w: source ?? w, flipped: source !== null, bias: bias ?? null, m, c, mBlocked, cBlocked, kernel: ws.slice(2), depthwise };
 }
 
 /**
@@ -86,6 +101,20 @@ function spatialFlipSource(w: Value, ws: readonly number[]): Value | null {
   return ok ? slice.input(0) : null;
 }
 
+/**
+ * The run-time weight a lowered depthwise conv reads through its weight reorder (the
+ * chain `rewrite` builds: Reshape [M/B, B, K] → Transpose → Reshape), or null for any
+ * other conv. keepBlocked uses it to hand the conv a weight already in the blocked layout.
+ */
+export function depthwiseWeightSource(conv: Node): Value | null {
+  if (conv.domain !== NCHWC_DOMAIN || conv.opType !== 'Conv' || conv.attr('group', 1) === 1) return null;
+  const last = conv.input(1)?.producer;
+  const t = last?.opType === 'Reshape' ? last.input(0)?.producer : null;
+  const perm = t?.opType === 'Transpose' ? (t.attr('perm', null) as number[] | null) : null;
+  const first = perm?.join() === '0,2,1' ? t!.input(0)?.producer : null;
+  return first?.opType === 'Reshape' ? first.input(0) : null;
+}
+
 function rewrite(g: Graph, node: Node, p: Plan, b: number): void {
   const name = g.uniqueName(`${node.name || 'Conv'}_nchwc`);
   const reshape = (v: Value, dims: readonly number[]) => op(g, 'Reshape', [v, int64s(g, `${name}_shape`, dims)], name);
@@ -96,26 +125,31 @@ function rewrite(g: Graph, node: Node, p: Plan, b: number): void {
     ? op(g, 'Gather', [reshape(v, [outer, k, inner]), int64s(g, `${name}_reversed`, Array.from({ length: k }, (_, i) => k - 1 - i))], name, { axis: 1 })
     : v);
   const transpose = (v: Value, perm: number[]) => op(g, 'Transpose', [v], name, { perm });
+  const [m, c] = [p.mBlocked, p.cBlocked];
+  const padM = m - p.m;
+  const padC = p.depthwise ? 0 : c - p.c;
+  const w = padM || padC ? op(g, 'Pad', [p.w, int64s(g, `${name}_pads`, [0, 0, 0, 0, padM, padC, 0, 0])], name) : p.w;
+  const bias = p.bias && padM ? op(g, 'Pad', [p.bias, int64s(g, `${name}_pads`, [0, padM])], name) : p.bias;
   let blocked: Value;
   if (p.depthwise) {
-    blocked = positions(transpose(reshape(p.w, [p.m / b, b, k]), [0, 2, 1]), p.m / b, b); // [M/B, K, B(m)]
+    blocked = positions(transpose(reshape(w, [m / b, b, k]), [0, 2, 1]), m / b, b); // [M/B, K, B(m)]
   } else {
     // [M/B, B(m), C·K] → [M/B, C·K, B(m)], then per (M/B, C/B) block [B(c), K, B(m)] →
     // [K, B(c), B(m)]. Two transposes whose inner runs onnxruntime copies fast: half the
     // time of the one 6-D permutation (512×512×3×3: 6.3 against 12.4 ms, one thread).
-    const blocks = (p.m / b) * (p.c / b);
-    const outLanes = transpose(reshape(p.w, [p.m / b, b, p.c * k]), [0, 2, 1]);
+    const blocks = (m / b) * (c / b);
+    const outLanes = transpose(reshape(w, [m / b, b, c * k]), [0, 2, 1]);
     blocked = positions(transpose(reshape(outLanes, [blocks, b, k, b]), [0, 2, 1, 3]), blocks, b * b);
   }
-  const weight = reshape(blocked, p.depthwise ? [p.m, 1, kh, kw] : [p.m, p.c, kh, kw]);
-  const xIn = g.addNode({ opType: 'ReorderInput', domain: NCHWC_DOMAIN, inputs: [p.x], attrs: { channels_last: 0 }, name: `${name}/ReorderInput` }).outputs[0]!;
-  const attrs: Record<string, number | number[]> = { group: node.attr('group', 1) };
+  const weight = reshape(blocked, p.depthwise ? [m, 1, kh, kw] : [m, c, kh, kw]);
+  const xIn = g.addNode({ opType: 'ReorderInput', domain: NCHWC_DOMAIN, inputs: [p.x], attrs: { channels_last: 0 }, name: g.uniqueName(`${name}/ReorderInput`) }).outputs[0]!;
+  const attrs: Record<string, number | number[]> = { group: p.depthwise ? c : 1 };
   for (const a of ['strides', 'pads', 'dilations', 'kernel_shape'] as const) {
     const v = node.attr(a);
     if (Array.isArray(v)) attrs[a] = v as number[];
   }
-  const conv = g.addNode({ opType: 'Conv', domain: NCHWC_DOMAIN, inputs: p.bias ? [xIn, weight, p.bias] : [xIn, weight], attrs, name: `${name}/Conv` }).outputs[0]!;
+  const conv = g.addNode({ opType: 'Conv', domain: NCHWC_DOMAIN, inputs: bias ? [xIn, weight, bias] : [xIn, weight], attrs, name: g.uniqueName(`${name}/Conv`) }).outputs[0]!;
   const y = node.outputs[0]!;
   g.removeNode(node);
-  g.addNode({ opType: 'ReorderOutput', domain: NCHWC_DOMAIN, inputs: [conv], outputs: [y], attrs: { channels_last: 0, channels: p.m }, name: `${name}/ReorderOutput` });
+  g.addNode({ opType: 'ReorderOutput', domain: NCHWC_DOMAIN, inputs: [conv], outputs: [y], attrs: { channels_last: 0, channels: p.m }, name: g.uniqueName(`${name}/ReorderOutput`) });
 }
