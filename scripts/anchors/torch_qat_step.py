@@ -341,7 +341,6 @@ def run_step(step, env):
         env[name] = v
 
 
-
 # ---- checks and timings -------------------------------------------------------------------
 
 def max_rel_error(out, ref):
