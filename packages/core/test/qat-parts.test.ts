@@ -104,7 +104,7 @@ describe('optimizers', () => {
   });
 
   it('losses: defaults and their bounds', () => {
-    expect(resolveLoss(undefined)).toEqual({ type: 'cross-entropy', labelSmoothing: 0.1 });
+    expect(resolveLoss(undefined)).toEqual({ type: 'cross-entropy', labelSmoothing: 0.2 });
     expect(resolveLoss({ type: 'cross-entropy', labelSmoothing: 0 })).toEqual({ type: 'cross-entropy', labelSmoothing: 0 });
     expect(resolveLoss('distillation')).toEqual({ type: 'distillation', temperature: 1, alpha: 1, labelSmoothing: 0 });
     expect(() => resolveLoss({ type: 'distillation', temperature: 0 })).toThrow(/temperature/);

@@ -41,7 +41,7 @@ async function quantized(file: string, nBits = 8, patterns = TENSORRT_PATTERNS):
 describe('prepareQat', () => {
   it('a few steps on one batch lower the loss (ResNet, W4A4, AdamW)', async () => {
     const q = await quantized('fmnist_resnet.onnx', 4);
-    // Without label smoothing (the default's 0.1 puts a floor under the loss this test watches fall).
+    // Without label smoothing (the default's 0.2 puts a floor under the loss this test watches fall).
     const qat = await prepareQat(q, { batchSize: B, loss: { type: 'cross-entropy', labelSmoothing: 0 }, optimizer: { type: 'adamw', lr: 1e-4 }, sessionOptions: ONE_THREAD });
     const { x, y } = batch(0);
     const losses: number[] = [];

@@ -189,7 +189,7 @@ export interface QatSettings {
    * output's squared error relative to the FP32 model's: detectors, segmentation).
    */
   loss?: 'cross-entropy' | 'distillation' | 'output-distillation';
-  /** Cross-entropy label smoothing (default 0.1; 0 turns it off). */
+  /** Cross-entropy label smoothing (default 0.2; 0 turns it off). */
   labelSmoothing?: number;
   /** Distillation temperature (default 1). */
   temperature?: number;

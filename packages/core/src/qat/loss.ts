@@ -13,7 +13,7 @@ import { Tensor } from '../ir/tensor.js';
 import { DEFAULT_LABEL_SMOOTHING } from './options.js';
 
 export type LossSpec =
-  | { type: 'cross-entropy'; /** Default DEFAULT_LABEL_SMOOTHING (0.1). */ labelSmoothing?: number }
+  | { type: 'cross-entropy'; /** Default DEFAULT_LABEL_SMOOTHING (0.2). */ labelSmoothing?: number }
   | { type: 'distillation'; temperature?: number; /** Weight of the KL term; 1 − alpha goes to cross-entropy on labels (needs labels when < 1). Default 1. */ alpha?: number; labelSmoothing?: number }
   | { type: 'output-distillation' };
 
