@@ -138,8 +138,8 @@ async function runAll(model: Model, feeds: Record<string, ort.Tensor>): Promise<
 
 describe('convs whose channels are no multiple of the block', () => {
   it('run on zero-padded channels (dense with bias, flipped, depthwise), blocked in between, and compute the same', async () => {
-    const kernels = (await nchwcBlockSize()) !== null;
-    const b = (await nchwcBlockSize()) ?? 8; // without blocked kernels here, the rewrite is still checked
+    const found = await nchwcBlockSize();
+    const b = found ?? 8; // without blocked kernels here, the rewrite is still checked
     const c = b + b / 2; // 24 at block 16: MobileNet's narrow layers
     const { g, shapes, feeds, input, node, model: build } = graphBuilder();
     const [act, wide] = [[2, c, 7, 7], [2, 2 * b, 7, 7]];
@@ -159,7 +159,7 @@ describe('convs whose channels are no multiple of the block', () => {
     keepBlocked(blocked, shapes, b);
     // Between the convs everything stays blocked: one reorder in (x), one out per graph output.
     expect(blocked.graph.nodes.filter((n) => n.opType.startsWith('Reorder')).map((n) => n.opType).sort()).toEqual(['ReorderInput', 'ReorderOutput', 'ReorderOutput']);
-    if (!kernels) return; // nothing here runs com.microsoft.nchwc ops; the graph checks above still ran
+    if (found === null) return; // nothing here runs com.microsoft.nchwc ops; the graph checks above still ran
     const want = await runAll(model, feeds);
     for (const m of [lowered, blocked]) (await runAll(m, feeds)).forEach((got, i) => expect(maxRelativeError(got, want[i]!), `output ${i}`).toBeLessThan(1e-5));
   });
@@ -167,8 +167,8 @@ describe('convs whose channels are no multiple of the block', () => {
 
 describe('keepBlocked', () => {
   it('keeps the values between lowered convs blocked, reorders only for plain readers, and computes the same', async () => {
-    const kernels = (await nchwcBlockSize()) !== null;
-    const b = (await nchwcBlockSize()) ?? 8; // without blocked kernels here, the rewrite is still checked
+    const found = await nchwcBlockSize();
+    const b = found ?? 8; // without blocked kernels here, the rewrite is still checked
     const { model, feeds, shapes } = blockedChain(b);
     const lowered = model.clone();
     expect(lowerConvsToNchwc(lowered, shapes, b)).toBe(4);
@@ -179,7 +179,7 @@ describe('keepBlocked', () => {
     // In: x and the last conv's input (not a conv output, but the masked y2 was made blocked) are gone
     // but for x; out: y3 (the Transpose reads it blocked), a1 and the boolean mask (graph outputs), the dW conv's output.
     expect(reorders(blocked)).toEqual(['ReorderInput', 'ReorderOutput', 'ReorderOutput', 'ReorderOutput']);
-    if (!kernels) return; // nothing here runs com.microsoft.nchwc ops; the graph checks above still ran
+    if (found === null) return; // nothing here runs com.microsoft.nchwc ops; the graph checks above still ran
     const [want, got] = [await runAll(lowered, feeds), await runAll(blocked, feeds)];
     expect(got).toHaveLength(5);
     got.forEach((g, i) => expect(maxRelativeError(g, want[i]!), `output ${i}`).toBeLessThan(1e-6));

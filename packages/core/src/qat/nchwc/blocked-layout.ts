@@ -4,6 +4,7 @@ import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import { quantizedType } from '../../autodiff/quantized-range.js';
+import { sameShape } from '../../autodiff/context.js';
 import { int64s, op } from '../ops.js';
 import { depthwiseWeightSource, NCHWC_DOMAIN } from './lower-convs.js';
 
@@ -57,8 +58,8 @@ const ELEMENTWISE = new Set([
 ]);
 /**
  * Element-wise ops that keep a padded channel finite (zeros in, finite out), so a later
- * conv's zero weights for it contribute nothing: no division by a blocked operand, no
- * logarithm. Views and sums see the padding, so padded data stays out of them.
+ * conv's zero weights for it contribute nothing: no division by a blocked operand (0 / 0),
+ * no Pow or Reciprocal. Views and sums see the padding, so padded data stays out of them.
  */
 const PADDING_SAFE = new Set([...ELEMENTWISE].filter((o) => !['Pow', 'Reciprocal'].includes(o)));
 const BOOLEAN = new Set(['Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Not']);
@@ -101,7 +102,7 @@ class BlockedPass {
     const types: (number | null)[] = []; // element types of the blocked operands
     for (const [i, v] of node.inputs.entries()) {
       const t = v ? this.twins.get(v) : undefined;
-      if (t && (dims === null || sameDims(t.dims, dims))) {
+      if (t && (dims === null || sameShape(t.dims, dims))) {
         if (t.padded && (!PADDING_SAFE.has(node.opType) || (node.opType === 'Div' && i === 1))) return;
         dims = t.dims;
         padded ||= t.padded;
@@ -129,8 +130,9 @@ class BlockedPass {
     const t = this.twins.get(x);
     if (!t || t.padded) return;
     const rank = t.dims.length;
-    const axesInput = node.input(1)?.constant()?.toNumbers();
-    const axes = axesInput ?? (node.attr('axes', null) as number[] | null);
+    const axesInput = node.input(1);
+    if (axesInput && !axesInput.constant()) return; // axes known only at run time
+    const axes = axesInput?.constant()?.toNumbers() ?? (node.attr('axes', null) as number[] | null);
     const all = axes === null || axes === undefined
       ? node.attr('noop_with_empty_axes', 0) === 0
       : new Set(axes.map((a) => (a < 0 ? a + rank : a))).size === rank;
@@ -162,7 +164,7 @@ class BlockedPass {
     if (!t || t.padded || !target) return;
     const [n, c, h, w] = t.dims as [number, number, number, number];
     const ys = [1, n * c, h, w];
-    if (!sameDims(target, ys)) return;
+    if (!sameShape(target, ys)) return;
     const twin = op(this.g, 'Reshape', [t.value, int64s(this.g, `${node.name || 'Reshape'}_blocked_shape`, ys)], node.name || 'Reshape');
     this.g.removeNode(node);
     this.twins.set(out, { value: twin, elemType: t.elemType, dims: ys, padded: false });
@@ -181,7 +183,7 @@ class BlockedPass {
     const target = fold?.input(1)?.constant()?.toNumbers();
     if (!t || t.elemType !== DataType.FLOAT || t.padded || !target) return;
     const ws = [t.dims[0]! * t.dims[1]!, 1, t.dims[2]!, t.dims[3]!];
-    if (!sameDims(target, ws)) return;
+    if (!sameShape(target, ws)) return;
     conv.setInput(1, op(this.g, 'Reshape', [t.value, int64s(this.g, `${conv.name}_kernels_shape`, ws)], conv.name));
   }
 
@@ -219,10 +221,6 @@ function resultType(node: Node, types: readonly (number | null)[]): number {
   if (node.opType === 'DequantizeLinear') return DataType.FLOAT;
   const values = node.opType === 'Where' ? types.slice(1) : types; // Where's condition is boolean
   return values.find((t) => t !== null) ?? DataType.FLOAT;
-}
-
-function sameDims(a: readonly number[] | undefined, b: readonly number[]): boolean {
-  return a !== undefined && a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function countReorders(g: Graph): number {
