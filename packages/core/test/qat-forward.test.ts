@@ -68,6 +68,32 @@ describe('QAT training graph (forward)', () => {
     expect((out[tg.loss]!.data as Float32Array)[0]).toBeCloseTo(ce, 4);
   });
 
+  it('an attention head\'s fake quant goes above its Transpose (every reader quantized), and the logits stay the exported model\'s', async () => {
+    const q = await quantized('fmnist_vit_small.onnx');
+    const heads = q.stubs().filter((t) => t.tensor.producer?.opType === 'Transpose');
+    expect(heads.length).toBe(9); // q, k, v in each of 3 blocks
+    const tg = buildTrainingGraph(q, { batchSize: B, loss: resolveLoss({ type: 'cross-entropy', labelSmoothing: 0 }), learnScales: false, bnTraining: false });
+    const g = tg.model.graph;
+    for (const t of heads) {
+      const transpose = t.tensor.producer!;
+      const clip = g.nodes.find((n) => n.opType === 'Clip' && n.name.startsWith(`${t.tensor.name}_`))!;
+      expect(clip.inputs[0]!.name).toBe(transpose.inputs[0]!.name); // reads the Transpose's input
+      const dq = clip.output().consumers[0]!.output().consumers[0]!;
+      expect(dq.opType).toBe('DequantizeLinear');
+      const moved = dq.output().consumers;
+      expect(moved.map((n) => n.opType)).toEqual(['Transpose']);
+      expect(moved[0]!.attr('perm')).toEqual(transpose.attr('perm'));
+      expect(g.value(t.tensor.name)).toBeUndefined(); // the original Transpose is gone
+    }
+    const vx = new ort.Tensor('float32', xs.readRows(0, B) as Float32Array, [B, 1, 28, 28]);
+    const feeds: Record<string, ort.Tensor> = { [tg.dataInputs[0]!.name]: vx, [tg.labels!]: new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [B]) };
+    for (const p of tg.params) feeds[p.name] = new ort.Tensor('float32', q.model.graph.value(p.name)!.initializer!.toFloat32(), p.dims);
+    const logits = (await (await ort.InferenceSession.create(modelToBytes(tg.model), { graphOptimizationLevel: 'disabled' })).run(feeds))[tg.logits]!.data as Float32Array;
+    const ref = await ort.InferenceSession.create(modelToBytes(q.toExportModel({ weights: 'qdq' })), { graphOptimizationLevel: 'disabled' });
+    const refLogits = (await ref.run({ [ref.inputNames[0]!]: vx }))[ref.outputNames[0]!]!.data as Float32Array;
+    expect(Math.max(...Array.from(logits, (v, i) => Math.abs(v - refLogits[i]!)))).toBeLessThan(1e-3);
+  });
+
   it('distillation is T²·KL(teacher ‖ student) at temperature T; label smoothing mixes in ε/C', async () => {
     const q = await quantized('fmnist_resnet.onnx');
     const T = 2;

@@ -26,16 +26,16 @@ function zeroPointOf(g: Graph, base: string, symmetric: boolean, value: number, 
 /**
  * Activation fake quant on `x`; returns the fake-quantized value. `learned`: the scale is
  * a graph input (returned as `scaleInput`; `shared`, when given, is that input: the stubs of
- * one scale group learn one scale), else the stub's calibrated scale. Always
+ * one scale group learn one scale), else the stub's calibrated scale; `base` names the
+ * nodes and the scale input (the stub's tensor, also where the fake quant reads above it). Always
  * Clip → QuantizeLinear → DequantizeLinear, the clip at the stub's integer range (below
  * 8 bits the int8 container would not clip; a learned scale's bounds are the scale times
  * constants, so they move with it): autodiff differentiates that chain as one
  * ClippedFakeQuantize, whose mask is the clip's and whose scale gradient is LSQ's.
  */
-export function addActivationFakeQuant(g: Graph, x: Value, stub: QuantStub, learned: boolean, shared: Value | null = null): { out: Value; scaleInput: Value | null } {
+export function addActivationFakeQuant(g: Graph, x: Value, stub: QuantStub, learned: boolean, shared: Value | null = null, base = x.name): { out: Value; scaleInput: Value | null } {
   const { qmin, qmax } = exportedIntegerRange(stub.config);
   const z = stub.zeroPoint[0]!;
-  const base = x.name;
   const scaleInput = learned ? (shared ?? addTypedInput(g, g.addValue(`${base}_qat_scale`), DataType.FLOAT, [])) : null;
   const s = scaleInput ?? scalarFloat(g, `${base}_qat_scale`, stub.scale[0]!);
   const bound = (name: string, units: number) =>

@@ -11,6 +11,7 @@ import type { Value } from '../ir/value.js';
 import type { QuantizedModel } from '../quantize/quantized-model.js';
 import type { ScaleGroup } from '../quantize/scale-groups.js';
 import { QuantStub } from '../quantize/quant-stub.js';
+import { fakeQuantSite, moveBelow } from './fake-quant-site.js';
 import { addActivationFakeQuant, addLearnedWeightFakeQuant, addWeightFakeQuant, weightScaleDims } from './fake-quant.js';
 import { addLoss, type LossOutput, type ResolvedLoss } from './loss.js';
 import { addTypedInput, setBatch } from './ops.js';
@@ -119,19 +120,24 @@ export function buildTrainingGraph(qm: QuantizedModel, options: TrainingGraphOpt
   const groupOf = new Map(qm.scaleGroups().flatMap((grp) => grp.stubs.map((st) => [st, grp] as const)));
   const scaleOf = new Map<ScaleGroup, TrainingGraph['scales'][number]>();
   const weightScales: TrainingGraph['weightScales'] = [];
+  const stubTensors = new Set(qm.quantizers().filter((q) => q.enabled && q instanceof QuantStub).map((q) => q.tensor.name));
   for (const q of qm.quantizers()) {
     if (!q.enabled) continue;
     if (q instanceof QuantStub) {
       const group = groupOf.get(q);
       const entry = group ? scaleOf.get(group) : undefined;
-      const { out, scaleInput } = addActivationFakeQuant(g, valueOf(q.tensor), q, options.learnScales, entry ? g.value(entry.name)! : null);
+      const readers = q.uses.map((u) => ({ node: nodeMap.get(u.node)!, index: u.index }));
+      const x = valueOf(q.tensor);
+      const site = fakeQuantSite(g, x, readers, (v) => stubTensors.has(v.name));
+      const { out, scaleInput } = addActivationFakeQuant(g, site.input, q, options.learnScales, entry ? g.value(entry.name)! : null, x.name);
       if (entry) entry.members.push(q.tensor.name);
       else if (scaleInput) {
         const created = { name: scaleInput.name, tensor: q.tensor.name, members: [q.tensor.name] };
         scales.push(created);
         if (group) scaleOf.set(group, created);
       }
-      for (const u of q.uses) nodeMap.get(u.node)!.setInput(u.index, out);
+      const read = site.transpose ? moveBelow(g, site.transpose, out) : out;
+      for (const r of readers) r.node.setInput(r.index, read);
       continue;
     }
     const w = valueOf(q.tensor);
