@@ -212,6 +212,9 @@ if (!only || only === 'qat') {
       row(`QAT (${file})`, 'training step vs FP32 inference, batch 32 (median of 3 processes × 3 blocks of 15)', `${ms(r.stepMs)} vs ${ms(r.inferMs)} = ${r.ratio.toFixed(2)}× (processes: ${runs.map((x) => x.ratio.toFixed(2)).join(', ')})`, '≤ 4×', verdict(r.ratio <= 4));
       const t1 = oneThread(model, '32', '15', '0');
       row(`QAT (${file})`, 'the same, one thread (one process)', `${ms(t1.stepMs)} vs ${ms(t1.inferMs)} = ${t1.ratio.toFixed(2)}×`, '≤ 4×', verdict(t1.ratio <= 4));
+      const f = JSON.parse(execFileSync(process.execPath, [path.join(here, 'bench/qat-floor.mjs'), model, '32', '10'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1));
+      const ms1 = (x) => `${x.toFixed(1)} ms`;
+      row(`QAT (${file})`, 'one thread, profiled: step kernels against inference\'s (qat-floor.mjs)', `inference ${ms1(f.inferMs)}; step: forward products ${ms1(f.forwardComputeMs)}, backward products ${ms1(f.backwardComputeMs)}, other kernels ${ms1(f.otherMs)} (${f.nodes} nodes), overhead ${ms1(f.overheadMs)}; floor (inference + backward products) ${f.floor.toFixed(2)}×`);
       const mem = runs.find((x) => x.steps > 0);
       if (mem && mem.steps >= 1000) row(`QAT (${file})`, `RSS after 10 % and after all of ${mem.steps} steps`, `${mib(mem.rssEarlyMiB)} → ${mib(mem.rssLateMiB)}`, 'flat (≤ +10 %)', verdict(mem.rssLateMiB <= mem.rssEarlyMiB * 1.1));
     } catch (e) {

@@ -9,25 +9,13 @@
 // Session options come from QDEPLOY_BENCH_SESSION (JSON, e.g. '{"intraOpNumThreads":1}'; default onnxruntime's).
 // Usage: node scripts/bench/qat.mjs <model.onnx> [batch=32] [runs=15] [steps=200]
 import * as ort from 'onnxruntime-node';
-import { loadModel, transform, insertQdq, calibrate, modelToBytes, prepareQat, usePlugin } from '@qdeploy/core';
-import calibrators from '@qdeploy/calibrators';
-import { TENSORRT_PATTERNS } from '@qdeploy/backend-tensorrt';
+import { modelToBytes, prepareQat } from '@qdeploy/core';
+import { benchSetup } from './qat-setup.mjs';
 
 const [file, batchArg = '32', runsArg = '15', stepsArg = '200'] = process.argv.slice(2);
 const sessionOptions = JSON.parse(process.env.QDEPLOY_BENCH_SESSION ?? '{}');
 const B = Number(batchArg), runs = Number(runsArg), steps = Number(stepsArg);
-await usePlugin(calibrators);
-const original = loadModel(file);
-// Image side 224 where the export leaves it symbolic; a model without [batch, classes] logits (a detector) trains with output distillation.
-const dims = original.graph.inputs[0].shape.slice(1).map((d) => (typeof d === 'number' ? d : 224));
-const logits = original.graph.outputs[0].shape?.length === 2;
-const n = dims.reduce((a, b) => a * b, 1);
-const x = new ort.Tensor('float32', Float32Array.from({ length: B * n }, (_, i) => Math.sin(i * 0.37)), [B, ...dims]);
-const labels = Int32Array.from({ length: B }, (_, i) => i % 10);
-
-const { model, matches } = transform(original, { patterns: TENSORRT_PATTERNS });
-const q = insertQdq(model, matches);
-await calibrate(q, async (run) => run(x), { calibrator: 'minmax', progress: false });
+const { original, quantized: q, x, labels, logits } = await benchSetup(file, B);
 const fp32 = await ort.InferenceSession.create(modelToBytes(original), { graphOptimizationLevel: 'all', ...sessionOptions });
 const qat = await prepareQat(q, { batchSize: B, sessionOptions, learnScales: process.env.QDEPLOY_BENCH_LEARN_SCALES !== '0', optimizer: { type: 'adamw', lr: 1e-5 }, loss: logits ? 'cross-entropy' : 'output-distillation' });
 
