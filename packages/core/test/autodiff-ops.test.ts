@@ -98,6 +98,21 @@ describe('autodiff: shape and data movement (float64)', () => {
       return node(g, 'Concat', [split.outputs[2]!, split.outputs[0]!], { axis: 0 });
     },
   }));
+  it('Slices that split a value (a packed q/k/v): the gradient is one Concat of the parts, no Pads or Sum; a partial split still sums', async () => {
+    // x [2, 9] cut into columns [0,3), [3,6), [6,9), each scaled differently, then joined back.
+    const spec = (cuts: number[][]): GradCheckSpec => ({
+      inputs: {
+        a: { shape: [2, 9] }, ax: ints([1]),
+        ...Object.fromEntries(cuts.flatMap(([a, b], k) => [[`s${k}`, ints([a!])], [`e${k}`, ints([b!])], [`w${k}`, { shape: [1], data: [k + 1.5], wrt: false }]])),
+      },
+      build: (g, x) => node(g, 'Concat', cuts.map((_, k) => node(g, 'Mul', [node(g, 'Slice', [x.a!, x[`s${k}`]!, x[`e${k}`]!, x.ax!]), x[`w${k}`]!])), { axis: 1 }),
+    });
+    const count = (r: Awaited<ReturnType<typeof ok>>, op: string) => r.graph.nodes.filter((n) => n.opType === op).length;
+    const tiled = await ok(spec([[3, 6], [0, 3], [6, 9]]));
+    expect([count(tiled, 'Concat'), count(tiled, 'Pad'), count(tiled, 'Sum')]).toEqual([2, 0, 0]); // the forward's and the gradient's
+    const overlapping = await ok(spec([[0, 3], [2, 6], [6, 9]])); // [2, 3) read twice: no tiling
+    expect([count(overlapping, 'Concat'), count(overlapping, 'Pad'), count(overlapping, 'Sum')]).toEqual([1, 3, 1]);
+  });
   it('Slice: unit steps with negative/clamped bounds, and step 2 / step −1', async () => {
     await ok({ inputs: { a: { shape: [4, 5] }, st: ints([1, -4]), en: ints([100, -1]) }, build: (g, x) => node(g, 'Slice', [x.a!, x.st!, x.en!]) });
     await ok({ inputs: { a: { shape: [4, 5] }, st: ints([0, 4]), en: ints([4, 0]), ax: ints([0, 1]), sp: ints([2, -1]) }, build: (g, x) => node(g, 'Slice', [x.a!, x.st!, x.en!, x.ax!, x.sp!]) });

@@ -4,6 +4,7 @@ import type { Value } from '../ir/value.js';
 import { Emitter, GradientContext, sameShape } from './context.js';
 import { MissingGradientError } from './errors.js';
 import { gradientNodes } from './gradient-nodes.js';
+import { concatOfTiles } from './tiled-sum.js';
 import { differentiableInputs, gradientBuilder } from './registry.js';
 import type { Grad, GradNode } from './types.js';
 import './builders/index.js';
@@ -129,7 +130,7 @@ function reachable(nodes: readonly GradNode[], wrt: readonly Value[], loss: Valu
   return { active, needs };
 }
 
-/** Gradient contributions per value; summed (one Sum node) the first time the total is read. */
+/** Gradient contributions per value; summed (one Sum node, or one Concat of tiles) the first time the total is read. */
 class Accumulator {
   private readonly parts = new Map<Value, Value[]>();
   private readonly totals = new Map<Value, Value>();
@@ -163,7 +164,7 @@ class Accumulator {
     const list = this.parts.get(v);
     if (!list) return null;
     const shape = this.emit.shapeOf(v);
-    const g = list.length === 1 ? list[0]! : this.emit.op('Sum', list, {}, shape);
+    const g = list.length === 1 ? list[0]! : (concatOfTiles(this.emit, list, shape) ?? this.emit.op('Sum', list, {}, shape));
     if (this.isPrivate(g) && !this.emit.graph.value(`${v.name}_grad`)) this.emit.graph.rename(g, `${v.name}_grad`);
     this.emit.setShape(g, shape);
     this.claimed.add(g);
