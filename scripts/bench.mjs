@@ -11,7 +11,7 @@ const task = (...args) => {
   const out = execFileSync(process.execPath, [path.join(here, 'bench/task.mjs'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   return JSON.parse(out.trim().split('\n').at(-1));
 };
-const ms = (x) => `${x.toFixed(0)} ms`;
+const ms = (x, digits = 0) => `${x.toFixed(digits)} ms`;
 const mib = (x) => `${x.toFixed(0)} MiB`;
 const rows = [];
 const row = (area, measure, value, target = '', ok = '') => rows.push({ area, measure, value, target, ok });
@@ -213,8 +213,7 @@ if (!only || only === 'qat') {
       const t1 = oneThread(model, '32', '15', '0');
       row(`QAT (${file})`, 'the same, one thread (one process)', `${ms(t1.stepMs)} vs ${ms(t1.inferMs)} = ${t1.ratio.toFixed(2)}×`, '≤ 4×', verdict(t1.ratio <= 4));
       const f = JSON.parse(execFileSync(process.execPath, [path.join(here, 'bench/qat-floor.mjs'), model, '32', '10'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1));
-      const ms1 = (x) => `${x.toFixed(1)} ms`;
-      row(`QAT (${file})`, 'one thread, profiled: step kernels against inference\'s (qat-floor.mjs)', `inference ${ms1(f.inferMs)}; step: forward products ${ms1(f.forwardComputeMs)}, backward products ${ms1(f.backwardComputeMs)}, other kernels ${ms1(f.otherMs)} (${f.nodes} nodes), overhead ${ms1(f.overheadMs)}; floor (inference + backward products) ${f.floor.toFixed(2)}×`);
+      row(`QAT (${file})`, 'one thread, profiled: step kernels against inference\'s (qat-floor.mjs)', `inference ${ms(f.inferMs, 1)}; step: forward products ${ms(f.forwardComputeMs, 1)}, backward products ${ms(f.backwardComputeMs, 1)}, other kernels ${ms(f.otherMs, 1)} (${f.nodes} nodes), overhead ${ms(f.overheadMs, 1)}; floor (inference + backward products) ${f.floor.toFixed(2)}×`);
       const mem = runs.find((x) => x.steps > 0);
       if (mem && mem.steps >= 1000) row(`QAT (${file})`, `RSS after 10 % and after all of ${mem.steps} steps`, `${mib(mem.rssEarlyMiB)} → ${mib(mem.rssLateMiB)}`, 'flat (≤ +10 %)', verdict(mem.rssLateMiB <= mem.rssEarlyMiB * 1.1));
     } catch (e) {
